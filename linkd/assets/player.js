@@ -1,0 +1,479 @@
+// The watch page's player: plays the gated HLS stream, follows the link's
+// session, and tells the viewer what is going on in plain words.
+//
+// Plain ES2017, no build step. It runs under a strict Content-Security-Policy
+// (script-src 'self', no inline code), so its configuration comes from the
+// <script type="application/json" id="watch-config"> block on the page:
+//   { "play_url": "/play/index.m3u8", "session_url": "/play/_session",
+//     "expires_at": <Unix seconds> | null }
+//
+// The current state is mirrored on document.body.dataset.state:
+//   connecting, playing, offline (keeps retrying), expired, disabled,
+//   invalid (these three are final), error.
+(function () {
+  'use strict';
+
+  // Timings, in milliseconds.
+  const POLL_MS = 1000; // session poll interval
+  const POLL_BACKOFF_MS = 5000; // after 429, 5xx or an unreachable server
+  const RETRY_MS = 3000; // recreate the player this long after a failure
+  const ADVANCE_MS = 1500; // currentTime moved this recently = advancing
+  const STALL_MS = 6000; // playing, but nothing moved for this long = offline
+  const NO_PROGRESS_MS = 10000; // an attempt that never started playing
+  const TICK_MS = 500; // watchdog
+  const EXPIRY_REFRESH_MS = 30000;
+
+  const MESSAGES = {
+    connecting: 'Connecting to the stream\u2026',
+    playing: 'Live',
+    offline: 'The stream is offline. It will start by itself when the broadcast begins.',
+    expired: 'This link has expired.',
+    disabled: 'This link was switched off.',
+    invalid: 'This link is not valid.',
+    error: 'Something went wrong. Reload the page to try again.'
+  };
+  const HINTS = {
+    expired: 'Ask the person who sent it for a new link.',
+    disabled: 'If you think this is a mistake, ask the person who sent it.',
+    invalid: 'Check that you opened the whole link, or ask the person who sent it for a new one.'
+  };
+  // Short labels shown over the video while it is not playing.
+  const LABELS = {
+    connecting: 'Connecting\u2026',
+    offline: 'Offline',
+    expired: 'Link expired',
+    disabled: 'Link switched off',
+    invalid: 'Link not valid',
+    error: 'Cannot play'
+  };
+  const FINAL = ['expired', 'disabled', 'invalid'];
+
+  const video = document.getElementById('video');
+  const statusEl = document.getElementById('status');
+  const hintEl = document.getElementById('hint');
+  const overlayEl = document.getElementById('overlay');
+  const expiryEl = document.getElementById('expiry');
+  const unmuteEl = document.getElementById('unmute');
+
+  let config = null;
+  let state = document.body.dataset.state || 'connecting';
+  let finished = false; // a final state was reached: nothing runs any more
+
+  // Player.
+  let hls = null;
+  let attempt = null; // { startedAt, failedAt, recoveredMedia }
+  let lastTime = 0;
+  let lastAdvanceAt = 0;
+  let blocked = false; // autoplay refused: waiting for the viewer to press play
+
+  // Session.
+  let expiresAt = null;
+  let liveFalseCount = 0;
+  let pollTimer = null;
+  let polling = false;
+  let pollAgain = false;
+
+  let tickTimer = null;
+  let expiryTimer = null;
+
+  function setText(el, text) {
+    if (el) el.textContent = text;
+  }
+
+  function setHidden(el, hidden) {
+    if (el) el.hidden = hidden;
+  }
+
+  function setState(next, message) {
+    if (finished) return;
+    state = next;
+    document.body.dataset.state = next;
+    setText(statusEl, message || MESSAGES[next] || '');
+    setText(hintEl, HINTS[next] || '');
+    setText(overlayEl, LABELS[next] || '');
+    if (FINAL.indexOf(next) !== -1) finish();
+  }
+
+  function readConfig() {
+    const el = document.getElementById('watch-config');
+    if (!el) return null;
+    let parsed;
+    try {
+      parsed = JSON.parse(el.textContent);
+    } catch (e) {
+      return null;
+    }
+    if (!parsed || typeof parsed.play_url !== 'string' || typeof parsed.session_url !== 'string') {
+      return null;
+    }
+    if (typeof parsed.expires_at !== 'number') parsed.expires_at = null;
+    return parsed;
+  }
+
+  // ---- playback -----------------------------------------------------------
+
+  function hlsJsUsable() {
+    return typeof window.Hls === 'function' && window.Hls.isSupported();
+  }
+
+  function nativeUsable() {
+    return video.canPlayType('application/vnd.apple.mpegurl') !== '';
+  }
+
+  function unloadVideo() {
+    video.pause();
+    video.removeAttribute('src');
+    video.load();
+  }
+
+  function stopPlayer() {
+    if (hls) {
+      hls.destroy();
+      hls = null;
+    }
+    attempt = null;
+  }
+
+  function tryPlay() {
+    const p = video.play();
+    if (p && typeof p.then === 'function') {
+      p.then(function () {
+        blocked = false;
+      }, function (err) {
+        // Some browsers refuse to start even a muted video by itself
+        // (power saving, user settings): the viewer has to press play.
+        if (err && err.name === 'NotAllowedError' && !finished && state !== 'playing') {
+          blocked = true;
+          setState('connecting', 'The stream is ready. Press play to start watching.');
+          setText(overlayEl, 'Press play');
+        }
+      });
+    }
+  }
+
+  function startPlayer() {
+    if (finished) return;
+    stopPlayer();
+    attempt = { startedAt: Date.now(), failedAt: 0, recoveredMedia: false };
+    lastTime = 0;
+    if (hlsJsUsable()) {
+      const Hls = window.Hls;
+      hls = new Hls({
+        lowLatencyMode: true,
+        backBufferLength: 30
+      });
+      const own = hls;
+      hls.on(Hls.Events.ERROR, function (event, data) {
+        if (own === hls) onHlsError(data);
+      });
+      hls.on(Hls.Events.MANIFEST_PARSED, function () {
+        if (own === hls) tryPlay();
+      });
+      hls.on(Hls.Events.MEDIA_ATTACHED, function () {
+        // Recovering from a media error re-attaches the video, which pauses it.
+        if (own === hls && attempt && attempt.recoveredMedia) tryPlay();
+      });
+      hls.loadSource(config.play_url);
+      hls.attachMedia(video);
+    } else {
+      // Safari and iOS play HLS by themselves.
+      video.src = config.play_url;
+      video.load();
+      tryPlay();
+    }
+  }
+
+  function attemptFailed() {
+    if (!attempt || attempt.failedAt) return;
+    attempt.failedAt = Date.now();
+    if (state !== 'playing' || !advancing()) setState('offline');
+  }
+
+  function onHlsError(data) {
+    const Hls = window.Hls;
+    const code = data.response && typeof data.response.code === 'number' ? data.response.code : 0;
+    if (code === 401 || code === 403 || code === 410) {
+      // The gate refused a request: the link may have ended just now.
+      pollNow();
+    }
+    if (!data.fatal) return;
+    if (data.type === Hls.ErrorTypes.MEDIA_ERROR && attempt && !attempt.recoveredMedia) {
+      attempt.recoveredMedia = true;
+      hls.recoverMediaError();
+      return;
+    }
+    // Manifest 404/401/5xx, a network failure or an unrecoverable media
+    // error: treat the stream as offline and start over shortly.
+    attemptFailed();
+  }
+
+  function onVideoError() {
+    // With hls.js attached, hls.js reports the error itself.
+    if (hls || !attempt || !video.getAttribute('src')) return;
+    attemptFailed();
+  }
+
+  function advancing() {
+    return Date.now() - lastAdvanceAt < ADVANCE_MS;
+  }
+
+  function onTimeUpdate() {
+    if (finished) return;
+    const t = video.currentTime;
+    if (t > lastTime && !video.paused && !video.seeking) {
+      lastAdvanceAt = Date.now();
+      blocked = false;
+      if (state !== 'playing') setState('playing');
+    }
+    lastTime = t;
+  }
+
+  function onPause() {
+    if (!finished && state === 'playing') setText(statusEl, 'Paused');
+  }
+
+  function onPlaying() {
+    if (!finished && state === 'playing') setText(statusEl, MESSAGES.playing);
+  }
+
+  // Watchdog: decides when the stream is offline and when to start over.
+  function tick() {
+    if (finished || !config) return;
+    if (advancing()) return;
+    if (blocked) return; // waiting for the viewer to press play
+    const now = Date.now();
+    const sessionSaysOff = liveFalseCount >= 2;
+
+    if (state === 'playing') {
+      if (video.paused) return; // paused by the viewer: not a stall
+      if (attempt && attempt.failedAt) {
+        // The buffer left after a failure has run out.
+        setState('offline');
+      } else if (sessionSaysOff || now - lastAdvanceAt > STALL_MS) {
+        setState('offline');
+        startPlayer();
+        return;
+      } else {
+        return;
+      }
+    }
+    if (state === 'connecting' && sessionSaysOff) setState('offline');
+
+    if (!attempt) {
+      startPlayer();
+      return;
+    }
+    const age = now - attempt.startedAt;
+    const quiet = now - Math.max(attempt.startedAt, lastAdvanceAt);
+    if (attempt.failedAt) {
+      if (now - attempt.failedAt >= RETRY_MS) startPlayer();
+    } else if (state === 'offline' && sessionSaysOff && age >= RETRY_MS) {
+      startPlayer();
+    } else if (quiet >= NO_PROGRESS_MS) {
+      setState('offline');
+      startPlayer();
+    }
+  }
+
+  // ---- session ------------------------------------------------------------
+
+  function schedulePoll(ms) {
+    if (finished) return;
+    clearTimeout(pollTimer);
+    pollTimer = setTimeout(poll, ms);
+  }
+
+  function pollNow() {
+    if (finished) return;
+    if (polling) {
+      pollAgain = true;
+      return;
+    }
+    clearTimeout(pollTimer);
+    poll();
+  }
+
+  async function poll() {
+    if (finished) return;
+    polling = true;
+    let next = POLL_MS;
+    try {
+      next = await checkSession();
+    } catch (e) {
+      next = POLL_BACKOFF_MS;
+    }
+    polling = false;
+    if (pollAgain) {
+      pollAgain = false;
+      next = 0;
+    }
+    schedulePoll(next);
+  }
+
+  // Returns the delay before the next poll.
+  async function checkSession() {
+    let res;
+    try {
+      res = await fetch(config.session_url, {
+        credentials: 'same-origin',
+        cache: 'no-store',
+        headers: { Accept: 'application/json' }
+      });
+    } catch (e) {
+      // linkd unreachable for a moment (restart, network change): keep going.
+      return POLL_BACKOFF_MS;
+    }
+    let body = null;
+    try {
+      body = await res.json();
+    } catch (e) {
+      body = null;
+    }
+    if (body && typeof body.state === 'string') {
+      if (body.state !== 'active') {
+        end(FINAL.indexOf(body.state) !== -1 ? body.state : 'invalid');
+        return POLL_MS;
+      }
+      onActiveSession(body);
+      return POLL_MS;
+    }
+    // No usable answer: decide from the status code alone.
+    if (res.status === 410) {
+      end('expired');
+    } else if (res.status === 401 || res.status === 403 || res.status === 404) {
+      end('invalid');
+    } else if (res.status === 429 || res.status >= 500) {
+      return POLL_BACKOFF_MS;
+    }
+    return POLL_MS;
+  }
+
+  function onActiveSession(body) {
+    if (body.live === false) {
+      liveFalseCount += 1;
+    } else if (body.live === true) {
+      const wasOff = liveFalseCount >= 2;
+      liveFalseCount = 0;
+      // The broadcast is back: do not wait for the next retry slot.
+      if (wasOff && state === 'offline' && (!attempt || attempt.failedAt)) startPlayer();
+    }
+    if (body.expires_at === null || typeof body.expires_at === 'number') {
+      if (body.expires_at !== expiresAt) {
+        expiresAt = body.expires_at;
+        renderExpiry();
+      }
+    }
+  }
+
+  // A final state: stop everything and say why.
+  function end(next) {
+    setState(next);
+  }
+
+  function finish() {
+    finished = true;
+    clearTimeout(pollTimer);
+    clearInterval(tickTimer);
+    clearInterval(expiryTimer);
+    stopPlayer();
+    unloadVideo();
+    video.controls = false;
+    setHidden(unmuteEl, true);
+    setHidden(expiryEl, true);
+  }
+
+  // ---- expiry -------------------------------------------------------------
+
+  function sameDay(a, b) {
+    return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() &&
+      a.getDate() === b.getDate();
+  }
+
+  function inWords(ms) {
+    const minutes = Math.floor(ms / 60000);
+    if (minutes < 1) return 'in less than a minute';
+    if (minutes < 60) return 'in ' + minutes + ' min';
+    const hours = Math.floor(minutes / 60);
+    if (hours < 48) {
+      const rest = minutes % 60;
+      return 'in ' + hours + ' h' + (rest ? ' ' + rest + ' min' : '');
+    }
+    return 'in ' + Math.floor(hours / 24) + ' days';
+  }
+
+  function renderExpiry() {
+    if (!expiryEl || finished) return;
+    if (expiresAt === null) {
+      expiryEl.textContent = 'This link does not expire.';
+      return;
+    }
+    const at = new Date(expiresAt * 1000);
+    const now = new Date();
+    const time = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' }).format(at);
+    let when = 'at ' + time;
+    if (!sameDay(at, now)) {
+      const day = new Intl.DateTimeFormat(undefined, {
+        weekday: 'short', day: 'numeric', month: 'short'
+      }).format(at);
+      when = 'on ' + day + ' at ' + time;
+    }
+    const left = at.getTime() - now.getTime();
+    if (left <= 0) {
+      expiryEl.textContent = 'Link expired ' + when + '.';
+      pollNow();
+      return;
+    }
+    expiryEl.textContent = 'Link expires ' + when + ', ' + inWords(left) + '.';
+  }
+
+  // ---- sound --------------------------------------------------------------
+
+  function renderUnmute() {
+    setHidden(unmuteEl, finished || !video.muted);
+  }
+
+  function unmute() {
+    video.muted = false;
+    const p = video.play();
+    if (p && typeof p.catch === 'function') p.catch(function () {});
+  }
+
+  // ---- start --------------------------------------------------------------
+
+  function main() {
+    if (!video) return;
+    config = readConfig();
+    if (!config) {
+      setState('error');
+      return;
+    }
+    video.muted = true;
+    video.playsInline = true;
+    video.setAttribute('playsinline', '');
+    video.addEventListener('timeupdate', onTimeUpdate);
+    video.addEventListener('pause', onPause);
+    video.addEventListener('playing', onPlaying);
+    video.addEventListener('error', onVideoError);
+    video.addEventListener('play', function () {
+      blocked = false;
+    });
+    video.addEventListener('volumechange', renderUnmute);
+    if (unmuteEl) unmuteEl.addEventListener('click', unmute);
+    renderUnmute();
+
+    expiresAt = config.expires_at;
+    renderExpiry();
+    expiryTimer = setInterval(renderExpiry, EXPIRY_REFRESH_MS);
+
+    poll();
+    if (!hlsJsUsable() && !nativeUsable()) {
+      setState('error', 'This browser cannot play the stream. Try a recent Firefox, Chrome or Safari.');
+      return;
+    }
+    setState('connecting');
+    startPlayer();
+    tickTimer = setInterval(tick, TICK_MS);
+  }
+
+  main();
+}());

@@ -1,0 +1,141 @@
+//! The event log that botd reads for its notifications: stream live/offline, first opens.
+//!
+//! Events are rows in the database with increasing ids; each consumer's read position is
+//! stored too, so nothing is missed or repeated across a restart of linkd or of the consumer.
+
+use crate::clock::Clock;
+use crate::store::{self, EventRow, Store};
+use proto::{ApiError, Event, EventKind};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Most events returned by one call.
+const BATCH: i64 = 100;
+
+/// The event log.
+pub struct Events {
+    store: Store,
+    clock: Clock,
+    newest: watch::Sender<i64>,
+}
+
+fn storage(e: store::StoreError) -> ApiError {
+    ApiError::Storage {
+        message: e.to_string(),
+    }
+}
+
+fn to_wire(r: EventRow) -> Option<Event> {
+    let kind = match r.kind.as_str() {
+        "stream_live" => EventKind::StreamLive,
+        "stream_offline" => EventKind::StreamOffline,
+        "link_opened" => EventKind::LinkOpened {
+            link_id: r.link_id?,
+            note: r.note,
+        },
+        _ => return None,
+    };
+    Some(Event {
+        id: r.id as u64,
+        at: r.at,
+        kind,
+    })
+}
+
+impl Events {
+    /// An event log on `store`.
+    pub fn new(store: Store, clock: Clock) -> Events {
+        Events {
+            store,
+            clock,
+            newest: watch::channel(0).0,
+        }
+    }
+
+    fn wake(&self, id: i64) {
+        self.newest.send_replace(id);
+    }
+
+    /// Appends a stream event (`stream_live` / `stream_offline`); failures are logged.
+    pub async fn stream_changed(&self, live: bool) {
+        let at = self.clock.now();
+        let kind = if live {
+            "stream_live"
+        } else {
+            "stream_offline"
+        };
+        match self
+            .store
+            .call(move |c| store::insert_event(c, at, kind, None, ""))
+            .await
+        {
+            Ok(id) => self.wake(id),
+            Err(e) => tracing::warn!(error = %e, kind, "cannot record event"),
+        }
+    }
+
+    /// Records that link `link_id` was opened, appending an event the first time.
+    pub async fn link_opened(&self, link_id: i64, note: String) {
+        let at = self.clock.now();
+        match self
+            .store
+            .call(move |c| store::record_open(c, link_id, at, &note))
+            .await
+        {
+            Ok(Some(id)) => self.wake(id),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, link_id, "cannot record first open"),
+        }
+    }
+
+    /// Pending events of `consumer`, waiting up to `wait` for one to happen.
+    pub async fn next(
+        &self,
+        consumer: &str,
+        wait: Duration,
+        shutdown: &CancellationToken,
+    ) -> Result<Vec<Event>, ApiError> {
+        check_consumer(consumer)?;
+        let mut newest = self.newest.subscribe();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            newest.borrow_and_update();
+            let name = consumer.to_string();
+            let rows = self
+                .store
+                .call(move |c| store::pending_events(c, &name, BATCH))
+                .await
+                .map_err(storage)?;
+            if !rows.is_empty() {
+                return Ok(rows.into_iter().filter_map(to_wire).collect());
+            }
+            tokio::select! {
+                changed = newest.changed() => { if changed.is_err() { return Ok(Vec::new()) } }
+                _ = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
+                _ = shutdown.cancelled() => return Ok(Vec::new()),
+            }
+        }
+    }
+
+    /// Moves `consumer`'s read position to `last_id`.
+    pub async fn ack(&self, consumer: &str, last_id: u64) -> Result<(), ApiError> {
+        check_consumer(consumer)?;
+        let name = consumer.to_string();
+        let id = i64::try_from(last_id).unwrap_or(i64::MAX);
+        self.store
+            .call(move |c| store::ack_events(c, &name, id))
+            .await
+            .map_err(storage)
+    }
+}
+
+fn check_consumer(consumer: &str) -> Result<(), ApiError> {
+    if consumer.is_empty()
+        || consumer.chars().count() > 64
+        || consumer.chars().any(char::is_control)
+    {
+        return Err(ApiError::InvalidConsumer);
+    }
+    Ok(())
+}

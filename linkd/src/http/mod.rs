@@ -1,0 +1,243 @@
+//! linkd's HTTP server: the route table, connection limits, the access log and graceful drain.
+//!
+//! | method      | path                    | answer                                                   |
+//! |-------------|-------------------------|----------------------------------------------------------|
+//! | GET         | `/healthz`              | 200 `ok`                                                 |
+//! | GET         | `/live/stream/{token}`  | watch page + playback cookie; 404 / 410 page otherwise    |
+//! | GET, HEAD   | `/play/_session`        | the session's state as JSON (200 active, 403 otherwise)   |
+//! | GET, HEAD   | `/play/{path}`          | proxied to the origin with a valid cookie, else 403       |
+//! | GET, HEAD   | `/assets/{name}`        | embedded page assets, cached for a year                   |
+//! | anything    | anything else           | 404 page (405 for a known path with another method)       |
+
+use crate::Shared;
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Response bodies: whole buffers or a stream from the origin.
+pub type Body = BoxBody<Bytes, hyper::Error>;
+
+/// How long a client may take to send its request headers (slowloris bound).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest request head accepted.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// A whole body.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// No body.
+pub fn empty() -> Body {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+/// A plain-text response.
+pub fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut r = Response::new(full(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// Serves HTTP on `listener` until `shutdown`, then lets open requests finish for `grace`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    grace: Duration,
+) {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES.max(8192))
+        .keep_alive(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "http accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let shared = shared.clone();
+            async move { Ok::<_, std::convert::Infallible>(handle(shared, req, peer).await) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "http connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("http requests still running after the grace period; dropping them");
+    }
+}
+
+/// The route a request took, for the access log (never the token itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `/healthz`
+    Health,
+    /// `/live/stream/{token}`
+    Watch,
+    /// `/play/_session`
+    Session,
+    /// `/play/{path}`
+    Play,
+    /// `/assets/{name}`
+    Asset,
+    /// anything else
+    NotFound,
+}
+
+impl Route {
+    fn name(self) -> &'static str {
+        match self {
+            Route::Health => "healthz",
+            Route::Watch => "watch",
+            Route::Session => "session",
+            Route::Play => "play",
+            Route::Asset => "asset",
+            Route::NotFound => "not_found",
+        }
+    }
+}
+
+/// Picks the route of a path.
+pub fn route_of(path: &str) -> Route {
+    if path == "/healthz" {
+        Route::Health
+    } else if path.starts_with("/live/stream/") {
+        Route::Watch
+    } else if path == "/play/_session" {
+        Route::Session
+    } else if path.starts_with("/play/") {
+        Route::Play
+    } else if path.starts_with("/assets/") {
+        Route::Asset
+    } else {
+        Route::NotFound
+    }
+}
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let start = Instant::now();
+    let route = route_of(req.uri().path());
+    let method = req.method().clone();
+    let client = client_ip(&req, peer, shared.config.http_trusted_proxy_count);
+    let response = dispatch(&shared, route, req).await;
+    let status = response.status().as_u16();
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    if route == Route::Play || route == Route::Asset || route == Route::Session {
+        tracing::debug!(%method, route = route.name(), status, ms, %client, "http");
+    } else {
+        tracing::info!(%method, route = route.name(), status, ms, %client, "http");
+    }
+    response
+}
+
+async fn dispatch(shared: &Arc<Shared>, route: Route, req: Request<Incoming>) -> Response<Body> {
+    let get_or_head = req.method() == Method::GET || req.method() == Method::HEAD;
+    match route {
+        Route::Health if get_or_head => text(StatusCode::OK, "ok"),
+        Route::Health => method_not_allowed(),
+        Route::Watch | Route::Session | Route::Play | Route::Asset | Route::NotFound => {
+            let _ = shared;
+            text(StatusCode::NOT_FOUND, "not found")
+        }
+    }
+}
+
+fn method_not_allowed() -> Response<Body> {
+    let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    r
+}
+
+/// The client's address: the peer, or with `trusted` proxies in front, the entry of
+/// `X-Forwarded-For` that the outermost trusted proxy added.
+pub fn client_ip<B>(req: &Request<B>, peer: SocketAddr, trusted: u32) -> IpAddr {
+    if trusted == 0 {
+        return peer.ip();
+    }
+    let hops: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    // The last `trusted` entries were added by our proxies; the one before them is the client
+    // as seen by the outermost proxy. With fewer entries, trust what there is.
+    let idx = hops.len().checked_sub(trusted as usize);
+    match idx.and_then(|i| hops.get(i)).and_then(|s| s.parse().ok()) {
+        Some(ip) => ip,
+        None => hops
+            .first()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(peer.ip()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ip_table() {
+        let peer: SocketAddr = "10.0.0.9:5000".parse().unwrap();
+        // (X-Forwarded-For, trusted proxies, expected client)
+        let cases = [
+            (None, 0, "10.0.0.9"),
+            (Some("203.0.113.7"), 0, "10.0.0.9"),
+            (Some("203.0.113.7"), 1, "203.0.113.7"),
+            (Some("198.51.100.1, 203.0.113.7"), 1, "203.0.113.7"),
+            (Some("198.51.100.1, 203.0.113.7"), 2, "198.51.100.1"),
+            (None, 1, "10.0.0.9"),
+            (Some("garbage"), 1, "10.0.0.9"),
+        ];
+        for (xff, trusted, want) in cases {
+            let mut b = Request::builder();
+            if let Some(x) = xff {
+                b = b.header("x-forwarded-for", x);
+            }
+            let req = b.body(()).unwrap();
+            assert_eq!(
+                client_ip(&req, peer, trusted).to_string(),
+                want,
+                "{xff:?} {trusted}"
+            );
+        }
+    }
+}

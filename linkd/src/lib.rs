@@ -1,0 +1,193 @@
+//! linkd: owns tempstream's links, serves the watch page and the gated HLS proxy, and answers
+//! the link API on a Unix socket.
+//!
+//! [`run`] wires the parts together around one shutdown path: the future given to it
+//! resolves, every task sees the same cancellation, in-flight work drains for the grace
+//! period, and `run` returns. `main` only loads the config, binds and maps errors to exit codes.
+
+pub mod clock;
+pub mod config;
+pub mod events;
+pub mod http;
+pub mod links;
+pub mod logging;
+pub mod rpc;
+pub mod store;
+pub mod stream;
+pub mod viewers;
+
+pub use clock::Clock;
+pub use config::{Config, ConfigError};
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Why linkd could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The RPC socket could not be bound.
+    #[error(transparent)]
+    Rpc(#[from] rpc::BindError),
+    /// The HTTP address could not be bound.
+    #[error(
+        "cannot listen on {addr}: {source}; is another program using that port? set HTTP_ADDR"
+    )]
+    Http {
+        /// The address.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+}
+
+/// The sockets linkd serves, bound before [`run`] so that binding errors come first and tests
+/// can use port 0.
+pub struct Listeners {
+    http: tokio::net::TcpListener,
+    rpc: tokio::net::UnixListener,
+    rpc_path: PathBuf,
+}
+
+impl Listeners {
+    /// The bound HTTP address (with the real port when 0 was asked for).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http
+            .local_addr()
+            .expect("a bound socket has an address")
+    }
+}
+
+/// Binds the RPC socket (refusing one that another linkd serves) and the HTTP address.
+pub async fn bind(config: &Config) -> Result<Listeners, Error> {
+    let rpc = rpc::bind(&config.rpc_socket)?;
+    let http = match tokio::net::TcpListener::bind(config.http_addr).await {
+        Ok(l) => l,
+        Err(source) => {
+            let _ = std::fs::remove_file(&config.rpc_socket);
+            return Err(Error::Http {
+                addr: config.http_addr,
+                source,
+            });
+        }
+    };
+    Ok(Listeners {
+        http,
+        rpc,
+        rpc_path: config.rpc_socket.clone(),
+    })
+}
+
+/// State shared by every part of linkd.
+pub struct Shared {
+    /// The effective configuration.
+    pub config: Config,
+    /// The link table (the only writer of links).
+    pub links: links::Links,
+    /// The event log.
+    pub events: events::Events,
+    /// Who is watching.
+    pub viewers: viewers::Viewers,
+    /// Whether the stream is live.
+    pub stream: stream::StreamState,
+    /// When linkd started.
+    pub started: Instant,
+    /// Cancelled when linkd begins to shut down.
+    pub shutdown: CancellationToken,
+}
+
+/// How often ended links are cleaned up.
+const CLEANUP_EVERY: Duration = Duration::from_secs(3600);
+
+/// Runs linkd on `listeners` until `shutdown` resolves, then drains and returns.
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let db_path = config.db_path.clone();
+    let store = match tokio::task::spawn_blocking(move || store::Store::open(&db_path)).await {
+        Ok(r) => r,
+        Err(e) => Err(store::StoreError::Task(e.to_string())),
+    };
+    let store = match store {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_file(&listeners.rpc_path);
+            return Err(e.into());
+        }
+    };
+    let links = links::Links::load(
+        store.clone(),
+        config.clock.clone(),
+        config.base_url.clone(),
+        config.default_link_ttl,
+    )?;
+    let token = CancellationToken::new();
+    let shared = Arc::new(Shared {
+        events: events::Events::new(store.clone(), config.clock.clone()),
+        links,
+        viewers: viewers::Viewers::default(),
+        stream: stream::StreamState::default(),
+        started: Instant::now(),
+        shutdown: token.clone(),
+        config,
+    });
+    tracing::info!(
+        http = %listeners.http_addr(),
+        rpc = %listeners.rpc_path.display(),
+        links = shared.links.active_count(),
+        version = proto::VERSION,
+        "linkd ready"
+    );
+
+    let grace = shared.config.shutdown_grace;
+    let rpc_task = tokio::spawn(rpc::serve(
+        listeners.rpc,
+        listeners.rpc_path,
+        shared.clone(),
+        token.clone(),
+        grace,
+    ));
+    let http_task = tokio::spawn(http::serve(
+        listeners.http,
+        shared.clone(),
+        token.clone(),
+        grace,
+    ));
+    let cleanup_task = tokio::spawn(cleanup(shared.clone(), token.clone()));
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+
+    let stop = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stop.cancel();
+    });
+    token.cancelled().await;
+    tracing::info!("shutting down");
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    let _ = tokio::join!(rpc_task, http_task, cleanup_task);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Deletes links that ended longer ago than `LINK_RETENTION`, at start and then hourly.
+async fn cleanup(shared: Arc<Shared>, shutdown: CancellationToken) {
+    loop {
+        match shared.links.cleanup(shared.config.link_retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "ended links cleaned up"),
+            Err(e) => tracing::warn!(error = %e, "link cleanup failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(CLEANUP_EVERY) => {}
+        }
+    }
+}

@@ -1,0 +1,503 @@
+//! The link rules and the in-memory link table: the only writer of `watch_links`.
+//!
+//! Every change goes to the database first and to memory right after, under one write lock, so
+//! once a call returns, every reader (the watch page, `/play`) sees it. Readers never touch the
+//! database. Expiry is computed from the clock at each check.
+
+use crate::clock::Clock;
+use crate::store::{self, LinkRow, Store, StoreError};
+use base64::Engine as _;
+use proto::{ApiError, Link, LinkState, NoteProblem};
+use std::collections::{HashMap, HashSet};
+use std::sync::RwLock;
+use std::time::Duration;
+
+/// Length of a link token: 24 random bytes, base64url without padding.
+pub const TOKEN_LEN: usize = 32;
+
+/// A link as linkd holds it in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Database id.
+    pub id: i64,
+    /// The secret in the watch URL.
+    pub token: String,
+    /// False once disabled.
+    pub enabled: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; `None` = permanent.
+    pub expires_at: Option<i64>,
+    /// Unix seconds.
+    pub disabled_at: Option<i64>,
+    /// Free text.
+    pub note: String,
+}
+
+impl Entry {
+    /// The state at Unix time `now`.
+    pub fn state(&self, now: i64) -> LinkState {
+        if !self.enabled {
+            LinkState::Disabled
+        } else if self.expires_at.is_some_and(|e| now >= e) {
+            LinkState::Expired
+        } else {
+            LinkState::Active
+        }
+    }
+}
+
+impl From<LinkRow> for Entry {
+    fn from(r: LinkRow) -> Self {
+        Entry {
+            id: r.id,
+            token: r.token,
+            enabled: r.enabled != 0,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            disabled_at: r.disabled_at,
+            note: r.note,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    by_id: HashMap<i64, Entry>,
+    by_token: HashMap<String, i64>,
+    opened: HashSet<i64>,
+}
+
+impl Table {
+    fn insert(&mut self, e: Entry) {
+        self.by_token.insert(e.token.clone(), e.id);
+        self.by_id.insert(e.id, e);
+    }
+
+    fn remove(&mut self, id: i64) {
+        if let Some(e) = self.by_id.remove(&id) {
+            self.by_token.remove(&e.token);
+        }
+        self.opened.remove(&id);
+    }
+}
+
+/// The link table and its rules.
+pub struct Links {
+    store: Store,
+    clock: Clock,
+    base_url: String,
+    default_ttl: Duration,
+    table: RwLock<Table>,
+    writes: tokio::sync::Mutex<()>,
+}
+
+/// Whether a string has the shape of a token (so malformed ones cost no lookup).
+pub fn token_shape_ok(token: &str) -> bool {
+    token.len() == TOKEN_LEN
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A new random token.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Parses and checks a TTL the way every client gets it checked.
+pub fn parse_ttl(given: &str) -> Result<Duration, ApiError> {
+    let invalid = |reason: &str| ApiError::InvalidTtl {
+        given: given.to_string(),
+        reason: reason.to_string(),
+        min_secs: proto::MIN_TTL_SECS,
+        max_secs: proto::MAX_TTL_SECS,
+    };
+    if given.len() > 64 {
+        return Err(invalid("too long"));
+    }
+    let d = humantime::parse_duration(given.trim()).map_err(|_| invalid("not a duration"))?;
+    if d.as_secs() < proto::MIN_TTL_SECS {
+        return Err(invalid("too short"));
+    }
+    if d > Duration::from_secs(proto::MAX_TTL_SECS) {
+        return Err(invalid("too long"));
+    }
+    Ok(Duration::from_secs(d.as_secs()))
+}
+
+/// Checks a note: at most 200 characters, no control characters. Stored exactly as given.
+pub fn check_note(note: &str) -> Result<(), ApiError> {
+    let bad = |problem| ApiError::InvalidNote {
+        problem,
+        max_chars: proto::MAX_NOTE_CHARS,
+    };
+    if note.chars().count() > proto::MAX_NOTE_CHARS {
+        return Err(bad(NoteProblem::TooLong));
+    }
+    if note.chars().any(char::is_control) {
+        return Err(bad(NoteProblem::ControlCharacter));
+    }
+    Ok(())
+}
+
+fn storage(e: StoreError) -> ApiError {
+    tracing::error!(error = %e, "database write failed");
+    ApiError::Storage {
+        message: e.to_string(),
+    }
+}
+
+impl Links {
+    /// Loads every link from the store.
+    pub fn load(
+        store: Store,
+        clock: Clock,
+        base_url: String,
+        default_ttl: Duration,
+    ) -> Result<Links, StoreError> {
+        let rows = store.call_now(store::all_links)?;
+        let opened = store.call_now(store::opened_links)?;
+        let mut table = Table::default();
+        for r in rows {
+            table.insert(r.into());
+        }
+        table.opened = opened.into_iter().collect();
+        Ok(Links {
+            store,
+            clock,
+            base_url,
+            default_ttl,
+            table: RwLock::new(table),
+            writes: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Unix seconds now, by linkd's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// The caller's view of an entry; `viewers` is filled in by the caller.
+    pub fn to_wire(&self, e: &Entry, now: i64, viewers: u32) -> Link {
+        Link {
+            id: e.id,
+            url: format!("{}/live/stream/{}", self.base_url, e.token),
+            note: e.note.clone(),
+            created_at: e.created_at,
+            expires_at: e.expires_at,
+            state: e.state(now),
+            disabled_at: e.disabled_at,
+            viewers,
+        }
+    }
+
+    /// The link with this token, if any (whatever its state).
+    pub fn by_token(&self, token: &str) -> Option<Entry> {
+        if !token_shape_ok(token) {
+            return None;
+        }
+        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        t.by_token
+            .get(token)
+            .and_then(|id| t.by_id.get(id))
+            .cloned()
+    }
+
+    /// The state of link `id` now, and its expiry; `None` when it does not exist.
+    /// This is the per-request check of `/play`: memory only.
+    pub fn check(&self, id: i64) -> Option<(LinkState, Option<i64>)> {
+        let now = self.clock.now();
+        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        t.by_id.get(&id).map(|e| (e.state(now), e.expires_at))
+    }
+
+    /// One link by id.
+    pub fn get(&self, id: i64) -> Option<Entry> {
+        self.table
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_id
+            .get(&id)
+            .cloned()
+    }
+
+    /// Active links, newest first.
+    pub fn active(&self) -> Vec<Entry> {
+        let now = self.clock.now();
+        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<Entry> = t
+            .by_id
+            .values()
+            .filter(|e| e.state(now) == LinkState::Active)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        v
+    }
+
+    /// Creates a link; `ttl` `None` with `permanent` false means the default TTL.
+    pub async fn create(
+        &self,
+        ttl: Option<&str>,
+        permanent: bool,
+        note: Option<String>,
+    ) -> Result<Entry, ApiError> {
+        let ttl = match (permanent, ttl) {
+            (true, _) => None,
+            (false, Some(t)) => Some(parse_ttl(t)?),
+            (false, None) => Some(self.default_ttl),
+        };
+        let note = note.unwrap_or_default();
+        check_note(&note)?;
+        let _w = self.writes.lock().await;
+        let now = self.clock.now();
+        let expires_at = ttl.map(|d| now + d.as_secs() as i64);
+        let mut attempt = 0;
+        let row = loop {
+            let token = new_token();
+            let n = note.clone();
+            let t = token.clone();
+            match self
+                .store
+                .call(move |c| store::insert_link(c, &t, now, expires_at, &n))
+                .await
+            {
+                Ok(row) => break row,
+                Err(StoreError::Query(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                ))) if attempt < 3 => attempt += 1,
+                Err(e) => return Err(storage(e)),
+            }
+        };
+        let entry = Entry::from(row);
+        self.table
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(entry.clone());
+        Ok(entry)
+    }
+
+    /// Switches link `id` off.
+    pub async fn disable(&self, id: i64) -> Result<Entry, ApiError> {
+        let _w = self.writes.lock().await;
+        let now = self.clock.now();
+        let e = self.get(id).ok_or(ApiError::NotFound { id })?;
+        match e.state(now) {
+            LinkState::Disabled => {
+                return Err(ApiError::AlreadyDisabled {
+                    id,
+                    disabled_at: e.disabled_at,
+                })
+            }
+            LinkState::Expired => {
+                return Err(ApiError::AlreadyExpired {
+                    id,
+                    expires_at: e.expires_at.unwrap_or(now),
+                })
+            }
+            LinkState::Active => {}
+        }
+        self.store
+            .call(move |c| store::disable_link(c, id, now))
+            .await
+            .map_err(storage)?;
+        let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let entry = t.by_id.get_mut(&id).ok_or(ApiError::NotFound { id })?;
+        entry.enabled = false;
+        entry.disabled_at = Some(now);
+        Ok(entry.clone())
+    }
+
+    /// Switches off the newest active link.
+    pub async fn disable_last(&self) -> Result<Entry, ApiError> {
+        let newest = self
+            .active()
+            .into_iter()
+            .next()
+            .ok_or(ApiError::NoActiveLinks)?;
+        self.disable(newest.id).await
+    }
+
+    /// Gives active link `id` the expiry now + `ttl`.
+    pub async fn extend(&self, id: i64, ttl: &str) -> Result<Entry, ApiError> {
+        let ttl = parse_ttl(ttl)?;
+        let _w = self.writes.lock().await;
+        let now = self.clock.now();
+        let e = self.get(id).ok_or(ApiError::NotFound { id })?;
+        match e.state(now) {
+            LinkState::Disabled => {
+                return Err(ApiError::AlreadyDisabled {
+                    id,
+                    disabled_at: e.disabled_at,
+                })
+            }
+            LinkState::Expired => {
+                return Err(ApiError::AlreadyExpired {
+                    id,
+                    expires_at: e.expires_at.unwrap_or(now),
+                })
+            }
+            LinkState::Active => {}
+        }
+        let expires_at = now + ttl.as_secs() as i64;
+        self.store
+            .call(move |c| store::set_expiry(c, id, expires_at))
+            .await
+            .map_err(storage)?;
+        let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let entry = t.by_id.get_mut(&id).ok_or(ApiError::NotFound { id })?;
+        entry.expires_at = Some(expires_at);
+        Ok(entry.clone())
+    }
+
+    /// Notes that link `id` was opened; returns true the first time ever.
+    pub fn first_open(&self, id: i64) -> bool {
+        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        !t.opened.contains(&id)
+    }
+
+    /// Marks link `id` as opened in memory.
+    pub fn mark_opened(&self, id: i64) {
+        self.table
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .opened
+            .insert(id);
+    }
+
+    /// Deletes links that ended more than `retention` ago; returns how many.
+    pub async fn cleanup(&self, retention: Duration) -> Result<usize, StoreError> {
+        if retention.is_zero() {
+            return Ok(0);
+        }
+        let _w = self.writes.lock().await;
+        let before = self.clock.now() - retention.as_secs() as i64;
+        let ids = self
+            .store
+            .call(move |c| store::delete_ended(c, before))
+            .await?;
+        self.store
+            .call(move |c| store::delete_events_before(c, before))
+            .await?;
+        let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
+        for id in &ids {
+            t.remove(*id);
+        }
+        Ok(ids.len())
+    }
+
+    /// The number of links active now.
+    pub fn active_count(&self) -> u32 {
+        let now = self.clock.now();
+        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        t.by_id
+            .values()
+            .filter(|e| e.state(now) == LinkState::Active)
+            .count() as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_32_url_safe_characters_and_differ() {
+        let a = new_token();
+        let b = new_token();
+        assert_eq!(a.len(), TOKEN_LEN);
+        assert!(token_shape_ok(&a) && token_shape_ok(&b));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn token_shape_table() {
+        let cases = [
+            ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", true),
+            ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", false),
+            ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", false),
+            ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/A", false),
+            ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=A", false),
+            ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-_", true),
+            ("", false),
+        ];
+        for (t, ok) in cases {
+            assert_eq!(token_shape_ok(t), ok, "{t}");
+        }
+    }
+
+    #[test]
+    fn ttl_table() {
+        let cases = [
+            ("90m", Some(5400)),
+            ("1h30m", Some(5400)),
+            ("2d", Some(172800)),
+            ("2s", Some(2)),
+            ("30days", Some(2592000)),
+            ("31d", None),
+            ("0s", None),
+            ("100000d", None),
+            ("500ms", None),
+            ("bogus", None),
+            ("", None),
+            ("-1h", None),
+        ];
+        for (given, want) in cases {
+            let got = parse_ttl(given).ok().map(|d| d.as_secs());
+            assert_eq!(got, want, "{given}");
+        }
+        match parse_ttl("0s") {
+            Err(ApiError::InvalidTtl {
+                min_secs, max_secs, ..
+            }) => {
+                assert_eq!((min_secs, max_secs), (1, 30 * 86400))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn note_table() {
+        let long: String = "é".repeat(200);
+        let too_long: String = "é".repeat(201);
+        let cases: [(&str, Option<NoteProblem>); 6] = [
+            ("", None),
+            ("Grandma 👵", None),
+            (&long, None),
+            (&too_long, Some(NoteProblem::TooLong)),
+            ("a\nb", Some(NoteProblem::ControlCharacter)),
+            ("a\u{1b}[31m", Some(NoteProblem::ControlCharacter)),
+        ];
+        for (note, want) in cases {
+            let got = match check_note(note) {
+                Ok(()) => None,
+                Err(ApiError::InvalidNote { problem, .. }) => Some(problem),
+                Err(e) => panic!("{e:?}"),
+            };
+            assert_eq!(got, want, "{note:?}");
+        }
+    }
+
+    #[test]
+    fn state_follows_enabled_and_expiry() {
+        let mut e = Entry {
+            id: 1,
+            token: new_token(),
+            enabled: true,
+            created_at: 100,
+            expires_at: Some(200),
+            disabled_at: None,
+            note: String::new(),
+        };
+        assert_eq!(e.state(199), LinkState::Active);
+        assert_eq!(e.state(200), LinkState::Expired);
+        e.expires_at = None;
+        assert_eq!(e.state(1 << 40), LinkState::Active);
+        e.enabled = false;
+        assert_eq!(e.state(150), LinkState::Disabled);
+    }
+}

@@ -1,0 +1,74 @@
+//! The linkd binary: load the config, bind, run until SIGTERM/SIGINT, map errors to exit codes.
+//!
+//! Exit codes: 0 after a clean shutdown, 64 for a configuration error, 1 for anything else.
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// tempstream's link daemon: watch page, gated HLS proxy and the link API.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// TOML file with settings; environment variables override it.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Print the effective configuration (secrets masked) and exit: 0 if valid, 64 if not.
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match linkd::Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("linkd: {e}");
+            return ExitCode::from(64);
+        }
+    };
+    if args.check_config {
+        print!("{}", config.describe());
+        return ExitCode::SUCCESS;
+    }
+    linkd::logging::init(&config.log_level, config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("linkd: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listeners = match linkd::bind(&config).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("{e}");
+                eprintln!("linkd: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match linkd::run(config, listeners, signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("{e}");
+                eprintln!("linkd: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
+async fn signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

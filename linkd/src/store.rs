@@ -1,0 +1,422 @@
+//! The SQLite database (diesel): embedded migrations, the rows, and every query linkd makes.
+//!
+//! Only [`crate::links`] calls this module, and only to load at start and to write; reads on
+//! the request path come from memory. Times are Unix seconds.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+
+mod schema {
+    diesel::table! {
+        watch_links (id) {
+            id -> BigInt,
+            token -> Text,
+            enabled -> Integer,
+            created_at -> BigInt,
+            expires_at -> Nullable<BigInt>,
+            disabled_at -> Nullable<BigInt>,
+            note -> Text,
+        }
+    }
+    diesel::table! {
+        linkd_keys (name) {
+            name -> Text,
+            value -> Binary,
+            created_at -> BigInt,
+        }
+    }
+    diesel::table! {
+        link_events (id) {
+            id -> BigInt,
+            at -> BigInt,
+            kind -> Text,
+            link_id -> Nullable<BigInt>,
+            note -> Text,
+        }
+    }
+    diesel::table! {
+        event_cursors (consumer) {
+            consumer -> Text,
+            last_id -> BigInt,
+        }
+    }
+    diesel::table! {
+        link_opens (link_id) {
+            link_id -> BigInt,
+            first_opened_at -> BigInt,
+        }
+    }
+}
+
+use schema::{event_cursors, link_events, link_opens, linkd_keys, watch_links};
+
+/// A row of `watch_links`.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = watch_links)]
+pub struct LinkRow {
+    /// Primary key.
+    pub id: i64,
+    /// The secret in the watch URL.
+    pub token: String,
+    /// 1 until disabled.
+    pub enabled: i32,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; `None` = permanent.
+    pub expires_at: Option<i64>,
+    /// Unix seconds.
+    pub disabled_at: Option<i64>,
+    /// Free text.
+    pub note: String,
+}
+
+/// A row of `link_events`.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = link_events)]
+pub struct EventRow {
+    /// Increasing id.
+    pub id: i64,
+    /// Unix seconds.
+    pub at: i64,
+    /// `stream_live`, `stream_offline` or `link_opened`.
+    pub kind: String,
+    /// The link, for link events.
+    pub link_id: Option<i64>,
+    /// The link's note, for link events.
+    pub note: String,
+}
+
+/// What can go wrong with the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The directory of `DB_PATH` does not exist; linkd does not create it.
+    #[error(
+        "database directory {dir} does not exist: create it (owned by linkd's user) or set DB_PATH"
+    )]
+    MissingDirectory {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The file could not be opened or is not a usable SQLite database.
+    #[error("cannot open database {path}: {reason}; {hint}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        reason: String,
+        /// What to do.
+        hint: &'static str,
+    },
+    /// The file is a SQLite database of something else; it was left untouched.
+    #[error("{path} is a SQLite database of another program (no watch_links table); it was left untouched: point DB_PATH at tempstream's database or a new file")]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A migration failed.
+    #[error("cannot migrate database {path}: {reason}")]
+    Migration {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// A query failed.
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// The blocking task running the query was lost (linkd is shutting down).
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// The database connection, shared by the tasks that write it.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<SqliteConnection>>,
+}
+
+#[derive(QueryableByName)]
+struct TableName {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            return Err(StoreError::MissingDirectory { dir });
+        }
+        let open_err = |reason: String, hint: &'static str| StoreError::Open {
+            path: path.to_path_buf(),
+            reason,
+            hint,
+        };
+        let url = path
+            .to_str()
+            .ok_or_else(|| open_err("path is not UTF-8".into(), "use a UTF-8 path in DB_PATH"))?;
+        let mut conn = SqliteConnection::establish(url).map_err(|e| {
+            open_err(
+                e.to_string(),
+                "check that linkd's user may read and write the file and its directory",
+            )
+        })?;
+        conn.batch_execute("PRAGMA busy_timeout = 5000;")
+            .map_err(|e| open_err(e.to_string(), "check the file's permissions"))?;
+        let tables: Vec<TableName> =
+            diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'table'")
+                .load(&mut conn)
+                .map_err(|e| {
+                    open_err(
+                        e.to_string(),
+                        "the file is damaged or not a SQLite database: restore a backup or point DB_PATH at a new file",
+                    )
+                })?;
+        let known = tables
+            .iter()
+            .any(|t| t.name == "watch_links" || t.name == "__diesel_schema_migrations");
+        let user_tables = tables
+            .iter()
+            .filter(|t| !t.name.starts_with("sqlite_"))
+            .count();
+        if user_tables > 0 && !known {
+            return Err(StoreError::Foreign {
+                path: path.to_path_buf(),
+            });
+        }
+        conn.batch_execute(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(|e| {
+            open_err(
+                e.to_string(),
+                "check that linkd's user may write the file and its directory",
+            )
+        })?;
+        conn.run_pending_migrations(MIGRATIONS)
+            .map_err(|e| StoreError::Migration {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut SqliteConnection) -> Result<R, diesel::result::Error> + Send + 'static,
+        R: Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard).map_err(StoreError::from)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Runs `f` with the connection on this thread (start-up only).
+    pub fn call_now<R>(
+        &self,
+        f: impl FnOnce(&mut SqliteConnection) -> Result<R, diesel::result::Error>,
+    ) -> Result<R, StoreError> {
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard).map_err(StoreError::from)
+    }
+}
+
+/// Every link.
+pub fn all_links(c: &mut SqliteConnection) -> QueryResult<Vec<LinkRow>> {
+    watch_links::table
+        .select(LinkRow::as_select())
+        .order(watch_links::id)
+        .load(c)
+}
+
+/// Inserts a link and returns its row.
+pub fn insert_link(
+    c: &mut SqliteConnection,
+    token: &str,
+    created_at: i64,
+    expires_at: Option<i64>,
+    note: &str,
+) -> QueryResult<LinkRow> {
+    diesel::insert_into(watch_links::table)
+        .values((
+            watch_links::token.eq(token),
+            watch_links::enabled.eq(1),
+            watch_links::created_at.eq(created_at),
+            watch_links::expires_at.eq(expires_at),
+            watch_links::note.eq(note),
+        ))
+        .returning(LinkRow::as_returning())
+        .get_result(c)
+}
+
+/// Marks a link disabled at `at`.
+pub fn disable_link(c: &mut SqliteConnection, id: i64, at: i64) -> QueryResult<usize> {
+    diesel::update(watch_links::table.find(id))
+        .set((
+            watch_links::enabled.eq(0),
+            watch_links::disabled_at.eq(Some(at)),
+        ))
+        .execute(c)
+}
+
+/// Gives a link a new expiry.
+pub fn set_expiry(c: &mut SqliteConnection, id: i64, expires_at: i64) -> QueryResult<usize> {
+    diesel::update(watch_links::table.find(id))
+        .set(watch_links::expires_at.eq(Some(expires_at)))
+        .execute(c)
+}
+
+/// Deletes links that ended (expired or disabled) before `before`; returns their ids.
+pub fn delete_ended(c: &mut SqliteConnection, before: i64) -> QueryResult<Vec<i64>> {
+    c.transaction(|c| {
+        let ended = watch_links::enabled
+            .eq(0)
+            .and(watch_links::disabled_at.lt(before))
+            .or(watch_links::expires_at.lt(before));
+        let ids: Vec<i64> = watch_links::table
+            .filter(ended)
+            .select(watch_links::id)
+            .load(c)?;
+        if !ids.is_empty() {
+            diesel::delete(watch_links::table.filter(watch_links::id.eq_any(&ids))).execute(c)?;
+            diesel::delete(link_opens::table.filter(link_opens::link_id.eq_any(&ids)))
+                .execute(c)?;
+        }
+        Ok(ids)
+    })
+}
+
+/// The key named `name`, made with `make` and stored the first time it is asked for.
+pub fn key(
+    c: &mut SqliteConnection,
+    name: &str,
+    now: i64,
+    make: impl FnOnce() -> Vec<u8>,
+) -> QueryResult<Vec<u8>> {
+    c.transaction(|c| {
+        let found: Option<Vec<u8>> = linkd_keys::table
+            .find(name)
+            .select(linkd_keys::value)
+            .first(c)
+            .optional()?;
+        if let Some(v) = found {
+            return Ok(v);
+        }
+        let value = make();
+        diesel::insert_into(linkd_keys::table)
+            .values((
+                linkd_keys::name.eq(name),
+                linkd_keys::value.eq(&value),
+                linkd_keys::created_at.eq(now),
+            ))
+            .execute(c)?;
+        Ok(value)
+    })
+}
+
+/// Ids of links that were opened at least once.
+pub fn opened_links(c: &mut SqliteConnection) -> QueryResult<Vec<i64>> {
+    link_opens::table.select(link_opens::link_id).load(c)
+}
+
+/// Records that a link was opened; when it is the first time, also appends a
+/// `link_opened` event. Returns the event's id when one was written.
+pub fn record_open(
+    c: &mut SqliteConnection,
+    link_id: i64,
+    at: i64,
+    note: &str,
+) -> QueryResult<Option<i64>> {
+    c.transaction(|c| {
+        let n = diesel::insert_or_ignore_into(link_opens::table)
+            .values((
+                link_opens::link_id.eq(link_id),
+                link_opens::first_opened_at.eq(at),
+            ))
+            .execute(c)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        insert_event(c, at, "link_opened", Some(link_id), note).map(Some)
+    })
+}
+
+/// Appends an event and returns its id.
+pub fn insert_event(
+    c: &mut SqliteConnection,
+    at: i64,
+    kind: &str,
+    link_id: Option<i64>,
+    note: &str,
+) -> QueryResult<i64> {
+    diesel::insert_into(link_events::table)
+        .values((
+            link_events::at.eq(at),
+            link_events::kind.eq(kind),
+            link_events::link_id.eq(link_id),
+            link_events::note.eq(note),
+        ))
+        .returning(link_events::id)
+        .get_result(c)
+}
+
+/// Up to `limit` events after the read position of `consumer`.
+pub fn pending_events(
+    c: &mut SqliteConnection,
+    consumer: &str,
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
+    let cursor: i64 = event_cursors::table
+        .find(consumer)
+        .select(event_cursors::last_id)
+        .first(c)
+        .optional()?
+        .unwrap_or(0);
+    link_events::table
+        .filter(link_events::id.gt(cursor))
+        .order(link_events::id)
+        .limit(limit)
+        .select(EventRow::as_select())
+        .load(c)
+}
+
+/// Moves the read position of `consumer` forward to `last_id` (never back).
+pub fn ack_events(c: &mut SqliteConnection, consumer: &str, last_id: i64) -> QueryResult<()> {
+    diesel::insert_into(event_cursors::table)
+        .values((
+            event_cursors::consumer.eq(consumer),
+            event_cursors::last_id.eq(last_id),
+        ))
+        .on_conflict(event_cursors::consumer)
+        .do_update()
+        .set(
+            event_cursors::last_id.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "max(last_id, excluded.last_id)",
+            )),
+        )
+        .execute(c)?;
+    Ok(())
+}
+
+/// Deletes events older than `before` (kept as long as ended links are).
+pub fn delete_events_before(c: &mut SqliteConnection, before: i64) -> QueryResult<usize> {
+    diesel::delete(link_events::table.filter(link_events::at.lt(before))).execute(c)
+}
