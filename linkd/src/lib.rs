@@ -11,6 +11,7 @@ pub mod events;
 pub mod http;
 pub mod links;
 pub mod logging;
+pub mod origin;
 pub mod rpc;
 pub mod store;
 pub mod stream;
@@ -147,6 +148,19 @@ pub async fn run(
         "linkd ready"
     );
 
+    let key = store.call_now(|c| {
+        store::key(c, "session", shared.links.now(), || {
+            let mut k = vec![0u8; 32];
+            getrandom::fill(&mut k).expect("the operating system's random source failed");
+            k
+        })
+    })?;
+    let origin = Arc::new(origin::Origin::new(
+        &shared.config.mediamtx_hls_base_url,
+        shared.config.mediamtx_read_user.as_deref(),
+        shared.config.mediamtx_read_password.as_ref().map(|p| p.expose()),
+    ));
+    let web = Arc::new(http::Web::new(&key, origin.clone(), shared.config.cookie_secure));
     let grace = shared.config.shutdown_grace;
     let rpc_task = tokio::spawn(rpc::serve(
         listeners.rpc,
@@ -155,13 +169,10 @@ pub async fn run(
         token.clone(),
         grace,
     ));
-    let http_task = tokio::spawn(http::serve(
-        listeners.http,
-        shared.clone(),
-        token.clone(),
-        grace,
-    ));
+    let http_task =
+        tokio::spawn(http::serve(listeners.http, shared.clone(), web, token.clone(), grace));
     let cleanup_task = tokio::spawn(cleanup(shared.clone(), token.clone()));
+    let probe_task = tokio::spawn(origin::probe(shared.clone(), origin, token.clone()));
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
 
     let stop = token.clone();
@@ -172,7 +183,7 @@ pub async fn run(
     token.cancelled().await;
     tracing::info!("shutting down");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
-    let _ = tokio::join!(rpc_task, http_task, cleanup_task);
+    let _ = tokio::join!(rpc_task, http_task, cleanup_task, probe_task);
     tracing::info!("stopped");
     Ok(())
 }

@@ -9,6 +9,14 @@
 //! | GET, HEAD   | `/assets/{name}`        | embedded page assets, cached for a year                   |
 //! | anything    | anything else           | 404 page (405 for a known path with another method)       |
 
+pub mod assets;
+pub mod page;
+pub mod path;
+pub mod play;
+pub mod session;
+pub mod watch;
+
+use crate::origin::Origin;
 use crate::Shared;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
@@ -51,10 +59,42 @@ pub fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     r
 }
 
+/// What the HTTP side holds beside [`Shared`]: pages, assets, the session signer, the origin.
+pub struct Web {
+    /// Rendered pages.
+    pub pages: page::Pages,
+    /// Embedded static files.
+    pub assets: assets::Assets,
+    /// Signs and checks playback sessions.
+    pub sessions: session::Sessions,
+    /// The upstream client.
+    pub origin: Arc<Origin>,
+    /// Failed link openings per client.
+    pub limiter: watch::Limiter,
+    /// Whether cookies are `Secure`.
+    pub cookie_secure: bool,
+}
+
+impl Web {
+    /// The HTTP side's state; `session_key` signs playback sessions.
+    pub fn new(session_key: &[u8], origin: Arc<Origin>, cookie_secure: bool) -> Web {
+        let assets = assets::Assets::new();
+        Web {
+            pages: page::Pages::new(assets.urls()),
+            assets,
+            sessions: session::Sessions::new(session_key),
+            origin,
+            limiter: watch::Limiter::default(),
+            cookie_secure,
+        }
+    }
+}
+
 /// Serves HTTP on `listener` until `shutdown`, then lets open requests finish for `grace`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
+    web: Arc<Web>,
     shutdown: CancellationToken,
     grace: Duration,
 ) {
@@ -80,9 +120,11 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
+        let web = web.clone();
         let service = hyper::service::service_fn(move |req| {
             let shared = shared.clone();
-            async move { Ok::<_, std::convert::Infallible>(handle(shared, req, peer).await) }
+            let web = web.clone();
+            async move { Ok::<_, std::convert::Infallible>(handle(shared, web, req, peer).await) }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
@@ -148,12 +190,17 @@ pub fn route_of(path: &str) -> Route {
     }
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+async fn handle(
+    shared: Arc<Shared>,
+    web: Arc<Web>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
     let start = Instant::now();
     let route = route_of(req.uri().path());
     let method = req.method().clone();
     let client = client_ip(&req, peer, shared.config.http_trusted_proxy_count);
-    let response = dispatch(&shared, route, req).await;
+    let response = dispatch(&shared, &web, route, req, client).await;
     let status = response.status().as_u16();
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     if route == Route::Play || route == Route::Asset || route == Route::Session {
@@ -164,23 +211,35 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -
     response
 }
 
-async fn dispatch(shared: &Arc<Shared>, route: Route, req: Request<Incoming>) -> Response<Body> {
+async fn dispatch(
+    shared: &Arc<Shared>,
+    web: &Web,
+    route: Route,
+    req: Request<Incoming>,
+    client: IpAddr,
+) -> Response<Body> {
     let get_or_head = req.method() == Method::GET || req.method() == Method::HEAD;
-    match route {
-        Route::Health if get_or_head => text(StatusCode::OK, "ok"),
-        Route::Health => method_not_allowed(),
-        Route::Watch | Route::Session | Route::Play | Route::Asset | Route::NotFound => {
-            let _ = shared;
-            text(StatusCode::NOT_FOUND, "not found")
-        }
+    if !get_or_head && route != Route::NotFound {
+        let mut r = match route {
+            Route::Watch => web.pages.error(page::ErrorPage::MethodNotAllowed),
+            _ => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
+        };
+        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
     }
-}
-
-fn method_not_allowed() -> Response<Body> {
-    let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
-    r.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-    r
+    match route {
+        Route::Health => text(StatusCode::OK, "ok"),
+        Route::Watch => watch::watch(web, shared, req.uri().path(), client),
+        Route::Session => play::session_state(web, shared, &req),
+        Route::Play => play::play(web, shared, req).await,
+        Route::Asset => {
+            let name = &req.uri().path()["/assets/".len()..];
+            web.assets
+                .serve(name, req.method() == Method::HEAD)
+                .unwrap_or_else(|| web.pages.error(page::ErrorPage::NotFound))
+        }
+        Route::NotFound => web.pages.error(page::ErrorPage::NotFound),
+    }
 }
 
 /// The client's address: the peer, or with `trusted` proxies in front, the entry of

@@ -1,0 +1,98 @@
+//! The page's static files (player, hls.js, stylesheet), compiled into the binary and served
+//! under names that carry a content hash, so they can be cached for a year.
+
+use super::{full, Body};
+use http::{header, HeaderValue, Response, StatusCode};
+use sha2::{Digest, Sha256};
+
+struct File {
+    stem: &'static str,
+    ext: &'static str,
+    content_type: &'static str,
+    bytes: &'static [u8],
+}
+
+const FILES: [File; 3] = [
+    File {
+        stem: "player",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/player.js"),
+    },
+    File {
+        stem: "hls",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/hls.min.js"),
+    },
+    File {
+        stem: "watch",
+        ext: "css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../assets/watch.css"),
+    },
+];
+
+/// The embedded files and their hashed URLs.
+pub struct Assets {
+    names: Vec<String>,
+}
+
+/// URLs of the assets, as the templates use them.
+#[derive(serde::Serialize, Clone)]
+pub struct AssetUrls {
+    /// The player script.
+    pub player_js: String,
+    /// hls.js.
+    pub hls_js: String,
+    /// The stylesheet.
+    pub css: String,
+}
+
+impl Assets {
+    /// Computes the hashed names once at start.
+    pub fn new() -> Assets {
+        let names = FILES
+            .iter()
+            .map(|f| {
+                let hash = Sha256::digest(f.bytes);
+                let hex: String = hash[..5].iter().map(|b| format!("{b:02x}")).collect();
+                format!("{}.{hex}.{}", f.stem, f.ext)
+            })
+            .collect();
+        Assets { names }
+    }
+
+    /// The URLs for the templates.
+    pub fn urls(&self) -> AssetUrls {
+        AssetUrls {
+            player_js: format!("/assets/{}", self.names[0]),
+            hls_js: format!("/assets/{}", self.names[1]),
+            css: format!("/assets/{}", self.names[2]),
+        }
+    }
+
+    /// The response for `/assets/{name}`, or `None` when there is no such file.
+    pub fn serve(&self, name: &str, head: bool) -> Option<Response<Body>> {
+        let i = self.names.iter().position(|n| n == name)?;
+        let f = &FILES[i];
+        let body = if head { super::empty() } else { full(f.bytes) };
+        let mut r = Response::new(body);
+        *r.status_mut() = StatusCode::OK;
+        let h = r.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(f.content_type));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(f.bytes.len()));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        Some(r)
+    }
+}
+
+impl Default for Assets {
+    fn default() -> Self {
+        Self::new()
+    }
+}
