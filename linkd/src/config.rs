@@ -366,10 +366,13 @@ fn text(value: &Option<Value>) -> Option<String> {
         Value::String(_, s) => Some(s.clone()),
         Value::Char(_, c) => Some(c.to_string()),
         Value::Bool(_, b) => Some(b.to_string()),
-        Value::Num(_, n) => Some(match n.to_i128() {
-            Some(i) => i.to_string(),
-            None => n.to_f64().map(|f| f.to_string()).unwrap_or_default(),
-        }),
+        Value::Num(_, n) => Some(
+            n.to_u128()
+                .map(|u| u.to_string())
+                .or_else(|| n.to_i128().map(|i| i.to_string()))
+                .or_else(|| n.to_f64().map(|f| f.to_string()))
+                .unwrap_or_default(),
+        ),
         Value::Empty(..) => Some(String::new()),
         other => Some(format!("{other:?}")),
     }

@@ -158,9 +158,17 @@ pub async fn run(
     let origin = Arc::new(origin::Origin::new(
         &shared.config.mediamtx_hls_base_url,
         shared.config.mediamtx_read_user.as_deref(),
-        shared.config.mediamtx_read_password.as_ref().map(|p| p.expose()),
+        shared
+            .config
+            .mediamtx_read_password
+            .as_ref()
+            .map(|p| p.expose()),
     ));
-    let web = Arc::new(http::Web::new(&key, origin.clone(), shared.config.cookie_secure));
+    let web = Arc::new(http::Web::new(
+        &key,
+        origin.clone(),
+        shared.config.cookie_secure,
+    ));
     let grace = shared.config.shutdown_grace;
     let rpc_task = tokio::spawn(rpc::serve(
         listeners.rpc,
@@ -169,8 +177,13 @@ pub async fn run(
         token.clone(),
         grace,
     ));
-    let http_task =
-        tokio::spawn(http::serve(listeners.http, shared.clone(), web, token.clone(), grace));
+    let http_task = tokio::spawn(http::serve(
+        listeners.http,
+        shared.clone(),
+        web,
+        token.clone(),
+        grace,
+    ));
     let cleanup_task = tokio::spawn(cleanup(shared.clone(), token.clone()));
     let probe_task = tokio::spawn(origin::probe(shared.clone(), origin, token.clone()));
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);

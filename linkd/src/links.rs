@@ -234,7 +234,7 @@ impl Links {
             .filter(|e| e.state(now) == LinkState::Active)
             .cloned()
             .collect();
-        v.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        v.sort_by_key(|e| std::cmp::Reverse((e.created_at, e.id)));
         v
     }
 

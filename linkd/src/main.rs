@@ -43,6 +43,14 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        // Signal handlers go in before anything is bound, so an early SIGTERM is a clean stop.
+        let stop = match signal() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("linkd: cannot install signal handlers: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let listeners = match linkd::bind(&config).await {
             Ok(l) => l,
             Err(e) => {
@@ -51,7 +59,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        match linkd::run(config, listeners, signal()).await {
+        match linkd::run(config, listeners, stop).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!("{e}");
@@ -62,13 +70,15 @@ fn main() -> ExitCode {
     })
 }
 
-/// Resolves on the first SIGTERM or SIGINT.
-async fn signal() {
+/// Installs SIGTERM and SIGINT handlers; the future resolves on the first of them.
+fn signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }

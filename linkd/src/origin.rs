@@ -107,7 +107,12 @@ impl Origin {
             }
             _ => None,
         };
-        Origin { client, root, base_path, auth }
+        Origin {
+            client,
+            root,
+            base_path,
+            auth,
+        }
     }
 
     /// GETs `path` (already sanitised, relative to the stream) with `query` verbatim, following
@@ -174,7 +179,11 @@ impl Origin {
     }
 
     /// Reads a small body (a playlist) in full.
-    pub async fn get_text(&self, path: &str, query: Option<&str>) -> Result<(StatusCode, String), OriginError> {
+    pub async fn get_text(
+        &self,
+        path: &str,
+        query: Option<&str>,
+    ) -> Result<(StatusCode, String), OriginError> {
         let resp = self.get(path, query, &HeaderMap::new()).await?;
         let status = resp.status();
         let body = Limited::new(resp.into_body(), 256 * 1024)
@@ -212,7 +221,9 @@ fn first_variant(playlist: &str) -> Option<String> {
     let mut lines = playlist.lines().map(str::trim);
     while let Some(l) = lines.next() {
         if l.starts_with("#EXT-X-STREAM-INF") {
-            return lines.find(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string);
+            return lines
+                .find(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string);
         }
     }
     None
@@ -227,7 +238,10 @@ pub async fn probe(shared: Arc<Shared>, origin: Arc<Origin>, shutdown: Cancellat
     loop {
         let live = match &media {
             Some(m) => {
-                let (path, query) = m.split_once('?').map(|(p, q)| (p, Some(q))).unwrap_or((m, None));
+                let (path, query) = m
+                    .split_once('?')
+                    .map(|(p, q)| (p, Some(q)))
+                    .unwrap_or((m, None));
                 match origin.get_text(path, query).await {
                     Ok((s, body)) if s == StatusCode::OK && body.starts_with("#EXTM3U") => true,
                     _ => {
@@ -241,7 +255,9 @@ pub async fn probe(shared: Arc<Shared>, origin: Arc<Origin>, shutdown: Cancellat
         let live = live
             || match origin.get_text("index.m3u8", None).await {
                 Ok((s, body)) if s == StatusCode::OK && body.starts_with("#EXTM3U") => {
-                    media = first_variant(&body).filter(|v| crate::http::path::sanitize(v.split('?').next().unwrap_or("")).is_ok());
+                    media = first_variant(&body).filter(|v| {
+                        crate::http::path::sanitize(v.split('?').next().unwrap_or("")).is_ok()
+                    });
                     true
                 }
                 Ok(_) => false,
@@ -274,15 +290,26 @@ mod tests {
         let o = Origin::new("http://127.0.0.1:8888/live/stream", None, None);
         let cur = "/live/stream/index.m3u8";
         assert_eq!(
-            o.resolve_redirect(cur, "/live/stream/index.m3u8?cookieCheck=1").unwrap(),
+            o.resolve_redirect(cur, "/live/stream/index.m3u8?cookieCheck=1")
+                .unwrap(),
             "/live/stream/index.m3u8?cookieCheck=1"
         );
-        assert_eq!(o.resolve_redirect(cur, "index.m3u8?x=1").unwrap(), "/live/stream/index.m3u8?x=1");
         assert_eq!(
-            o.resolve_redirect(cur, "http://127.0.0.1:8888/live/stream/a.m3u8").unwrap(),
+            o.resolve_redirect(cur, "index.m3u8?x=1").unwrap(),
+            "/live/stream/index.m3u8?x=1"
+        );
+        assert_eq!(
+            o.resolve_redirect(cur, "http://127.0.0.1:8888/live/stream/a.m3u8")
+                .unwrap(),
             "/live/stream/a.m3u8"
         );
-        for bad in ["/etc/passwd", "http://evil.example/live/stream/x", "//evil/x", "/live/stream/../x", "/live/streamx/y"] {
+        for bad in [
+            "/etc/passwd",
+            "http://evil.example/live/stream/x",
+            "//evil/x",
+            "/live/stream/../x",
+            "/live/streamx/y",
+        ] {
             assert!(o.resolve_redirect(cur, bad).is_err(), "{bad}");
         }
     }
@@ -290,7 +317,10 @@ mod tests {
     #[test]
     fn first_variant_of_a_multivariant_playlist() {
         let mv = "#EXTM3U\n#EXT-X-VERSION:10\n\n#EXT-X-MEDIA:TYPE=AUDIO,URI=\"audio2_stream.m3u8?session=a\"\n\n#EXT-X-STREAM-INF:BANDWIDTH=1\nvideo1_stream.m3u8?session=a\n";
-        assert_eq!(first_variant(mv).as_deref(), Some("video1_stream.m3u8?session=a"));
+        assert_eq!(
+            first_variant(mv).as_deref(),
+            Some("video1_stream.m3u8?session=a")
+        );
         assert_eq!(first_variant("#EXTM3U\n#EXTINF:1,\n0.ts\n"), None);
     }
 }

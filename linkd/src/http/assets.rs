@@ -80,13 +80,19 @@ impl Assets {
         let mut r = Response::new(body);
         *r.status_mut() = StatusCode::OK;
         let h = r.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(f.content_type));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(f.content_type),
+        );
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(f.bytes.len()));
         h.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=31536000, immutable"),
         );
-        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
         Some(r)
     }
 }

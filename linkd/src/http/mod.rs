@@ -218,13 +218,18 @@ async fn dispatch(
     req: Request<Incoming>,
     client: IpAddr,
 ) -> Response<Body> {
+    // Only origin-form targets: an absolute URL names another server.
+    if req.uri().scheme().is_some() || req.uri().authority().is_some() {
+        return text(StatusCode::BAD_REQUEST, "bad request target");
+    }
     let get_or_head = req.method() == Method::GET || req.method() == Method::HEAD;
     if !get_or_head && route != Route::NotFound {
         let mut r = match route {
             Route::Watch => web.pages.error(page::ErrorPage::MethodNotAllowed),
             _ => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
         };
-        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
     match route {

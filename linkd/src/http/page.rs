@@ -8,7 +8,8 @@ use serde::Serialize;
 
 /// Content-Security-Policy of every page: own scripts and styles only, media and workers
 /// from `blob:` (hls.js feeds the video through MediaSource), no framing.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub const CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; base-uri 'none'; \
 form-action 'none'; frame-ancestors 'none'";
 
@@ -109,10 +110,22 @@ struct WatchContext<'a> {
 /// Adds the headers every HTML page carries.
 fn page_headers(r: &mut Response<Body>) {
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
@@ -152,7 +165,12 @@ impl Pages {
     /// An error page.
     pub fn error(&self, page: ErrorPage) -> Response<Body> {
         let (status, title, message) = page.parts();
-        let ctx = ErrorContext { status: status.as_u16(), title, message, assets: &self.assets };
+        let ctx = ErrorContext {
+            status: status.as_u16(),
+            title,
+            message,
+            assets: &self.assets,
+        };
         self.render("error.html", &ctx, status)
     }
 
@@ -186,7 +204,11 @@ mod tests {
     #[tokio::test]
     async fn notes_are_escaped_and_config_cannot_close_the_script() {
         let p = pages();
-        let cfg = PlayerConfig { play_url: "/play/index.m3u8", session_url: "/play/_session", expires_at: Some(5) };
+        let cfg = PlayerConfig {
+            play_url: "/play/index.m3u8",
+            session_url: "/play/_session",
+            expires_at: Some(5),
+        };
         let r = p.watch("<script>alert(1)</script>", &cfg);
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
@@ -208,7 +230,10 @@ mod tests {
         ] {
             let r = p.error(page);
             assert_eq!(r.status().as_u16(), status);
-            assert!(r.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("frame-ancestors 'none'"));
+            assert!(r.headers()[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"));
             assert!(body(r).await.contains(words));
         }
     }

@@ -28,7 +28,11 @@ pub enum Refused {
 /// Checks the raw (still percent-encoded) path after `/play/`; returns the clean path.
 pub fn sanitize(raw: &str) -> Result<String, Refused> {
     if raw.is_empty() || raw.len() > MAX_PATH * 3 {
-        return Err(if raw.is_empty() { Refused::Segment } else { Refused::TooLong });
+        return Err(if raw.is_empty() {
+            Refused::Segment
+        } else {
+            Refused::TooLong
+        });
     }
     let decoded = percent_decode_once(raw)?;
     if decoded.len() > MAX_PATH {
@@ -42,7 +46,10 @@ pub fn sanitize(raw: &str) -> Result<String, Refused> {
         if seg.is_empty() || seg.starts_with('.') {
             return Err(Refused::Segment);
         }
-        if !seg.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+        if !seg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
             return Err(Refused::Character);
         }
     }
@@ -52,9 +59,9 @@ pub fn sanitize(raw: &str) -> Result<String, Refused> {
 /// Checks a query string that is forwarded verbatim (`_HLS_msn`, `session`, ...).
 pub fn query_ok(query: &str) -> bool {
     query.len() <= MAX_QUERY
-        && query
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'&' | b'_' | b'-' | b'.' | b'%'))
+        && query.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'=' | b'&' | b'_' | b'-' | b'.' | b'%')
+        })
 }
 
 fn percent_decode_once(raw: &str) -> Result<String, Refused> {
@@ -131,7 +138,10 @@ mod tests {
         let ok = [
             ("index.m3u8", "index.m3u8"),
             ("video1_stream.m3u8", "video1_stream.m3u8"),
-            ("3f2a9c0d1e4b_video1_part12.mp4", "3f2a9c0d1e4b_video1_part12.mp4"),
+            (
+                "3f2a9c0d1e4b_video1_part12.mp4",
+                "3f2a9c0d1e4b_video1_part12.mp4",
+            ),
             ("segment/12.3.m4s", "segment/12.3.m4s"),
             ("init.mp4", "init.mp4"),
             ("%69ndex.m3u8", "index.m3u8"),
@@ -144,7 +154,9 @@ mod tests {
     #[test]
     fn query_table() {
         assert!(query_ok("_HLS_msn=12&_HLS_part=3"));
-        assert!(query_ok("session=0b7e2a4c-1f2d-4c3b-9a8e-0123456789ab&_HLS_skip=YES"));
+        assert!(query_ok(
+            "session=0b7e2a4c-1f2d-4c3b-9a8e-0123456789ab&_HLS_skip=YES"
+        ));
         assert!(!query_ok("a=<script>"));
         assert!(!query_ok(&"a".repeat(MAX_QUERY + 1)));
     }

@@ -50,11 +50,14 @@ pub fn gate(web: &Web, shared: &Shared, headers: &http::HeaderMap) -> (Gate, Opt
 }
 
 fn refuse(web: &Web, g: Gate) -> Response<Body> {
-    let mut r = text(StatusCode::FORBIDDEN, match g {
-        Gate::Expired => "this link has expired",
-        Gate::Disabled => "this link was switched off",
-        _ => "no valid link for this request",
-    });
+    let mut r = text(
+        StatusCode::FORBIDDEN,
+        match g {
+            Gate::Expired => "this link has expired",
+            Gate::Disabled => "this link was switched off",
+            _ => "no valid link for this request",
+        },
+    );
     let h = r.headers_mut();
     h.insert("x-link-state", HeaderValue::from_static(g.name()));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -83,7 +86,10 @@ pub fn session_state(web: &Web, shared: &Shared, req: &Request<Incoming>) -> Res
         }
     }
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
@@ -121,7 +127,10 @@ pub async fn play(web: &Web, shared: &Shared, req: Request<Incoming>) -> Respons
                 OriginError::Redirect => tracing::warn!(error = %e, "origin answer refused"),
                 _ => tracing::warn!(error = %e, "origin request failed"),
             }
-            text(StatusCode::BAD_GATEWAY, "the stream's origin is not reachable")
+            text(
+                StatusCode::BAD_GATEWAY,
+                "the stream's origin is not reachable",
+            )
         }
     }
 }

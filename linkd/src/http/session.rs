@@ -42,14 +42,20 @@ pub struct Sessions {
 impl Sessions {
     /// A signer with `key` (32 random bytes kept by linkd).
     pub fn new(key: &[u8]) -> Sessions {
-        Sessions { mac: Hmac::new_from_slice(key).expect("HMAC takes keys of any length") }
+        Sessions {
+            mac: Hmac::new_from_slice(key).expect("HMAC takes keys of any length"),
+        }
     }
 
     /// A new session for link `link_id` that ends at `expires_at`.
     pub fn issue(&self, link_id: i64, expires_at: i64) -> (Session, String) {
         let mut id = [0u8; 8];
         getrandom::fill(&mut id).expect("the operating system's random source failed");
-        let s = Session { link_id, id: u64::from_le_bytes(id), expires_at };
+        let s = Session {
+            link_id,
+            id: u64::from_le_bytes(id),
+            expires_at,
+        };
         (s, self.encode(&s))
     }
 
@@ -161,7 +167,10 @@ mod tests {
     #[test]
     fn cookie_header_parsing() {
         let mut h = http::HeaderMap::new();
-        h.insert(http::header::COOKIE, "a=b; watch_session=xyz ; c=d".parse().unwrap());
+        h.insert(
+            http::header::COOKIE,
+            "a=b; watch_session=xyz ; c=d".parse().unwrap(),
+        );
         assert_eq!(from_cookie_header(&h), Some("xyz"));
         h.insert(http::header::COOKIE, "watch_sessionx=1".parse().unwrap());
         assert_eq!(from_cookie_header(&h), None);
@@ -170,7 +179,10 @@ mod tests {
     #[test]
     fn cookie_attributes() {
         let c = set_cookie("v", 60, true);
-        assert_eq!(c, "watch_session=v; Path=/play/; Max-Age=60; HttpOnly; SameSite=Strict; Secure");
+        assert_eq!(
+            c,
+            "watch_session=v; Path=/play/; Max-Age=60; HttpOnly; SameSite=Strict; Secure"
+        );
         assert!(!set_cookie("v", 60, false).contains("Secure"));
         assert!(clear_cookie(false).contains("Max-Age=0"));
     }

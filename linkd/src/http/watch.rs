@@ -64,7 +64,10 @@ pub fn watch(web: &Web, shared: &Arc<Shared>, path: &str, client: IpAddr) -> Res
         LinkState::Disabled => return web.pages.error(ErrorPage::Disabled),
         LinkState::Active => {}
     }
-    let ends = entry.expires_at.unwrap_or(i64::MAX).min(now + MAX_SESSION_SECS);
+    let ends = entry
+        .expires_at
+        .unwrap_or(i64::MAX)
+        .min(now + MAX_SESSION_SECS);
     let (s, value) = web.sessions.issue(entry.id, ends);
     shared.viewers.touch(s.id, entry.id);
     if shared.links.first_open(entry.id) {

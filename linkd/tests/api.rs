@@ -1,0 +1,507 @@
+//! The link API end to end: linkd's `run()` in-process on a temp socket and port 0, driven by
+//! the real `linkctl` binary (and the tarpc client where many calls run at once).
+
+mod common;
+
+use common::{linkctl, wait_for, Linkd};
+use std::collections::HashSet;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linkctl_creates_lists_and_disables_links() {
+    let (_dir, l) = Linkd::start(|_| {}).await;
+
+    // create: with a TTL and note, permanent, default TTL
+    let a = l
+        .linkctl(&["--json", "new", "90m", "--note", "Grandma 👵"])
+        .await;
+    assert_eq!(a.code, 0, "{a:?}");
+    let a = a.json();
+    assert_eq!(a["note"], "Grandma 👵");
+    assert_eq!(a["state"], "active");
+    assert_eq!(a["viewers"], 0);
+    assert!(a["disabled_at"].is_null());
+    assert_eq!(
+        a["expires_at"].as_i64().unwrap() - a["created_at"].as_i64().unwrap(),
+        5400
+    );
+    let url = a["url"].as_str().unwrap();
+    let token = url
+        .strip_prefix("http://127.0.0.1/live/stream/")
+        .expect("BASE_URL + /live/stream/");
+    assert_eq!(token.len(), 32);
+    for key in [
+        "id",
+        "url",
+        "note",
+        "created_at",
+        "expires_at",
+        "state",
+        "disabled_at",
+        "viewers",
+    ] {
+        assert!(a.get(key).is_some(), "key {key} missing");
+    }
+    let p = l.linkctl(&["--json", "new", "--permanent"]).await.json();
+    assert!(p["expires_at"].is_null());
+    let d = l.linkctl(&["--json", "new"]).await.json();
+    assert_eq!(
+        d["expires_at"].as_i64().unwrap() - d["created_at"].as_i64().unwrap(),
+        3600
+    );
+
+    // list: newest first, as a JSON array and as a table
+    let list = l.linkctl(&["--json", "list"]).await.json();
+    let ids: Vec<i64> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            d["id"].as_i64().unwrap(),
+            p["id"].as_i64().unwrap(),
+            a["id"].as_i64().unwrap()
+        ]
+    );
+    let table = l.linkctl(&["list"]).await;
+    assert!(table.stdout.starts_with("ID"), "{}", table.stdout);
+    assert!(table.stdout.contains("Grandma"));
+    assert!(table.stdout.contains("never"));
+
+    // off by id, then again; off --last takes the newest active
+    let id = a["id"].to_string();
+    let off = l.linkctl(&["--json", "off", &id]).await;
+    assert_eq!(off.code, 0);
+    assert_eq!(off.json()["state"], "disabled");
+    assert!(off.json()["disabled_at"].is_i64());
+    let again = l.linkctl(&["off", &id]).await;
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains("already disabled"),
+        "{}",
+        again.stderr
+    );
+    let last = l.linkctl(&["--json", "off", "--last"]).await.json();
+    assert_eq!(last["id"], d["id"]);
+    let list = l.linkctl(&["--json", "list"]).await.json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    // status
+    let s = l.linkctl(&["--json", "status"]).await.json();
+    assert_eq!(s["active_links"], 1);
+    assert_eq!(s["live"], false);
+    assert_eq!(s["version"], env!("CARGO_PKG_VERSION"));
+    for key in [
+        "live",
+        "live_since",
+        "viewers",
+        "active_links",
+        "version",
+        "uptime_s",
+    ] {
+        assert!(s.get(key).is_some(), "key {key} missing");
+    }
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_and_their_exit_codes() {
+    let (_dir, l) = Linkd::start(|_| {}).await;
+    let long_note = "x".repeat(201);
+    // (args, exit code, words in stderr)
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["new", "0s"], 1, "invalid ttl"),
+        (vec!["new", "100000d"], 1, "too long"),
+        (vec!["new", "bogus"], 1, "not a duration"),
+        (
+            vec!["new", "1h", "--note", &long_note],
+            1,
+            "longer than 200",
+        ),
+        (vec!["new", "1h", "--note", "a\nb"], 1, "control characters"),
+        (vec!["off", "999"], 1, "link 999 not found"),
+        (vec!["off", "--last"], 1, "no active links"),
+        (vec!["extend", "999", "1h"], 1, "not found"),
+        (vec!["frobnicate"], 2, "unrecognized subcommand"),
+        (vec!["off"], 2, "required"),
+        (vec!["new", "1h", "--permanent"], 2, "cannot be used"),
+    ];
+    for (args, code, words) in cases {
+        let out = l.linkctl(&args).await;
+        assert_eq!(out.code, code, "{args:?}: {out:?}");
+        assert!(out.stderr.contains(words), "{args:?}: {}", out.stderr);
+    }
+    // unreachable socket: 69 with the path and a hint
+    let missing = l.dir.join("nobody.sock");
+    let out = linkctl(&missing, &["list"]).await;
+    assert_eq!(out.code, 69);
+    assert!(
+        out.stderr.contains("nobody.sock") && out.stderr.contains("is linkd running?"),
+        "{}",
+        out.stderr
+    );
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_comes_from_rpc_socket_when_no_flag_is_given() {
+    let (_dir, l) = Linkd::start(|_| {}).await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_linkctl"))
+        .args(["--json", "status"])
+        .env("RPC_SOCKET", &l.socket)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_concurrent_creates_give_hundred_links() {
+    let (_dir, l) = Linkd::start(|_| {}).await;
+    let mut calls = Vec::new();
+    for i in 0..100 {
+        let socket = l.socket.clone();
+        calls.push(tokio::spawn(async move {
+            let c = proto::connect(&socket).await.unwrap();
+            c.create_link(
+                tarpc::context::current(),
+                Some("1h".into()),
+                Some(format!("n{i}")),
+            )
+            .await
+            .unwrap()
+            .unwrap()
+        }));
+    }
+    let mut urls = HashSet::new();
+    for c in calls {
+        urls.insert(c.await.unwrap().url);
+    }
+    assert_eq!(urls.len(), 100);
+    let list = l.linkctl(&["--json", "list"]).await.json();
+    assert_eq!(list.as_array().unwrap().len(), 100);
+    let db = l.dir.join("db.sqlite");
+    l.stop().await.unwrap();
+    let rows = sqlite_count(&db, "SELECT count(*) FROM watch_links");
+    assert_eq!(rows, 100);
+}
+
+fn sqlite_count(db: &std::path::Path, sql: &str) -> i64 {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut c = diesel::sqlite::SqliteConnection::establish(db.to_str().unwrap()).unwrap();
+    let sql = sql.replacen("count(*)", "count(*) AS n", 1);
+    diesel::sql_query(sql).get_result::<N>(&mut c).unwrap().n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = Linkd::start_in(dir.path(), |_| {}).await;
+    let (id1, _, url1) = l.new_link(&["2h", "--note", "kept"]).await;
+    let (id2, _, _) = l.new_link(&["--permanent"]).await;
+    assert_eq!(l.linkctl(&["off", &id2.to_string()]).await.code, 0);
+    l.stop().await.unwrap();
+    assert!(
+        !dir.path().join("linkd.sock").exists(),
+        "socket removed on shutdown"
+    );
+
+    let l = Linkd::start_in(dir.path(), |_| {}).await;
+    let list = l.linkctl(&["--json", "list"]).await.json();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["id"], id1);
+    assert_eq!(list[0]["url"], url1.as_str());
+    assert_eq!(list[0]["note"], "kept");
+    let again = l.linkctl(&["off", &id2.to_string()]).await;
+    assert!(again.stderr.contains("already disabled"));
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_of_the_original_service_opens_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    {
+        use diesel::connection::SimpleConnection;
+        use diesel::prelude::*;
+        let mut c = diesel::sqlite::SqliteConnection::establish(db.to_str().unwrap()).unwrap();
+        // The original goose migration, verbatim, and goose's own bookkeeping table.
+        c.batch_execute(&format!(
+            "CREATE TABLE goose_db_version (id INTEGER PRIMARY KEY AUTOINCREMENT, version_id INTEGER NOT NULL, is_applied INTEGER NOT NULL, tstamp TIMESTAMP DEFAULT (datetime('now')));
+             INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, 1), (1, 1);
+             CREATE TABLE watch_links (
+                 id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 token TEXT NOT NULL UNIQUE,
+                 enabled INTEGER NOT NULL DEFAULT 1,
+                 created_at INTEGER NOT NULL,
+                 expires_at INTEGER,
+                 disabled_at INTEGER,
+                 note TEXT NOT NULL DEFAULT ''
+             );
+             CREATE INDEX idx_watch_links_token ON watch_links(token);
+             CREATE INDEX idx_watch_links_enabled ON watch_links(enabled);
+             INSERT INTO watch_links (token, enabled, created_at, expires_at, disabled_at, note) VALUES
+               ('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 1, {a}, {e1}, NULL, 'active'),
+               ('BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB', 1, {a}, {e0}, NULL, 'expired'),
+               ('CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC', 0, {a}, {e1}, {a}, 'disabled'),
+               ('DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD', 1, {a}, NULL, NULL, 'permanent');",
+            a = now - 100,
+            e1 = now + 3600,
+            e0 = now - 10,
+        ))
+        .unwrap();
+    }
+    let l = Linkd::start_in(dir.path(), |_| {}).await;
+    let mut states = Vec::new();
+    for id in 1..=4 {
+        let c = proto::connect(&l.socket).await.unwrap();
+        let link = c
+            .get_link(tarpc::context::current(), id)
+            .await
+            .unwrap()
+            .unwrap();
+        states.push((
+            link.note.clone(),
+            link.state.to_string(),
+            link.expires_at.is_none(),
+        ));
+    }
+    assert_eq!(
+        states,
+        vec![
+            ("active".into(), "active".into(), false),
+            ("expired".into(), "expired".into(), false),
+            ("disabled".into(), "disabled".into(), false),
+            ("permanent".into(), "active".into(), true),
+        ]
+    );
+    // The old links still open their watch page.
+    let r = common::get(
+        &l.url("/live/stream/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    let r = common::get(
+        &l.url("/live/stream/BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 410);
+    l.stop().await.unwrap();
+    assert_eq!(
+        sqlite_count(&db, "SELECT count(*) FROM goose_db_version"),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_is_0660_stale_files_are_replaced_and_a_second_linkd_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // A stale socket file left by a crash.
+    let stale = dir.path().join("linkd.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    assert!(stale.exists());
+    let l = Linkd::start_in(dir.path(), |_| {}).await;
+    let mode = std::fs::metadata(&l.socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660);
+    assert_eq!(l.linkctl(&["status"]).await.code, 0);
+
+    // A second linkd on the same socket is refused at once; the first keeps serving.
+    let mut second = linkd::Config::local(dir.path());
+    second.db_path = dir.path().join("other.sqlite");
+    match linkd::bind(&second).await {
+        Err(linkd::Error::Rpc(e)) => assert!(e.to_string().contains("already listening"), "{e}"),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("second linkd was allowed to bind"),
+    }
+    assert_eq!(l.linkctl(&["status"]).await.code, 0);
+    l.stop().await.unwrap();
+
+    // A regular file where the socket should be is left alone.
+    std::fs::write(&stale, b"not a socket").unwrap();
+    match linkd::bind(&linkd::Config::local(dir.path())).await {
+        Err(e) => assert!(e.to_string().contains("not a socket"), "{e}"),
+        Ok(_) => panic!("bound over a regular file"),
+    }
+    assert_eq!(std::fs::read(&stale).unwrap(), b"not a socket");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_follows_the_clock_and_cleanup_respects_retention() {
+    let clock = linkd::Clock::manual(1_800_000_000);
+    let c2 = clock.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let l = Linkd::start_in(dir.path(), move |c| {
+        c.clock = c2;
+        c.link_retention = Duration::from_secs(7 * 86400);
+    })
+    .await;
+    let (id, token, _) = l.new_link(&["2s"]).await;
+    let (id_off, _, _) = l.new_link(&["1h"]).await;
+    l.linkctl(&["off", &id_off.to_string()]).await;
+    assert_eq!(
+        l.linkctl(&["--json", "list"])
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    clock.advance(2);
+    assert_eq!(
+        l.linkctl(&["--json", "list"])
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let off = l.linkctl(&["off", &id.to_string()]).await;
+    assert_eq!(off.code, 1);
+    assert!(off.stderr.contains("already expired"), "{}", off.stderr);
+    let page = common::get(&l.url(&format!("/live/stream/{token}")), None)
+        .await
+        .unwrap();
+    assert_eq!(page.status, 410);
+    l.stop().await.unwrap();
+
+    // Eight days later the ended links are cleaned up at start; retention 0 keeps them.
+    clock.advance(8 * 86400);
+    let c3 = clock.clone();
+    let l = Linkd::start_in(dir.path(), move |c| {
+        c.clock = c3;
+        c.link_retention = Duration::ZERO;
+    })
+    .await;
+    let kept = proto::connect(&l.socket).await.unwrap();
+    assert!(kept
+        .get_link(tarpc::context::current(), id)
+        .await
+        .unwrap()
+        .is_ok());
+    l.stop().await.unwrap();
+    let c4 = clock.clone();
+    let l = Linkd::start_in(dir.path(), move |c| c.clock = c4).await;
+    let client = proto::connect(&l.socket).await.unwrap();
+    wait_for("ended links are deleted", Duration::from_secs(10), || {
+        let client = client.clone();
+        async move {
+            matches!(
+                client.get_link(tarpc::context::current(), id).await,
+                Ok(Err(proto::ApiError::NotFound { .. }))
+            )
+        }
+    })
+    .await;
+    let gone = client
+        .get_link(tarpc::context::current(), id_off)
+        .await
+        .unwrap();
+    assert_eq!(gone, Err(proto::ApiError::NotFound { id: id_off }));
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extend_gives_a_new_expiry() {
+    let (_dir, l) = Linkd::start(|_| {}).await;
+    let (id, _, _) = l.new_link(&["--permanent"]).await;
+    let out = l
+        .linkctl(&["--json", "extend", &id.to_string(), "2h"])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let v = out.json();
+    let left = v["expires_at"].as_i64().unwrap() - common_now();
+    assert!((7190..=7200).contains(&left), "{left}");
+    l.stop().await.unwrap();
+}
+
+fn common_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_delivered_until_acknowledged_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = Linkd::start_in(dir.path(), |_| {}).await;
+    let (id, token, _) = l.new_link(&["1h", "--note", "first"]).await;
+    l.open(&token).await;
+    l.open(&token).await;
+    let c = proto::connect(&l.socket).await.unwrap();
+    let mut ctx = tarpc::context::current();
+    ctx.deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let evs = c
+        .next_events(ctx, "botd".into(), 5000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(
+        evs[0].kind,
+        proto::EventKind::LinkOpened {
+            link_id: id,
+            note: "first".into()
+        }
+    );
+    l.stop().await.unwrap();
+
+    // Not acknowledged: delivered again after a restart; then acknowledged: gone.
+    let l = Linkd::start_in(dir.path(), |_| {}).await;
+    let c = proto::connect(&l.socket).await.unwrap();
+    let evs = c
+        .next_events(ctx_long(), "botd".into(), 5000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(evs.len(), 1);
+    c.ack_events(tarpc::context::current(), "botd".into(), evs[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let evs = c
+        .next_events(ctx_long(), "botd".into(), 300)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(evs.is_empty());
+    assert!(
+        start.elapsed() >= Duration::from_millis(250),
+        "waited for new events"
+    );
+    let bad = c.next_events(ctx_long(), String::new(), 10).await.unwrap();
+    assert_eq!(bad, Err(proto::ApiError::InvalidConsumer));
+    l.stop().await.unwrap();
+}
+
+fn ctx_long() -> tarpc::context::Context {
+    let mut ctx = tarpc::context::current();
+    ctx.deadline = std::time::Instant::now() + Duration::from_secs(15);
+    ctx
+}

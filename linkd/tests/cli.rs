@@ -1,0 +1,214 @@
+//! The linkd binary's start-up contract: configuration errors listed at once with exit 64,
+//! `--check-config`, clear refusals for unusable databases, and a clean SIGTERM.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn linkd(env: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_linkd"));
+    c.env_clear().args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+#[test]
+fn every_config_problem_is_listed_and_the_exit_code_is_64() {
+    let out = linkd(
+        &[
+            ("DEFAULT_LINK_TTL", "bogus"),
+            ("HTTP_ADDR", "nowhere"),
+            ("LOG_LEVEL", "loud"),
+            ("COOKIE_SECURE", "maybe"),
+            ("HTTP_TRUSTED_PROXY_COUNT", "0"),
+        ],
+        &[],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for words in [
+        "BASE_URL: required, e.g. https://watch.example.org",
+        "MEDIAMTX_HLS_BASE_URL: required",
+        "DEFAULT_LINK_TTL=bogus: not a duration, e.g. 90m or 1h30m",
+        "HTTP_ADDR=nowhere: not a listen address",
+        "LOG_LEVEL=loud: use trace, debug, info",
+        "COOKIE_SECURE=maybe: not a boolean",
+    ] {
+        assert!(err.contains(words), "missing {words:?} in {err}");
+    }
+    assert!(
+        !err.contains("HTTP_TRUSTED_PROXY_COUNT"),
+        "0 is valid: {err}"
+    );
+}
+
+#[test]
+fn check_config_prints_the_effective_config_with_secrets_masked() {
+    let env = [
+        ("BASE_URL", "https://watch.example.org"),
+        ("MEDIAMTX_HLS_BASE_URL", "http://127.0.0.1:8888/live/stream"),
+        ("MEDIAMTX_READ_USER", "reader"),
+        ("MEDIAMTX_READ_PASSWORD", "s3cret-pass"),
+    ];
+    let out = linkd(&env, &["--check-config"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("HTTP_ADDR=0.0.0.0:8080"), "{text}");
+    assert!(text.contains("MEDIAMTX_READ_PASSWORD=***"));
+    assert!(!text.contains("s3cret-pass"));
+    let bad = linkd(&[("BASE_URL", "x")], &["--check-config"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(64));
+}
+
+#[test]
+fn toml_file_is_read_and_the_environment_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("linkd.toml");
+    std::fs::write(
+        &file,
+        "base_url = \"https://from-file.example\"\nmediamtx_hls_base_url = \"http://127.0.0.1:8888/live/stream\"\nhttp_trusted_proxy_count = 2\ndefault_link_ttl = \"3h\"\n",
+    )
+    .unwrap();
+    let out = linkd(
+        &[("DEFAULT_LINK_TTL", "2h")],
+        &["--config", file.to_str().unwrap(), "--check-config"],
+    )
+    .output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("BASE_URL=https://from-file.example"));
+    assert!(text.contains("HTTP_TRUSTED_PROXY_COUNT=2"));
+    assert!(text.contains("DEFAULT_LINK_TTL=2h"), "{text}");
+    let missing = linkd(&[], &["--config", "/nonexistent/linkd.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(64));
+}
+
+fn base_env(dir: &std::path::Path, db: &std::path::Path) -> Vec<(String, String)> {
+    vec![
+        ("BASE_URL".into(), "http://127.0.0.1".into()),
+        (
+            "MEDIAMTX_HLS_BASE_URL".into(),
+            "http://127.0.0.1:9/live/stream".into(),
+        ),
+        ("HTTP_ADDR".into(), "127.0.0.1:0".into()),
+        ("DB_PATH".into(), db.display().to_string()),
+        (
+            "RPC_SOCKET".into(),
+            dir.join("linkd.sock").display().to_string(),
+        ),
+    ]
+}
+
+fn run_until_exit(env: Vec<(String, String)>) -> (Option<i32>, String, Duration) {
+    let start = Instant::now();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_linkd"));
+    c.env_clear()
+        .envs(env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let out = c.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        start.elapsed(),
+    )
+}
+
+#[test]
+fn unusable_databases_are_refused_with_the_path_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    // Missing directory: not created.
+    let missing = dir.path().join("no-such-dir").join("db.sqlite");
+    let (code, err, took) = run_until_exit(base_env(dir.path(), &missing));
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("no-such-dir") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(!dir.path().join("no-such-dir").exists());
+    assert!(took < Duration::from_secs(5));
+
+    // Not a database at all.
+    let junk = dir.path().join("junk.sqlite");
+    std::fs::write(&junk, vec![0x42u8; 8192]).unwrap();
+    let (code, err, _) = run_until_exit(base_env(dir.path(), &junk));
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("junk.sqlite") && err.contains("not a SQLite database"),
+        "{err}"
+    );
+
+    // Another program's database: left untouched.
+    let foreign = dir.path().join("foreign.sqlite");
+    {
+        use diesel::connection::SimpleConnection;
+        use diesel::prelude::*;
+        let mut c = diesel::sqlite::SqliteConnection::establish(foreign.to_str().unwrap()).unwrap();
+        c.batch_execute("CREATE TABLE recipes (id INTEGER PRIMARY KEY, name TEXT);")
+            .unwrap();
+    }
+    let before = std::fs::read(&foreign).unwrap();
+    let (code, err, _) = run_until_exit(base_env(dir.path(), &foreign));
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("another program") && err.contains("left untouched"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&foreign).unwrap(), before);
+    assert!(
+        !dir.path().join("linkd.sock").exists(),
+        "socket removed after a failed start"
+    );
+}
+
+#[test]
+fn sigterm_stops_linkd_with_exit_0_and_removes_the_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let sock = dir.path().join("linkd.sock");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_linkd"))
+        .env_clear()
+        .envs(base_env(dir.path(), &db))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(sock.exists() && std::os::unix::net::UnixStream::connect(&sock).is_ok()) {
+        assert!(Instant::now() < deadline, "linkd did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe_kill(child.id(), "TERM");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "linkd did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(!sock.exists());
+}
+
+fn unsafe_kill(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}

@@ -1,0 +1,299 @@
+//! A fake HLS origin on loopback that behaves like MediaMTX where linkd can tell: its URL
+//! layout, 404 while nothing is published, LL-HLS blocking reloads on `_HLS_msn`/`_HLS_part`,
+//! the 1.18+ session flow (302 to `cookieCheck=1`, `session=` in the query, 401 without it),
+//! reader Basic auth, and 404 for HEAD. It records every request it gets.
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Parts per segment in LL mode.
+pub const PARTS: u64 = 5;
+
+/// A request the origin got.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+}
+
+/// How the fake behaves.
+#[derive(Debug, Clone, Default)]
+pub struct Behaviour {
+    /// LL-HLS (multivariant + media playlist with blocking reload) instead of classic HLS.
+    pub low_latency: bool,
+    /// MediaMTX 1.18+ sessions.
+    pub sessions: bool,
+    /// Required `Authorization` header value.
+    pub auth: Option<String>,
+}
+
+pub struct OriginState {
+    pub behaviour: Behaviour,
+    pub live: AtomicBool,
+    /// LL: parts made so far (advanced by a ticker).
+    pub parts: AtomicU64,
+    pub seen: Mutex<Vec<Seen>>,
+    sessions: Mutex<HashSet<String>>,
+    next_session: AtomicU64,
+}
+
+impl OriginState {
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+    pub fn count(&self, path_suffix: &str) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path.ends_with(path_suffix))
+            .count()
+    }
+    pub fn sessions_opened(&self) -> u64 {
+        self.next_session.load(Ordering::SeqCst)
+    }
+}
+
+pub struct FakeOrigin {
+    pub addr: SocketAddr,
+    pub state: Arc<OriginState>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    conns: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Drop for FakeOrigin {
+    /// Stops the origin and cuts every open connection, like a crashed server.
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        for c in self.conns.lock().unwrap().iter() {
+            c.abort();
+        }
+    }
+}
+
+impl FakeOrigin {
+    /// Starts a live origin on an ephemeral loopback port.
+    pub async fn start(behaviour: Behaviour) -> FakeOrigin {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(OriginState {
+            behaviour,
+            live: AtomicBool::new(true),
+            parts: AtomicU64::new(PARTS * 2),
+            seen: Mutex::new(Vec::new()),
+            sessions: Mutex::new(HashSet::new()),
+            next_session: AtomicU64::new(0),
+        });
+        let s = state.clone();
+        let conns: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let c2 = conns.clone();
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let s = s.clone();
+                let conn = tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        let s = s.clone();
+                        async move { Ok::<_, std::convert::Infallible>(handle(s, req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+                c2.lock().unwrap().push(conn.abort_handle());
+            }
+        });
+        let s = state.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if s.live.load(Ordering::SeqCst) {
+                    s.parts.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        FakeOrigin {
+            addr,
+            state,
+            tasks: vec![server, ticker],
+            conns,
+        }
+    }
+
+    /// The value for `MEDIAMTX_HLS_BASE_URL`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/live/stream", self.addr)
+    }
+
+    pub fn set_live(&self, live: bool) {
+        self.state.live.store(live, Ordering::SeqCst);
+    }
+}
+
+fn reply(status: StatusCode, ctype: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert("content-type", ctype.parse().unwrap());
+    r
+}
+
+fn param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
+    query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+}
+
+async fn handle(s: Arc<OriginState>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    s.seen.lock().unwrap().push(Seen {
+        method: req.method().to_string(),
+        path: path.clone(),
+        query: query.clone(),
+        headers: req.headers().clone(),
+    });
+    if req.method() != http::Method::GET {
+        return reply(StatusCode::NOT_FOUND, "text/plain", "404 page not found");
+    }
+    let b = &s.behaviour;
+    let unauthorized = || {
+        reply(
+            StatusCode::UNAUTHORIZED,
+            "application/json",
+            r#"{"status":"error","error":"authentication error"}"#,
+        )
+    };
+    if let Some(want) = &b.auth {
+        let got = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        if got != Some(want.as_str()) {
+            let mut r = unauthorized();
+            r.headers_mut().insert(
+                "www-authenticate",
+                "Basic realm=\"mediamtx\"".parse().unwrap(),
+            );
+            return r;
+        }
+    }
+    let Some(file) = path.strip_prefix("/live/stream/") else {
+        return reply(StatusCode::NOT_FOUND, "text/plain", "404 page not found");
+    };
+    let live = s.live.load(Ordering::SeqCst);
+    let q = query.as_deref();
+    // The session query to append to every URI, when sessions are on.
+    let mut suffix = String::new();
+    if file == "index.m3u8" {
+        if b.sessions && param(q, "cookieCheck") != Some("1") {
+            let mut r = reply(StatusCode::FOUND, "text/plain", "");
+            r.headers_mut().insert(
+                "location",
+                "/live/stream/index.m3u8?cookieCheck=1".parse().unwrap(),
+            );
+            r.headers_mut().insert(
+                "set-cookie",
+                "cookieCheck=1; Secure; HttpOnly; SameSite=None; Partitioned"
+                    .parse()
+                    .unwrap(),
+            );
+            return r;
+        }
+        if !live {
+            return reply(StatusCode::NOT_FOUND, "application/json", "");
+        }
+        if b.sessions {
+            let n = s.next_session.fetch_add(1, Ordering::SeqCst);
+            let id = format!("0000000{n}-1f2d-4c3b-9a8e-0123456789ab");
+            s.sessions.lock().unwrap().insert(id.clone());
+            suffix = format!("?session={id}");
+        }
+    } else if b.sessions {
+        let ok = param(q, "session").is_some_and(|id| s.sessions.lock().unwrap().contains(id));
+        if !ok || !live {
+            return unauthorized();
+        }
+        suffix = format!("?session={}", param(q, "session").unwrap());
+    } else if !live {
+        return reply(StatusCode::NOT_FOUND, "application/json", "");
+    }
+    let parts = s.parts.load(Ordering::SeqCst);
+    if file == "index.m3u8" && b.low_latency {
+        let body = format!(
+            "#EXTM3U\n#EXT-X-VERSION:10\n#EXT-X-INDEPENDENT-SEGMENTS\n\n#EXT-X-STREAM-INF:BANDWIDTH=900000,CODECS=\"avc1.4d401e\"\nvideo1_stream.m3u8{suffix}\n"
+        );
+        let mut r = reply(StatusCode::OK, "application/vnd.apple.mpegurl", body);
+        r.headers_mut()
+            .insert("cache-control", "public, max-age=30".parse().unwrap());
+        return r;
+    }
+    if file == "index.m3u8" || file == "video1_stream.m3u8" {
+        if let Some(msn) = param(q, "_HLS_msn") {
+            let Ok(msn) = msn.parse::<u64>() else {
+                return reply(StatusCode::BAD_REQUEST, "text/plain", "");
+            };
+            let part: u64 = param(q, "_HLS_part")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            let target = msn * PARTS + part + 1;
+            if target > parts + 2 * PARTS {
+                return reply(StatusCode::BAD_REQUEST, "text/plain", "");
+            }
+            while s.parts.load(Ordering::SeqCst) < target {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        let parts = s.parts.load(Ordering::SeqCst);
+        let segs = parts / PARTS;
+        let first = segs.saturating_sub(4);
+        let mut body = format!(
+            "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.5\n#EXT-X-PART-INF:PART-TARGET=0.2\n#EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-MAP:URI=\"init.mp4{suffix}\"\n"
+        );
+        for n in first..segs {
+            body.push_str(&format!("#EXTINF:1.00000,\nseg{n}.mp4{suffix}\n"));
+        }
+        for p in segs * PARTS..parts {
+            body.push_str(&format!(
+                "#EXT-X-PART:DURATION=0.2,URI=\"part{p}.mp4{suffix}\"\n"
+            ));
+        }
+        body.push_str(&format!(
+            "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part{parts}.mp4{suffix}\"\n"
+        ));
+        let mut r = reply(StatusCode::OK, "application/vnd.apple.mpegurl", body);
+        r.headers_mut()
+            .insert("cache-control", "no-cache".parse().unwrap());
+        r.headers_mut()
+            .insert("x-ready-us", "1234".parse().unwrap());
+        return r;
+    }
+    if file.ends_with(".mp4") || file.ends_with(".ts") {
+        let mut r = reply(StatusCode::OK, "video/mp4", format!("MEDIA:{file}"));
+        let h = r.headers_mut();
+        h.insert("cache-control", "public, max-age=3600".parse().unwrap());
+        h.insert(
+            "set-cookie",
+            "hlsSession=abc; Secure; HttpOnly".parse().unwrap(),
+        );
+        h.insert("server", "fake-origin/1.0".parse().unwrap());
+        h.insert("access-control-allow-origin", "*".parse().unwrap());
+        h.insert("x-ready-us", "4321".parse().unwrap());
+        return r;
+    }
+    reply(StatusCode::NOT_FOUND, "text/plain", "404 page not found")
+}

@@ -1,0 +1,533 @@
+//! The viewer's path without a browser: the watch page, the playback cookie and the `/play`
+//! gate in front of a fake origin that behaves like MediaMTX (classic and LL-HLS, 1.17 and
+//! 1.18+ sessions, reader auth, offline), over real HTTP on loopback.
+
+mod common;
+
+use common::origin::{Behaviour, FakeOrigin};
+use common::{get, raw_status, request, wait_for, Linkd};
+use std::time::{Duration, Instant};
+
+async fn setup(b: Behaviour) -> (tempfile::TempDir, Linkd, FakeOrigin) {
+    let origin = FakeOrigin::start(b).await;
+    let base = origin.base_url();
+    let (dir, l) = Linkd::start(move |c| {
+        c.mediamtx_hls_base_url = base;
+        c.probe_interval = Duration::from_millis(200);
+    })
+    .await;
+    (dir, l, origin)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_page_sets_a_session_cookie_that_is_not_the_token() {
+    let (_d, l, _o) = setup(Behaviour::default()).await;
+    let (_, token, _) = l.new_link(&["10m", "--note", "for <b>you</b>"]).await;
+    let r = get(&l.url(&format!("/live/stream/{token}")), None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let cookie = r.header("set-cookie").unwrap();
+    assert!(cookie.starts_with("watch_session="), "{cookie}");
+    assert!(
+        !cookie.contains(&token),
+        "the cookie must not carry the token"
+    );
+    for attr in ["Path=/play/", "HttpOnly", "SameSite=Strict"] {
+        assert!(cookie.contains(attr), "{attr} missing in {cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "COOKIE_SECURE=false in this test"
+    );
+    let max_age: i64 = cookie
+        .split("Max-Age=")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (595..=600).contains(&max_age),
+        "cookie outlives the link: {max_age}"
+    );
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self'")
+            && !csp.contains("unsafe-inline")
+            && csp.contains("frame-ancestors 'none'")
+    );
+    assert_eq!(r.header("referrer-policy").unwrap(), "no-referrer");
+    assert_eq!(r.header("x-content-type-options").unwrap(), "nosniff");
+    assert_eq!(r.header("cache-control").unwrap(), "no-store");
+    let html = r.body_text();
+    assert!(
+        html.contains("for &lt;b&gt;you&lt;&#x2F;b&gt;")
+            || html.contains("for &lt;b&gt;you&lt;/b&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "no inline script");
+    assert!(html.contains("/play/index.m3u8"));
+    // Its assets are served with a long cache.
+    let js = html
+        .split("src=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#x2F;", "/");
+    let a = get(&l.url(&js), None).await.unwrap();
+    assert_eq!(a.status, 200);
+    assert!(a.header("cache-control").unwrap().contains("immutable"));
+    assert!(get(&l.url("/assets/player.js"), None).await.unwrap().status == 404);
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_that_do_not_play_get_a_page_that_says_why_and_no_cookie() {
+    let (_d, l, _o) = setup(Behaviour::default()).await;
+    let (id, off_token, _) = l.new_link(&["10m"]).await;
+    l.linkctl(&["off", &id.to_string()]).await;
+    // (path, status, words)
+    let cases = [
+        (format!("/live/stream/{off_token}"), 410, "switched off"),
+        (
+            "/live/stream/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_string(),
+            404,
+            "not valid",
+        ),
+        ("/live/stream/short".to_string(), 404, "not valid"),
+        ("/live/stream/".to_string(), 404, "not valid"),
+        ("/nothing-here".to_string(), 404, "Page not found"),
+    ];
+    for (path, status, words) in cases {
+        let r = get(&l.url(&path), None).await.unwrap();
+        assert_eq!(r.status, status, "{path}");
+        assert!(r.header("set-cookie").is_none(), "{path}");
+        assert!(r.header("content-type").unwrap().starts_with("text/html"));
+        assert!(r.body_text().contains(words), "{path}: {}", r.body_text());
+    }
+    let post = request(
+        "POST",
+        &l.url(&format!("/live/stream/{off_token}")),
+        None,
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(post.status, 405);
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn play_is_refused_without_a_valid_cookie_and_never_reaches_the_origin() {
+    let (_d, l, o) = setup(Behaviour::default()).await;
+    let (_, token, _) = l.new_link(&["10m"]).await;
+    let good = l.open(&token).await;
+    let value = good.strip_prefix("watch_session=").unwrap();
+    let mut tampered = value.as_bytes().to_vec();
+    tampered[5] = if tampered[5] == b'A' { b'B' } else { b'A' };
+    let tampered = format!("watch_session={}", String::from_utf8(tampered).unwrap());
+    let before = o.state.count("index.m3u8");
+    let bad_cookies = [
+        None,
+        Some(format!("watch_session={token}")),
+        Some(tampered),
+        Some(format!("watch_session={}", &value[..value.len() - 2])),
+        Some(
+            "watch_session=v1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA"
+                .into(),
+        ),
+    ];
+    for c in &bad_cookies {
+        let r = get(&l.url("/play/index.m3u8"), c.as_deref()).await.unwrap();
+        assert_eq!(r.status, 403, "{c:?}");
+        let clear = r.header("set-cookie").unwrap();
+        assert!(
+            clear.contains("Max-Age=0") && clear.contains("Path=/play/"),
+            "{clear}"
+        );
+    }
+    assert_eq!(
+        o.state.count("index.m3u8"),
+        before,
+        "refused requests reached the origin"
+    );
+    let ok = get(&l.url("/play/index.m3u8"), Some(&good)).await.unwrap();
+    assert_eq!(ok.status, 200);
+    assert!(ok.body_text().starts_with("#EXTM3U"));
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxied_requests_carry_only_allowed_headers_and_answers_are_cleaned() {
+    let (_d, l, o) = setup(Behaviour::default()).await;
+    let (_, token, _) = l.new_link(&["10m"]).await;
+    let cookie = format!("{}; other=1", l.open(&token).await);
+    let r = request(
+        "GET",
+        &l.url("/play/seg3.mp4?_HLS_msn=3&_HLS_part=1&x=%41"),
+        Some(&cookie),
+        &[
+            ("authorization", "Bearer viewer-secret"),
+            ("range", "bytes=0-3"),
+            ("user-agent", "iPhone"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body_text(), "MEDIA:seg3.mp4");
+    for gone in ["set-cookie", "server", "access-control-allow-origin"] {
+        assert!(r.header(gone).is_none(), "{gone} passed through");
+    }
+    assert_eq!(r.header("x-ready-us").unwrap(), "4321");
+    assert_eq!(r.header("cache-control").unwrap(), "public, max-age=3600");
+    assert_eq!(r.header("content-type").unwrap(), "video/mp4");
+    let seen = o
+        .state
+        .requests()
+        .into_iter()
+        .find(|s| s.path.ends_with("seg3.mp4"))
+        .unwrap();
+    assert_eq!(seen.path, "/live/stream/seg3.mp4");
+    assert_eq!(
+        seen.query.as_deref(),
+        Some("_HLS_msn=3&_HLS_part=1&x=%41"),
+        "query forwarded verbatim"
+    );
+    assert!(
+        seen.headers.get("cookie").is_none(),
+        "viewer cookies forwarded"
+    );
+    assert!(
+        seen.headers.get("authorization").is_none(),
+        "viewer authorization forwarded"
+    );
+    assert!(seen.headers.get("user-agent").is_none());
+    assert_eq!(seen.headers.get("range").unwrap(), "bytes=0-3");
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn path_attacks_are_refused_before_the_origin() {
+    let (_d, l, o) = setup(Behaviour::default()).await;
+    let (_, token, _) = l.new_link(&["10m"]).await;
+    let cookie = l.open(&token).await;
+    let before = o.state.requests().len();
+    let long = format!("/play/{}", "a".repeat(700));
+    let attacks = [
+        "/play/../../etc/passwd",
+        "/play/%2e%2e/%2e%2e/etc/passwd",
+        "/play/%2E%2E%2Fetc%2Fpasswd",
+        "/play/%252e%252e/etc/passwd",
+        "/play/..%5c..%5cwindows",
+        "/play/a//b",
+        "/play/./index.m3u8",
+        "/play/.hidden",
+        "/play/index.m3u8%00",
+        "/play/a%20b",
+        "/play/",
+        &long,
+        "/play/index.m3u8?x=<script>",
+    ];
+    for a in attacks {
+        let req =
+            format!("GET {a} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n");
+        let status = raw_status(l.addr, req.as_bytes()).await;
+        assert!(
+            matches!(status, Some(400) | Some(404) | Some(414) | Some(431)),
+            "{a}: {status:?}"
+        );
+    }
+    let abs = format!("GET http://evil.example/play/index.m3u8 HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n");
+    let status = raw_status(l.addr, abs.as_bytes()).await;
+    assert_ne!(status, Some(200));
+    let seen: Vec<_> = o.state.requests()[before..]
+        .iter()
+        .map(|s| s.path.clone())
+        .collect();
+    assert!(
+        seen.iter().all(|p| p == "/live/stream/index.m3u8"),
+        "refused paths reached the origin: {seen:?}"
+    );
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_a_link_refuses_its_next_request() {
+    let (_d, l, _o) = setup(Behaviour::default()).await;
+    let (id, token, _) = l.new_link(&["10m"]).await;
+    let a = l.open(&token).await;
+    let b = l.open(&token).await;
+    assert_ne!(a, b, "each opening is its own session");
+    for c in [&a, &b] {
+        assert_eq!(
+            get(&l.url("/play/index.m3u8"), Some(c))
+                .await
+                .unwrap()
+                .status,
+            200
+        );
+    }
+    let list = l.linkctl(&["--json", "list"]).await.json();
+    assert_eq!(list[0]["viewers"], 2);
+    assert_eq!(l.linkctl(&["off", &id.to_string()]).await.code, 0);
+    for c in [&a, &b] {
+        let r = get(&l.url("/play/index.m3u8"), Some(c)).await.unwrap();
+        assert_eq!(r.status, 403);
+        assert_eq!(r.header("x-link-state").unwrap(), "disabled");
+        let s = get(&l.url("/play/_session"), Some(c)).await.unwrap();
+        assert_eq!(s.status, 403);
+        let v: serde_json::Value = serde_json::from_slice(&s.body).unwrap();
+        assert_eq!(v["state"], "disabled");
+    }
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_survive_a_restart_of_linkd() {
+    let origin = FakeOrigin::start(Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = origin.base_url();
+    let b2 = base.clone();
+    let l = Linkd::start_in(dir.path(), move |c| c.mediamtx_hls_base_url = b2).await;
+    let (_, token, _) = l.new_link(&["1h"]).await;
+    let cookie = l.open(&token).await;
+    l.stop().await.unwrap();
+    let l = Linkd::start_in(dir.path(), move |c| c.mediamtx_hls_base_url = base).await;
+    let r = get(&l.url("/play/index.m3u8"), Some(&cookie))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let s = get(&l.url("/play/_session"), Some(&cookie)).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&s.body).unwrap();
+    assert_eq!(v["state"], "active");
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_down_is_a_quick_502_and_offline_is_a_404() {
+    let (_d, l, o) = setup(Behaviour::default()).await;
+    let (_, token, _) = l.new_link(&["10m"]).await;
+    let cookie = l.open(&token).await;
+    o.set_live(false);
+    let r = get(&l.url("/play/index.m3u8"), Some(&cookie))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 404);
+    drop(o);
+    // Nothing listens on the origin's port any more.
+    let start = Instant::now();
+    wait_for(
+        "the origin's port is closed",
+        Duration::from_secs(5),
+        || async {
+            get(&l.url("/play/index.m3u8"), Some(&cookie))
+                .await
+                .map(|r| r.status == 502)
+                .unwrap_or(false)
+        },
+    )
+    .await;
+    assert!(start.elapsed() < Duration::from_secs(5));
+    let r = get(&l.url("/play/index.m3u8"), Some(&cookie))
+        .await
+        .unwrap();
+    assert!(r.body_text().len() < 200);
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_is_answered_like_get_without_a_body() {
+    let (_d, l, o) = setup(Behaviour::default()).await;
+    let (_, token, _) = l.new_link(&["10m"]).await;
+    let cookie = l.open(&token).await;
+    let r = request("HEAD", &l.url("/play/seg1.mp4"), Some(&cookie), &[])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.body.is_empty());
+    let seen = o
+        .state
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|s| s.path.ends_with("seg1.mp4"))
+        .unwrap();
+    assert_eq!(
+        seen.method, "GET",
+        "origins like MediaMTX answer HEAD with 404"
+    );
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ll_hls_blocking_reloads_wait_for_the_origin() {
+    let (_d, l, o) = setup(Behaviour {
+        low_latency: true,
+        ..Default::default()
+    })
+    .await;
+    let (_, token, _) = l.new_link(&["10m"]).await;
+    let cookie = l.open(&token).await;
+    let mv = get(&l.url("/play/index.m3u8"), Some(&cookie))
+        .await
+        .unwrap();
+    assert!(mv.body_text().contains("video1_stream.m3u8"));
+    let parts = o.state.parts.load(std::sync::atomic::Ordering::SeqCst);
+    // Ask for a part about 0.9 s in the future: the answer must wait for it.
+    let target = parts + 9;
+    let (msn, part) = (
+        target / common::origin::PARTS,
+        target % common::origin::PARTS,
+    );
+    let start = Instant::now();
+    let r = get(
+        &l.url(&format!(
+            "/play/video1_stream.m3u8?_HLS_msn={msn}&_HLS_part={part}"
+        )),
+        Some(&cookie),
+    )
+    .await
+    .unwrap();
+    let waited = start.elapsed();
+    assert_eq!(r.status, 200);
+    assert!(
+        waited >= Duration::from_millis(700),
+        "answered too early: {waited:?}"
+    );
+    let body = r.body_text();
+    assert!(
+        body.contains(&format!("part{target}.mp4")) || body.contains(&format!("seg{msn}.mp4")),
+        "the awaited part is in the playlist: {body}"
+    );
+    assert_eq!(r.header("x-ready-us").unwrap(), "1234");
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mediamtx_sessions_stay_in_the_query_and_a_gone_stream_is_offline() {
+    let (_d, l, o) = setup(Behaviour {
+        low_latency: true,
+        sessions: true,
+        ..Default::default()
+    })
+    .await;
+    let (_, token, _) = l.new_link(&["10m"]).await;
+    let cookie = l.open(&token).await;
+    let mv = get(&l.url("/play/index.m3u8"), Some(&cookie))
+        .await
+        .unwrap();
+    assert_eq!(
+        mv.status, 200,
+        "the 302 to cookieCheck=1 is followed by linkd"
+    );
+    assert!(
+        mv.header("set-cookie").is_none(),
+        "origin cookies never reach viewers"
+    );
+    let body = mv.body_text();
+    let media = body
+        .lines()
+        .find(|l| l.starts_with("video1_stream.m3u8?session="))
+        .expect(&body)
+        .to_string();
+    let r = get(&l.url(&format!("/play/{media}")), Some(&cookie))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.body_text().contains("?session="));
+    // Without the session the origin says 401; a viewer sees "offline", not a password prompt.
+    let r = get(&l.url("/play/video1_stream.m3u8"), Some(&cookie))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 404);
+    assert!(r.header("www-authenticate").is_none());
+    assert!(o
+        .state
+        .requests()
+        .iter()
+        .all(|s| s.headers.get("cookie").is_none()));
+    // The probe keeps one session instead of opening one every interval.
+    let opened = o.state.sessions_opened();
+    tokio::time::sleep(Duration::from_millis(1200)).await; // six probe intervals pass
+    assert!(
+        o.state.sessions_opened() <= opened + 1,
+        "probe opened a session per interval"
+    );
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reader_credentials_are_sent_to_the_origin() {
+    let b = Behaviour {
+        auth: Some("Basic cmVhZGVyOnMzY3JldA==".into()),
+        ..Default::default()
+    };
+    let origin = FakeOrigin::start(b).await;
+    let base = origin.base_url();
+    let (_d, l) = Linkd::start(move |c| {
+        c.mediamtx_hls_base_url = base;
+        c.mediamtx_read_user = Some("reader".into());
+        c.mediamtx_read_password = Some(linkd::config::Secret::new("s3cret"));
+    })
+    .await;
+    let (_, token, _) = l.new_link(&["10m"]).await;
+    let cookie = l.open(&token).await;
+    assert_eq!(
+        get(&l.url("/play/index.m3u8"), Some(&cookie))
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_status_follows_the_origin() {
+    let (_d, l, o) = setup(Behaviour::default()).await;
+    let live = |want: bool| {
+        let socket = l.socket.clone();
+        async move {
+            let c = common::linkctl(&socket, &["--json", "status"]).await.json();
+            c["live"] == want
+        }
+    };
+    wait_for("status says live", Duration::from_secs(5), || live(true)).await;
+    o.set_live(false);
+    wait_for("status says offline", Duration::from_secs(5), || {
+        live(false)
+    })
+    .await;
+    let s = l.linkctl(&["--json", "status"]).await.json();
+    assert!(s["live_since"].is_i64());
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tokens_are_rate_limited_per_client_without_hurting_valid_viewers() {
+    let (_d, l, _o) = setup(Behaviour::default()).await;
+    let (_, token, _) = l.new_link(&["10m"]).await;
+    let mut statuses = Vec::new();
+    for i in 0..25 {
+        let r = get(&l.url(&format!("/live/stream/{:032}", i)), None)
+            .await
+            .unwrap();
+        statuses.push(r.status);
+    }
+    assert!(statuses[..20].iter().all(|s| *s == 404), "{statuses:?}");
+    assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
+    let r = get(&l.url(&format!("/live/stream/{token}")), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status, 429,
+        "the same client is slowed down for every link"
+    );
+    l.stop().await.unwrap();
+}

@@ -1,0 +1,106 @@
+//! No secret in any log line: a full scenario (links created, opened, played, refused,
+//! disabled) runs with every log line captured at the most verbose level, and none of them
+//! may contain a link token, a session cookie or the origin's reader password.
+
+mod common;
+
+use common::origin::{Behaviour, FakeOrigin};
+use common::{get, Linkd};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_a_log_line() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("trace")
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+
+    let password = "reader-pass-0b7e2a";
+    let origin = FakeOrigin::start(Behaviour {
+        auth: Some("Basic cmVhZGVyOnJlYWRlci1wYXNzLTBiN2UyYQ==".into()),
+        ..Default::default()
+    })
+    .await;
+    let base = origin.base_url();
+    let (_d, l) = Linkd::start(move |c| {
+        c.mediamtx_hls_base_url = base;
+        c.mediamtx_read_user = Some("reader".into());
+        c.mediamtx_read_password = Some(linkd::config::Secret::new(password));
+        c.probe_interval = std::time::Duration::from_millis(100);
+    })
+    .await;
+    let mut secrets = vec![password.to_string()];
+    for args in [
+        &["1h", "--note", "a"][..],
+        &["--permanent"][..],
+        &["5m"][..],
+    ] {
+        let (id, token, _) = l.new_link(args).await;
+        let cookie = l.open(&token).await;
+        assert_eq!(
+            get(&l.url("/play/index.m3u8"), Some(&cookie))
+                .await
+                .unwrap()
+                .status,
+            200
+        );
+        get(&l.url("/play/_session"), Some(&cookie)).await.unwrap();
+        get(&l.url("/play/../x"), Some(&cookie)).await.unwrap();
+        l.linkctl(&["off", &id.to_string()]).await;
+        assert_eq!(
+            get(&l.url("/play/index.m3u8"), Some(&cookie))
+                .await
+                .unwrap()
+                .status,
+            403
+        );
+        get(&l.url(&format!("/live/stream/{token}")), None)
+            .await
+            .unwrap();
+        secrets.push(token);
+        secrets.push(cookie.trim_start_matches("watch_session=").to_string());
+    }
+    l.linkctl(&["list"]).await;
+    l.linkctl(&["--json", "list"]).await;
+    get(
+        &l.url("/live/stream/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        None,
+    )
+    .await
+    .unwrap();
+    l.stop().await.unwrap();
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("link created"),
+        "the capture works: {}",
+        &logs[..logs.len().min(500)]
+    );
+    assert!(logs.lines().count() > 20);
+    for s in &secrets {
+        if let Some(line) = logs.lines().find(|l| l.contains(s.as_str())) {
+            panic!("a secret reached the log: {line}");
+        }
+    }
+    assert!(
+        !logs.contains("cmVhZGVyOnJlYWRlci1wYXNzLTBiN2UyYQ"),
+        "basic credentials in the log"
+    );
+}
