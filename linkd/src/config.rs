@@ -30,6 +30,8 @@ pub const VARIABLES: &[&str] = &[
     "HTTP_TRUSTED_PROXY_COUNT",
     "LOG_LEVEL",
     "LOG_FORMAT",
+    "CACHE_BYTES",
+    "METRICS_ADDR",
 ];
 
 /// How log lines are written.
@@ -95,6 +97,10 @@ pub struct Config {
     pub log_level: String,
     /// Log line format (`LOG_FORMAT`).
     pub log_format: LogFormat,
+    /// Byte budget of the in-memory cache of origin answers (`CACHE_BYTES`).
+    pub cache_bytes: usize,
+    /// Where `/metrics` is served, if anywhere (`METRICS_ADDR`).
+    pub metrics_addr: Option<SocketAddr>,
     /// Where "now" comes from; tests replace it.
     pub clock: Clock,
 }
@@ -140,6 +146,8 @@ struct Raw {
     http_trusted_proxy_count: Option<Value>,
     log_level: Option<Value>,
     log_format: Option<Value>,
+    cache_bytes: Option<Value>,
+    metrics_addr: Option<Value>,
 }
 
 impl Config {
@@ -232,6 +240,18 @@ impl Config {
                 _ => Err("use text or json".into()),
             }
         });
+        let cache_bytes = p.parse("CACHE_BYTES", &raw.cache_bytes, "67108864", |v| match v
+            .parse::<usize>()
+        {
+            Ok(n) if (1 << 20..=1 << 34).contains(&n) => Ok(n),
+            _ => Err("not a byte count from 1048576 (1 MiB) to 17179869184 (16 GiB)".into()),
+        });
+        let metrics_addr = match text(&raw.metrics_addr).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(_) => p
+                .parse("METRICS_ADDR", &raw.metrics_addr, "", parse_listen_addr)
+                .map(Some),
+        };
         if !p.0.is_empty() {
             return Err(ConfigError { problems: p.0 });
         }
@@ -251,6 +271,8 @@ impl Config {
             http_trusted_proxy_count: http_trusted_proxy_count.expect("checked"),
             log_level: log_level.expect("checked"),
             log_format: log_format.expect("checked"),
+            cache_bytes: cache_bytes.expect("checked"),
+            metrics_addr: metrics_addr.flatten(),
             clock: Clock::system(),
         })
     }
@@ -274,6 +296,8 @@ impl Config {
             http_trusted_proxy_count: 0,
             log_level: "info".into(),
             log_format: LogFormat::Text,
+            cache_bytes: 64 << 20,
+            metrics_addr: None,
             clock: Clock::system(),
         }
     }
@@ -314,6 +338,11 @@ impl Config {
                     LogFormat::Text => "text".into(),
                     LogFormat::Json => "json".into(),
                 },
+            ),
+            ("CACHE_BYTES", self.cache_bytes.to_string()),
+            (
+                "METRICS_ADDR",
+                self.metrics_addr.map(|a| a.to_string()).unwrap_or_default(),
             ),
         ];
         lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect()

@@ -5,12 +5,14 @@
 //! resolves, every task sees the same cancellation, in-flight work drains for the grace
 //! period, and `run` returns. `main` only loads the config, binds and maps errors to exit codes.
 
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod events;
 pub mod http;
 pub mod links;
 pub mod logging;
+pub mod metrics;
 pub mod origin;
 pub mod rpc;
 pub mod store;
@@ -52,6 +54,7 @@ pub enum Error {
 /// can use port 0.
 pub struct Listeners {
     http: tokio::net::TcpListener,
+    metrics: Option<tokio::net::TcpListener>,
     rpc: tokio::net::UnixListener,
     rpc_path: PathBuf,
 }
@@ -62,6 +65,11 @@ impl Listeners {
         self.http
             .local_addr()
             .expect("a bound socket has an address")
+    }
+
+    /// The bound metrics address, when `METRICS_ADDR` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 }
 
@@ -78,8 +86,19 @@ pub async fn bind(config: &Config) -> Result<Listeners, Error> {
             });
         }
     };
+    let metrics = match config.metrics_addr {
+        None => None,
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(source) => {
+                let _ = std::fs::remove_file(&config.rpc_socket);
+                return Err(Error::Http { addr, source });
+            }
+        },
+    };
     Ok(Listeners {
         http,
+        metrics,
         rpc,
         rpc_path: config.rpc_socket.clone(),
     })
@@ -168,6 +187,7 @@ pub async fn run(
         &key,
         origin.clone(),
         shared.config.cookie_secure,
+        shared.config.cache_bytes,
     ));
     let grace = shared.config.shutdown_grace;
     let rpc_task = tokio::spawn(rpc::serve(
@@ -177,6 +197,14 @@ pub async fn run(
         token.clone(),
         grace,
     ));
+    let metrics_task = listeners.metrics.map(|l| {
+        tokio::spawn(metrics::serve(
+            l,
+            shared.clone(),
+            web.clone(),
+            token.clone(),
+        ))
+    });
     let http_task = tokio::spawn(http::serve(
         listeners.http,
         shared.clone(),
@@ -197,6 +225,9 @@ pub async fn run(
     tracing::info!("shutting down");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     let _ = tokio::join!(rpc_task, http_task, cleanup_task, probe_task);
+    if let Some(t) = metrics_task {
+        let _ = t.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -280,6 +280,35 @@ async fn disabling_a_link_refuses_its_next_request() {
         let r = get(&l.url("/play/index.m3u8"), Some(c)).await.unwrap();
         assert_eq!(r.status, 403);
         assert_eq!(r.header("x-link-state").unwrap(), "disabled");
+        let set: Vec<_> = r
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        assert!(
+            set.iter()
+                .any(|v| v.starts_with("watch_session=;") && v.contains("Max-Age=0")),
+            "{set:?}"
+        );
+        assert!(
+            set.iter().any(|v| v.starts_with("watch_state=disabled")),
+            "{set:?}"
+        );
+        // After the credential is cleared the page can still say why.
+        let s = get(&l.url("/play/_session"), Some("watch_state=disabled"))
+            .await
+            .unwrap();
+        assert_eq!(s.status, 403);
+        let v: serde_json::Value = serde_json::from_slice(&s.body).unwrap();
+        assert_eq!(v["state"], "disabled");
+        assert_eq!(
+            get(&l.url("/play/index.m3u8"), Some("watch_state=disabled"))
+                .await
+                .unwrap()
+                .status,
+            403
+        );
         let s = get(&l.url("/play/_session"), Some(c)).await.unwrap();
         assert_eq!(s.status, 403);
         let v: serde_json::Value = serde_json::from_slice(&s.body).unwrap();
@@ -528,6 +557,93 @@ async fn bad_tokens_are_rate_limited_per_client_without_hurting_valid_viewers() 
     assert_eq!(
         r.status, 429,
         "the same client is slowed down for every link"
+    );
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_viewers_cost_one_upstream_fetch_per_part_and_per_blocking_playlist() {
+    let origin = FakeOrigin::start(Behaviour {
+        low_latency: true,
+        ..Default::default()
+    })
+    .await;
+    let base = origin.base_url();
+    let (_d, l) = Linkd::start(move |c| {
+        c.mediamtx_hls_base_url = base;
+        c.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let (_, token, _) = l.new_link(&["10m"]).await;
+    let mut cookies = Vec::new();
+    for _ in 0..100 {
+        cookies.push(l.open(&token).await);
+    }
+    for viewers in [1usize, 100] {
+        let parts = origin.state.parts.load(std::sync::atomic::Ordering::SeqCst);
+        let target = parts + 3;
+        let (msn, part) = (
+            target / common::origin::PARTS,
+            target % common::origin::PARTS,
+        );
+        let playlist = format!("video1_stream.m3u8?_HLS_msn={msn}&_HLS_part={part}");
+        let file = format!("part{target}.mp4");
+        let mut tasks = Vec::new();
+        for c in cookies.iter().take(viewers) {
+            let (p, f, c, url) = (playlist.clone(), file.clone(), c.clone(), l.url(""));
+            tasks.push(tokio::spawn(async move {
+                // Each viewer on its own connection (a new client per request).
+                let a = get(&format!("{url}/play/{p}"), Some(&c)).await.unwrap();
+                let b = get(&format!("{url}/play/{f}"), Some(&c)).await.unwrap();
+                (a.status, b.status, b.body)
+            }));
+        }
+        for t in tasks {
+            let (a, b, body) = t.await.unwrap();
+            assert_eq!((a, b), (200, 200));
+            assert_eq!(body, format!("MEDIA:{file}"));
+        }
+        let seen = origin.state.requests();
+        let fetched = |name: &str| {
+            seen.iter()
+                .filter(|s| {
+                    format!("{}?{}", s.path, s.query.clone().unwrap_or_default()).ends_with(name)
+                        || s.path.ends_with(name)
+                })
+                .count()
+        };
+        assert_eq!(
+            fetched(&playlist),
+            1,
+            "{viewers} viewers: blocking playlist fetched more than once"
+        );
+        assert_eq!(
+            fetched(&file),
+            1,
+            "{viewers} viewers: part fetched more than once"
+        );
+    }
+    let m = get(&format!("http://{}/metrics", l.metrics.unwrap()), None)
+        .await
+        .unwrap();
+    assert_eq!(m.status, 200);
+    let text = m.body_text();
+    let value = |name: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(
+        value("tempstream_coalesced_waiters_total") + value("tempstream_cache_hits_total") >= 198
+    );
+    assert!(value("tempstream_upstream_fetches_total") < 20);
+    assert!(text.contains("tempstream_http_requests_total{route=\"play\",status=\"200\"}"));
+    assert!(text.contains("tempstream_viewers{link_id="));
+    assert!(
+        get(&l.url("/metrics"), None).await.unwrap().status == 404,
+        "not on the public listener"
     );
     l.stop().await.unwrap();
 }

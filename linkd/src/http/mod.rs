@@ -73,11 +73,20 @@ pub struct Web {
     pub limiter: watch::Limiter,
     /// Whether cookies are `Secure`.
     pub cookie_secure: bool,
+    /// Shared origin answers.
+    pub cache: crate::cache::Cache,
+    /// Requests by route and status.
+    pub requests: crate::metrics::RequestCounts,
 }
 
 impl Web {
     /// The HTTP side's state; `session_key` signs playback sessions.
-    pub fn new(session_key: &[u8], origin: Arc<Origin>, cookie_secure: bool) -> Web {
+    pub fn new(
+        session_key: &[u8],
+        origin: Arc<Origin>,
+        cookie_secure: bool,
+        cache_bytes: usize,
+    ) -> Web {
         let assets = assets::Assets::new();
         Web {
             pages: page::Pages::new(assets.urls()),
@@ -86,6 +95,8 @@ impl Web {
             origin,
             limiter: watch::Limiter::default(),
             cookie_secure,
+            cache: crate::cache::Cache::new(cache_bytes),
+            requests: crate::metrics::RequestCounts::default(),
         }
     }
 }
@@ -161,7 +172,8 @@ pub enum Route {
 }
 
 impl Route {
-    fn name(self) -> &'static str {
+    /// The route's name in logs and metrics.
+    pub fn name(self) -> &'static str {
         match self {
             Route::Health => "healthz",
             Route::Watch => "watch",
@@ -202,6 +214,7 @@ async fn handle(
     let client = client_ip(&req, peer, shared.config.http_trusted_proxy_count);
     let response = dispatch(&shared, &web, route, req, client).await;
     let status = response.status().as_u16();
+    web.requests.record(route, status);
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     if route == Route::Play || route == Route::Asset || route == Route::Session {
         tracing::debug!(%method, route = route.name(), status, ms, %client, "http");

@@ -94,6 +94,7 @@ impl ErrorPage {
 #[derive(Serialize)]
 struct ErrorContext<'a> {
     status: u16,
+    state: &'a str,
     title: &'a str,
     message: &'a str,
     assets: &'a AssetUrls,
@@ -165,8 +166,15 @@ impl Pages {
     /// An error page.
     pub fn error(&self, page: ErrorPage) -> Response<Body> {
         let (status, title, message) = page.parts();
+        let state = match page {
+            ErrorPage::Expired => "expired",
+            ErrorPage::Disabled => "disabled",
+            ErrorPage::InvalidLink => "invalid",
+            _ => "error",
+        };
         let ctx = ErrorContext {
             status: status.as_u16(),
+            state,
             title,
             message,
             assets: &self.assets,

@@ -3,12 +3,14 @@
 
 use super::session::{self, Session};
 use super::{empty, full, text, Body, Web};
-use crate::origin::{strip_response_headers, OriginError};
+use crate::cache::{self, Cached};
+use crate::origin::{strip_response_headers, Origin, OriginError};
 use crate::Shared;
-use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use proto::LinkState;
+use std::sync::Arc;
 
 /// What the gate decided about a request's session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,32 +60,47 @@ fn refuse(web: &Web, g: Gate) -> Response<Body> {
             _ => "no valid link for this request",
         },
     );
+    r.headers_mut()
+        .insert("x-link-state", HeaderValue::from_static(g.name()));
+    end_session(web, g, &mut r);
+    r
+}
+
+/// Clears the playback cookie of a refused request, and remembers why the link ended.
+fn end_session(web: &Web, g: Gate, r: &mut Response<Body>) {
     let h = r.headers_mut();
-    h.insert("x-link-state", HeaderValue::from_static(g.name()));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(&session::clear_cookie(web.cookie_secure)) {
-        h.insert(header::SET_COOKIE, v);
+        h.append(header::SET_COOKIE, v);
     }
-    r
+    if matches!(g, Gate::Expired | Gate::Disabled) {
+        if let Ok(v) = HeaderValue::from_str(&session::state_cookie(g.name(), web.cookie_secure)) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
 }
 
 /// `GET /play/_session`: the state of this viewer's link, for the player to poll.
 pub fn session_state(web: &Web, shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
     let (g, expires_at) = gate(web, shared, req.headers());
-    if let Gate::Open(s) = g {
-        shared.viewers.touch(s.id, s.link_id);
-    }
+    let name = match g {
+        Gate::Open(s) => {
+            shared.viewers.touch(s.id, s.link_id);
+            g.name()
+        }
+        // The session cookie was already cleared when the link ended.
+        Gate::Invalid => session::ended_state(req.headers()).unwrap_or("invalid"),
+        _ => g.name(),
+    };
     let body = serde_json::json!({
-        "state": g.name(),
+        "state": name,
         "live": shared.stream.live(),
         "expires_at": expires_at,
     });
     let mut r = Response::new(full(body.to_string()));
     if !matches!(g, Gate::Open(_)) {
         *r.status_mut() = StatusCode::FORBIDDEN;
-        if let Ok(v) = HeaderValue::from_str(&session::clear_cookie(web.cookie_secure)) {
-            r.headers_mut().insert(header::SET_COOKIE, v);
-        }
+        end_session(web, g, &mut r);
     }
     let h = r.headers_mut();
     h.insert(
@@ -110,13 +127,91 @@ pub async fn play(web: &Web, shared: &Shared, req: Request<Incoming>) -> Respons
         return text(StatusCode::BAD_REQUEST, "this is not a file of the stream");
     }
     let head = req.method() == Method::HEAD;
-    match web.origin.get(&path, query, req.headers()).await {
+    // Conditional and range requests are personal: they go to the origin as they are.
+    let personal = [
+        header::RANGE,
+        header::IF_RANGE,
+        header::IF_NONE_MATCH,
+        header::IF_MODIFIED_SINCE,
+    ]
+    .iter()
+    .any(|h| req.headers().contains_key(h));
+    if personal {
+        return proxy_direct(web, &path, query, req.headers(), head).await;
+    }
+    let key = cache::key(&path, query);
+    let origin = web.origin.clone();
+    let outcome = web
+        .cache
+        .get(key, &path, || {
+            fetch_whole(origin, path.clone(), query.map(str::to_string))
+        })
+        .await;
+    match outcome {
+        Ok(c) => {
+            if c.status == StatusCode::UNAUTHORIZED {
+                return offline();
+            }
+            let mut r = Response::new(if head { empty() } else { full(c.body.clone()) });
+            *r.status_mut() = c.status;
+            *r.headers_mut() = c.headers.clone();
+            r
+        }
+        Err(_) => bad_gateway(),
+    }
+}
+
+/// MediaMTX 1.18+ answers 401 for a stream that has gone: to a viewer that is "offline",
+/// like its 404, and never a password prompt.
+fn offline() -> Response<Body> {
+    text(StatusCode::NOT_FOUND, "the stream is offline")
+}
+
+fn bad_gateway() -> Response<Body> {
+    text(
+        StatusCode::BAD_GATEWAY,
+        "the stream's origin is not reachable",
+    )
+}
+
+/// One shared fetch: the whole answer, cleaned, for the cache.
+async fn fetch_whole(origin: Arc<Origin>, path: String, query: Option<String>) -> cache::Outcome {
+    let resp = origin
+        .get(&path, query.as_deref(), &HeaderMap::new())
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "origin request failed");
+            Arc::<str>::from(e.to_string())
+        })?;
+    let (mut parts, body) = resp.into_parts();
+    let body = Limited::new(body, cache::MAX_ENTRY_BYTES)
+        .collect()
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "origin answer could not be read");
+            Arc::<str>::from(e.to_string())
+        })?;
+    strip_response_headers(&mut parts.headers);
+    Ok(Arc::new(Cached {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.to_bytes(),
+    }))
+}
+
+/// Proxies a request straight through, streaming the body.
+async fn proxy_direct(
+    web: &Web,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    head: bool,
+) -> Response<Body> {
+    match web.origin.get(path, query, headers).await {
         Ok(resp) => {
             let (mut parts, body) = resp.into_parts();
-            // MediaMTX 1.18+ answers 401 for a stream that has gone: to a viewer that is
-            // "offline", like its 404, and never a password prompt.
             if parts.status == StatusCode::UNAUTHORIZED {
-                return text(StatusCode::NOT_FOUND, "the stream is offline");
+                return offline();
             }
             strip_response_headers(&mut parts.headers);
             let body = if head { empty() } else { body.boxed() };
@@ -127,10 +222,7 @@ pub async fn play(web: &Web, shared: &Shared, req: Request<Incoming>) -> Respons
                 OriginError::Redirect => tracing::warn!(error = %e, "origin answer refused"),
                 _ => tracing::warn!(error = %e, "origin request failed"),
             }
-            text(
-                StatusCode::BAD_GATEWAY,
-                "the stream's origin is not reachable",
-            )
+            bad_gateway()
         }
     }
 }

@@ -100,16 +100,21 @@ impl Sessions {
     }
 }
 
-/// The value of the `watch_session` cookie in a `Cookie` header, if present.
-pub fn from_cookie_header(headers: &http::HeaderMap) -> Option<&str> {
+/// The value of cookie `name` in the `Cookie` headers, if present.
+fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.trim())
+}
+
+/// The value of the `watch_session` cookie, if present.
+pub fn from_cookie_header(headers: &http::HeaderMap) -> Option<&str> {
+    cookie(headers, COOKIE)
 }
 
 /// `Set-Cookie` value that stores `value` for `max_age` seconds.
@@ -121,6 +126,25 @@ pub fn set_cookie(value: &str, max_age: i64, secure: bool) -> String {
 /// `Set-Cookie` value that deletes the cookie.
 pub fn clear_cookie(secure: bool) -> String {
     set_cookie("", 0, secure)
+}
+
+/// Name of the cookie that remembers, after the session cookie is cleared, why the link
+/// stopped (`expired` or `disabled`), so the page can say so. It grants nothing.
+pub const STATE_COOKIE: &str = "watch_state";
+
+/// `Set-Cookie` value of [`STATE_COOKIE`].
+pub fn state_cookie(state: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{STATE_COOKIE}={state}; Path={COOKIE_PATH}; Max-Age=600; HttpOnly; SameSite=Strict{secure}")
+}
+
+/// The ended state remembered in [`STATE_COOKIE`], if any.
+pub fn ended_state(headers: &http::HeaderMap) -> Option<&'static str> {
+    match cookie(headers, STATE_COOKIE)? {
+        "expired" => Some("expired"),
+        "disabled" => Some("disabled"),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 pub struct Linkd {
     pub dir: PathBuf,
     pub addr: SocketAddr,
+    pub metrics: Option<SocketAddr>,
     pub socket: PathBuf,
     pub config: linkd::Config,
     stop: Option<oneshot::Sender<()>>,
@@ -34,6 +35,7 @@ impl Linkd {
         tweak(&mut config);
         let listeners = linkd::bind(&config).await.expect("bind");
         let addr = listeners.http_addr();
+        let metrics = listeners.metrics_addr();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(linkd::run(config.clone(), listeners, async move {
             let _ = rx.await;
@@ -41,6 +43,7 @@ impl Linkd {
         let l = Linkd {
             dir: dir.to_path_buf(),
             addr,
+            metrics,
             socket: config.rpc_socket.clone(),
             config,
             stop: Some(tx),
@@ -238,4 +241,177 @@ pub async fn raw_status(addr: SocketAddr, request: &[u8]) -> Option<u16> {
     let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
     let text = String::from_utf8_lossy(&buf);
     text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
+/// The real `linkd` binary running as a child process (for tests that kill it or signal it).
+/// Logs are JSON on stderr, kept in `log`; the HTTP address comes from the `linkd ready` line.
+pub struct LinkdProcess {
+    pub child: std::process::Child,
+    pub dir: PathBuf,
+    pub db: PathBuf,
+    pub socket: PathBuf,
+    pub addr: SocketAddr,
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl LinkdProcess {
+    /// Starts linkd with its database and socket in `dir`, HTTP on an ephemeral loopback port,
+    /// `origin` as `MEDIAMTX_HLS_BASE_URL`, and `env` on top; waits until it is ready.
+    pub async fn spawn(dir: &Path, origin: &str, env: &[(&str, &str)]) -> LinkdProcess {
+        use std::io::BufRead;
+        let db = dir.join("db.sqlite");
+        let socket = dir.join("linkd.sock");
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_linkd"));
+        cmd.env_clear()
+            .env("BASE_URL", "http://127.0.0.1")
+            .env("MEDIAMTX_HLS_BASE_URL", origin)
+            .env("HTTP_ADDR", "127.0.0.1:0")
+            .env("DB_PATH", &db)
+            .env("RPC_SOCKET", &socket)
+            .env("COOKIE_SECURE", "false")
+            .env("HTTP_TRUSTED_PROXY_COUNT", "0")
+            .env("PROBE_INTERVAL", "200ms")
+            .env("LOG_FORMAT", "json")
+            .env("LOG_LEVEL", "info")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("start linkd");
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
+        let l2 = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if v["message"] == "linkd ready" {
+                        if let Some(a) = v["http"].as_str().and_then(|a| a.parse().ok()) {
+                            let _ = tx.send(a);
+                        }
+                    }
+                }
+                l2.lock().unwrap().push(line);
+            }
+        });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        let addr = loop {
+            if let Ok(a) = rx.try_recv() {
+                break a;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "linkd exited with {status} before it was ready: {:?}",
+                    log.lock().unwrap()
+                );
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "linkd was not ready within 15 s: {:?}",
+                log.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        LinkdProcess {
+            child,
+            dir: dir.to_path_buf(),
+            db,
+            socket,
+            addr,
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The URL of `path` on this linkd.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Runs the real linkctl binary against this linkd.
+    pub async fn linkctl(&self, args: &[&str]) -> Ctl {
+        linkctl(&self.socket, args).await
+    }
+
+    /// Sends `sig` (`TERM`, `KILL`, ...) with kill(1).
+    pub fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(ok.success(), "kill -{sig} {}", self.pid());
+    }
+
+    /// Waits up to `limit` for linkd to exit; `None` if it is still running.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return Some(s);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Stops linkd with SIGTERM and returns its exit code.
+    pub async fn stop(mut self) -> Option<i32> {
+        self.signal("TERM");
+        let status = self
+            .wait_exit(Duration::from_secs(20))
+            .await
+            .expect("linkd stops within 20 s of SIGTERM");
+        status.code()
+    }
+
+    /// Open file descriptors of the process now.
+    pub fn fds(&self) -> usize {
+        fd_count(self.pid())
+    }
+
+    /// Whether a log line contains `text`.
+    pub fn logged(&self, text: &str) -> bool {
+        self.log.lock().unwrap().iter().any(|l| l.contains(text))
+    }
+}
+
+impl Drop for LinkdProcess {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Open file descriptors of process `pid` (from `/proc/<pid>/fd`).
+pub fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Resident set size of process `pid` in KiB (from `/proc/<pid>/status`).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A loopback port that nothing listens on right now (for an origin that is not there yet).
+pub fn free_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
 }

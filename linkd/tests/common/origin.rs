@@ -43,6 +43,9 @@ pub struct OriginState {
     /// LL: parts made so far (advanced by a ticker).
     pub parts: AtomicU64,
     pub seen: Mutex<Vec<Seen>>,
+    /// While set, the LL ticker makes no new parts, so blocking reloads wait (see
+    /// [`FakeOrigin::freeze`]).
+    pub frozen: AtomicBool,
     sessions: Mutex<HashSet<String>>,
     next_session: AtomicU64,
 }
@@ -87,12 +90,33 @@ impl FakeOrigin {
     /// Starts a live origin on an ephemeral loopback port.
     pub async fn start(behaviour: Behaviour) -> FakeOrigin {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        FakeOrigin::serve(listener, behaviour)
+    }
+
+    /// Starts a live origin on `addr`, e.g. the port of an origin that was stopped (a restart
+    /// of MediaMTX). Retries binding for up to 5 s while the old socket goes away.
+    pub async fn start_at(addr: SocketAddr, behaviour: Behaviour) -> FakeOrigin {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let listener = loop {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => break l,
+                Err(e) if tokio::time::Instant::now() > deadline => {
+                    panic!("cannot bind the origin again on {addr}: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        };
+        FakeOrigin::serve(listener, behaviour)
+    }
+
+    fn serve(listener: tokio::net::TcpListener, behaviour: Behaviour) -> FakeOrigin {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(OriginState {
             behaviour,
             live: AtomicBool::new(true),
             parts: AtomicU64::new(PARTS * 2),
             seen: Mutex::new(Vec::new()),
+            frozen: AtomicBool::new(false),
             sessions: Mutex::new(HashSet::new()),
             next_session: AtomicU64::new(0),
         });
@@ -121,7 +145,7 @@ impl FakeOrigin {
         let ticker = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                if s.live.load(Ordering::SeqCst) {
+                if s.live.load(Ordering::SeqCst) && !s.frozen.load(Ordering::SeqCst) {
                     s.parts.fetch_add(1, Ordering::SeqCst);
                 }
             }
@@ -141,6 +165,18 @@ impl FakeOrigin {
 
     pub fn set_live(&self, live: bool) {
         self.state.live.store(live, Ordering::SeqCst);
+    }
+
+    /// Stops (or resumes) making LL parts while staying live: a blocking reload for the next
+    /// part then waits until `freeze(false)`, like a stalled encoder.
+    pub fn freeze(&self, frozen: bool) {
+        self.state.frozen.store(frozen, Ordering::SeqCst);
+    }
+
+    /// The query of a blocking reload of the media playlist that waits for the next part.
+    pub fn next_part_query(&self) -> String {
+        let parts = self.state.parts.load(Ordering::SeqCst);
+        format!("_HLS_msn={}&_HLS_part={}", parts / PARTS, parts % PARTS)
     }
 }
 

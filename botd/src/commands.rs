@@ -1,0 +1,339 @@
+//! What the operator typed or pressed, parsed into [`Command`] and [`Callback`] values.
+//!
+//! Pure functions only: no I/O, no Telegram types, so every input shape has a table test.
+
+/// A command from a chat message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `/start` without a payload (or with one that means nothing to botd).
+    Start,
+    /// `/help`.
+    Help,
+    /// `/new [TTL] [note...]`: with a TTL, create at once; without, offer the choices.
+    New {
+        /// The lifetime as typed, when the first word looks like one.
+        ttl: Option<String>,
+        /// The rest of the text.
+        note: Option<String>,
+    },
+    /// `/newperm [note...]`.
+    NewPerm {
+        /// The text after the command.
+        note: Option<String>,
+    },
+    /// `/active`.
+    Active,
+    /// `/status`.
+    Status,
+    /// `/off ID`, or the deep link `/start off_ID`.
+    Off {
+        /// The link's id.
+        id: i64,
+    },
+    /// `/offlast`.
+    OffLast,
+    /// `/extend ID TTL`.
+    Extend {
+        /// The link's id.
+        id: i64,
+        /// The new lifetime, from now, as typed.
+        ttl: String,
+    },
+    /// `/whoami`.
+    WhoAmI,
+}
+
+/// Why a message is not a command botd can run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// Plain text, not starting with `/`.
+    NotACommand,
+    /// A `/word` botd does not know.
+    Unknown(String),
+    /// A known command with missing or malformed arguments; holds the command's usage line.
+    Usage(&'static str),
+}
+
+/// The commands shown in Telegram's menu (`setMyCommands`) and in `/help`.
+pub const MENU: &[(&str, &str)] = &[
+    ("new", "new temporary link: /new [TTL] [note]"),
+    ("newperm", "new permanent link: /newperm [note]"),
+    ("active", "list active links"),
+    ("status", "stream status"),
+    ("off", "disable a link: /off ID"),
+    ("offlast", "disable the newest active link"),
+    ("extend", "new expiry for a link: /extend ID TTL"),
+    ("whoami", "show this chat's id"),
+    ("help", "what this bot does"),
+];
+
+const USAGE_OFF: &str = "/off ID, e.g. /off 7";
+const USAGE_EXTEND: &str = "/extend ID TTL, e.g. /extend 7 2h";
+
+/// Whether a word is meant as a lifetime (`90m`, `1h30m`, `2d`, or a bare number that linkd
+/// will explain): it starts with a digit.
+fn looks_like_ttl(word: &str) -> bool {
+    word.starts_with(|c: char| c.is_ascii_digit())
+}
+
+fn note_of(rest: &str) -> Option<String> {
+    let rest = rest.trim();
+    (!rest.is_empty()).then(|| rest.to_string())
+}
+
+/// Splits off the first whitespace-separated word.
+fn first_word(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    match s.find(char::is_whitespace) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, ""),
+    }
+}
+
+fn parse_id(s: &str) -> Option<i64> {
+    let s = s.strip_prefix('#').unwrap_or(s);
+    s.parse::<i64>().ok().filter(|id| *id > 0)
+}
+
+/// Parses a message text. Commands may carry the bot's name (`/new@tempstream_bot 1h`).
+pub fn parse(text: &str) -> Result<Command, ParseError> {
+    let text = text.trim();
+    let Some(body) = text.strip_prefix('/') else {
+        return Err(ParseError::NotACommand);
+    };
+    let (head, rest) = first_word(body);
+    let name = head.split('@').next().unwrap_or("").to_ascii_lowercase();
+    match name.as_str() {
+        "start" => {
+            let (payload, _) = first_word(rest);
+            match payload.strip_prefix("off_").and_then(parse_id) {
+                Some(id) => Ok(Command::Off { id }),
+                None => Ok(Command::Start),
+            }
+        }
+        "help" => Ok(Command::Help),
+        "new" => {
+            let (word, after) = first_word(rest);
+            if looks_like_ttl(word) {
+                Ok(Command::New {
+                    ttl: Some(word.to_string()),
+                    note: note_of(after),
+                })
+            } else {
+                Ok(Command::New {
+                    ttl: None,
+                    note: note_of(rest),
+                })
+            }
+        }
+        "newperm" => Ok(Command::NewPerm {
+            note: note_of(rest),
+        }),
+        "active" => Ok(Command::Active),
+        "status" => Ok(Command::Status),
+        "offlast" => Ok(Command::OffLast),
+        "whoami" => Ok(Command::WhoAmI),
+        "off" => {
+            let (word, after) = first_word(rest);
+            match parse_id(word) {
+                Some(id) if after.trim().is_empty() => Ok(Command::Off { id }),
+                _ => Err(ParseError::Usage(USAGE_OFF)),
+            }
+        }
+        "extend" => {
+            let (id, after) = first_word(rest);
+            let (ttl, extra) = first_word(after);
+            match parse_id(id) {
+                Some(id) if !ttl.is_empty() && extra.trim().is_empty() => Ok(Command::Extend {
+                    id,
+                    ttl: ttl.to_string(),
+                }),
+                _ => Err(ParseError::Usage(USAGE_EXTEND)),
+            }
+        }
+        _ => Err(ParseError::Unknown(format!("/{name}"))),
+    }
+}
+
+/// The lifetime picked on the `/new` keyboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    /// A temporary link with this lifetime (one of `LINK_TTL_OPTIONS`).
+    Ttl(String),
+    /// A permanent link.
+    Permanent,
+}
+
+/// What an inline button press asks for. The wire form fits the 64-byte callback data limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Callback {
+    /// `off:ID`: disable this link.
+    Off(i64),
+    /// `new:TTL[:NOTE_ID]` or `new:perm[:NOTE_ID]`: create a link; the note, if any, was kept
+    /// by botd under `NOTE_ID` when the keyboard was sent.
+    New {
+        /// Lifetime.
+        choice: Choice,
+        /// Key of the remembered note.
+        note_id: Option<u64>,
+    },
+}
+
+impl Callback {
+    /// The callback data of the button.
+    pub fn data(&self) -> String {
+        match self {
+            Callback::Off(id) => format!("off:{id}"),
+            Callback::New { choice, note_id } => {
+                let what = match choice {
+                    Choice::Ttl(t) => t.as_str(),
+                    Choice::Permanent => "perm",
+                };
+                match note_id {
+                    Some(n) => format!("new:{what}:{n}"),
+                    None => format!("new:{what}"),
+                }
+            }
+        }
+    }
+
+    /// Parses callback data; `None` for anything botd did not send.
+    pub fn parse(data: &str) -> Option<Callback> {
+        let mut parts = data.split(':');
+        match (parts.next()?, parts.next(), parts.next(), parts.next()) {
+            ("off", Some(id), None, None) => parse_id(id).map(Callback::Off),
+            ("new", Some(what), note, None) if !what.is_empty() => {
+                let note_id = match note {
+                    Some(n) => Some(n.parse().ok()?),
+                    None => None,
+                };
+                let choice = match what {
+                    "perm" => Choice::Permanent,
+                    t if looks_like_ttl(t) => Choice::Ttl(t.to_string()),
+                    _ => return None,
+                };
+                Some(Callback::New { choice, note_id })
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(ttl: Option<&str>, note: Option<&str>) -> Command {
+        Command::New {
+            ttl: ttl.map(Into::into),
+            note: note.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn parse_table() {
+        use Command::*;
+        let cases: Vec<(&str, Result<Command, ParseError>)> = vec![
+            ("/start", Ok(Start)),
+            ("/start hello", Ok(Start)),
+            ("/start off_12", Ok(Off { id: 12 })),
+            ("/start off_x", Ok(Start)),
+            ("/help", Ok(Help)),
+            ("/HELP@tempstream_bot", Ok(Help)),
+            ("/new", Ok(new(None, None))),
+            ("/new 90m", Ok(new(Some("90m"), None))),
+            (
+                "/new 1h30m grandma and grandpa",
+                Ok(new(Some("1h30m"), Some("grandma and grandpa"))),
+            ),
+            ("/new grandma", Ok(new(None, Some("grandma")))),
+            (
+                "/new@tempstream_bot 2d  kids  ",
+                Ok(new(Some("2d"), Some("kids"))),
+            ),
+            ("/new 5 x", Ok(new(Some("5"), Some("x")))),
+            ("/newperm", Ok(NewPerm { note: None })),
+            (
+                "/newperm  the family ",
+                Ok(NewPerm {
+                    note: Some("the family".into()),
+                }),
+            ),
+            ("/active", Ok(Active)),
+            ("/status", Ok(Status)),
+            ("/off 7", Ok(Off { id: 7 })),
+            ("/off #7", Ok(Off { id: 7 })),
+            ("/off", Err(ParseError::Usage(USAGE_OFF))),
+            ("/off seven", Err(ParseError::Usage(USAGE_OFF))),
+            ("/off 0", Err(ParseError::Usage(USAGE_OFF))),
+            ("/off 7 8", Err(ParseError::Usage(USAGE_OFF))),
+            ("/offlast", Ok(OffLast)),
+            (
+                "/extend 3 2h",
+                Ok(Extend {
+                    id: 3,
+                    ttl: "2h".into(),
+                }),
+            ),
+            ("/extend 3", Err(ParseError::Usage(USAGE_EXTEND))),
+            ("/extend x 2h", Err(ParseError::Usage(USAGE_EXTEND))),
+            ("/extend 3 2h more", Err(ParseError::Usage(USAGE_EXTEND))),
+            ("/whoami", Ok(WhoAmI)),
+            (
+                "/frobnicate",
+                Err(ParseError::Unknown("/frobnicate".into())),
+            ),
+            ("hello", Err(ParseError::NotACommand)),
+            ("", Err(ParseError::NotACommand)),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn callback_round_trip() {
+        let cases = [
+            (Callback::Off(42), "off:42"),
+            (
+                Callback::New {
+                    choice: Choice::Ttl("30m".into()),
+                    note_id: None,
+                },
+                "new:30m",
+            ),
+            (
+                Callback::New {
+                    choice: Choice::Permanent,
+                    note_id: Some(3),
+                },
+                "new:perm:3",
+            ),
+        ];
+        for (cb, data) in cases {
+            assert_eq!(cb.data(), data);
+            assert_eq!(Callback::parse(data), Some(cb));
+        }
+    }
+
+    #[test]
+    fn foreign_callback_data_is_refused() {
+        for data in [
+            "", "off", "off:", "off:x", "off:-1", "off:1:2", "new", "new:", "new:soon", "new:1h:x",
+            "x:1",
+        ] {
+            assert_eq!(Callback::parse(data), None, "{data:?}");
+        }
+    }
+
+    #[test]
+    fn menu_names_are_valid_bot_commands() {
+        for (name, description) in MENU {
+            assert!(name.chars().all(|c| c.is_ascii_lowercase()), "{name}");
+            assert!((3..=256).contains(&description.len()), "{name}");
+            assert!(
+                parse(&format!("/{name} 1 1h")) != Err(ParseError::Unknown(format!("/{name}")))
+            );
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! What botd does with each update: checks the chat, runs the command or button against
+//! linkd, and answers. Nothing here returns an error: every failure becomes an answer or a
+//! log line (with chat ids and link ids, never message text, URLs or tokens).
+
+use std::{convert::Infallible, sync::Arc};
+
+use proto::ApiError;
+use teloxide::{
+    types::{CallbackQuery, ChatId, InlineKeyboardMarkup, Message, Update, UpdateKind},
+    Bot,
+};
+
+use crate::{
+    commands::{self, Callback, Choice, Command, ParseError},
+    linkd::CallError,
+    messages::{self, Reply},
+    telegram, App,
+};
+
+/// The dispatcher's only endpoint.
+pub async fn update(bot: Bot, update: Update, app: Arc<App>) -> Result<(), Infallible> {
+    match update.kind {
+        UpdateKind::Message(msg) => message(&bot, &app, &msg).await,
+        UpdateKind::CallbackQuery(q) => callback(&bot, &app, &q).await,
+        _ => tracing::debug!(update = update.id.0, "ignored an update of another kind"),
+    }
+    Ok(())
+}
+
+async fn message(bot: &Bot, app: &App, msg: &Message) {
+    let chat = msg.chat.id;
+    let Some(text) = msg.text() else {
+        return;
+    };
+    let parsed = commands::parse(text);
+    if parsed != Ok(Command::WhoAmI) && !app.allowed(chat) {
+        tracing::warn!(
+            chat = chat.0,
+            "refused a message from a chat that is not in ALLOWED_CHAT_IDS"
+        );
+        let _ = telegram::send(bot, chat, &messages::refusal(chat.0)).await;
+        return;
+    }
+    let replies = match parsed {
+        Ok(cmd) => {
+            tracing::info!(chat = chat.0, command = command_name(&cmd), "command");
+            run(app, chat, cmd).await
+        }
+        Err(ParseError::Usage(u)) => vec![messages::usage(u)],
+        Err(ParseError::Unknown(c)) => vec![messages::unknown(Some(&c))],
+        Err(ParseError::NotACommand) => vec![messages::unknown(None)],
+    };
+    for reply in &replies {
+        if telegram::send(bot, chat, reply).await.is_err() {
+            break;
+        }
+    }
+}
+
+fn command_name(cmd: &Command) -> &'static str {
+    match cmd {
+        Command::Start => "start",
+        Command::Help => "help",
+        Command::New { .. } => "new",
+        Command::NewPerm { .. } => "newperm",
+        Command::Active => "active",
+        Command::Status => "status",
+        Command::Off { .. } => "off",
+        Command::OffLast => "offlast",
+        Command::Extend { .. } => "extend",
+        Command::WhoAmI => "whoami",
+    }
+}
+
+/// The answer for a failed call.
+fn failure(app: &App, e: &CallError) -> Reply {
+    let text = match e {
+        CallError::Unreachable(why) => {
+            tracing::warn!(error = %why, "linkd is not reachable");
+            messages::linkd_unreachable()
+        }
+        CallError::Api(api) => messages::api_error(api, app.linkd.now(), app.config.time_zone),
+    };
+    Reply {
+        text,
+        markup: messages::Markup::None,
+    }
+}
+
+async fn create(app: &App, ttl: Option<String>, note: Option<String>) -> Result<Reply, CallError> {
+    let link = match ttl {
+        Some(ttl) => {
+            app.linkd
+                .call(|c, ctx| async move { c.create_link(ctx, Some(ttl), note).await })
+                .await?
+        }
+        None => {
+            app.linkd
+                .call(|c, ctx| async move { c.create_permanent_link(ctx, note).await })
+                .await?
+        }
+    };
+    tracing::info!(link = link.id, "link created");
+    app.linkd.observe_now(link.created_at);
+    Ok(messages::link_card(
+        "New watch link:",
+        &link,
+        link.created_at,
+        app.config.time_zone,
+    ))
+}
+
+/// Runs a command of an allowed chat (or `/whoami` of any chat).
+async fn run(app: &App, chat: ChatId, cmd: Command) -> Vec<Reply> {
+    let tz = app.config.time_zone;
+    let result: Result<Vec<Reply>, CallError> = async {
+        Ok(match cmd {
+            Command::Start | Command::Help => vec![messages::help(
+                &app.ttl_options(),
+                &app.config.default_link_ttl.text,
+            )],
+            Command::WhoAmI => vec![messages::whoami(chat.0)],
+            Command::New {
+                ttl: Some(ttl),
+                note,
+            } => vec![create(app, Some(ttl), note).await?],
+            Command::New { ttl: None, note } => {
+                let note_id = note.as_ref().map(|n| app.remember_note(n.clone()));
+                vec![messages::ttl_choice(
+                    &app.ttl_options(),
+                    note.as_deref(),
+                    note_id,
+                )]
+            }
+            Command::NewPerm { note } => vec![create(app, None, note).await?],
+            Command::Active => {
+                let links = app
+                    .linkd
+                    .call(|c, ctx| async move { c.list_active(ctx).await })
+                    .await?;
+                let now = app
+                    .linkd
+                    .status()
+                    .await
+                    .map_or_else(|_| app.linkd.now(), |s| s.now);
+                messages::active_list(&links, now, tz)
+            }
+            Command::Status => vec![messages::status(&app.linkd.status().await?, tz)],
+            Command::Off { id } => {
+                let link = app
+                    .linkd
+                    .call(|c, ctx| async move { c.disable_link(ctx, id).await })
+                    .await?;
+                tracing::info!(link = link.id, "link disabled");
+                vec![messages::link_off(&link, app.linkd.now(), tz)]
+            }
+            Command::OffLast => {
+                let link = app
+                    .linkd
+                    .call(|c, ctx| async move { c.disable_last(ctx).await })
+                    .await?;
+                tracing::info!(link = link.id, "link disabled");
+                vec![messages::link_off(&link, app.linkd.now(), tz)]
+            }
+            Command::Extend { id, ttl } => {
+                let link = app
+                    .linkd
+                    .call(|c, ctx| async move { c.extend_link(ctx, id, ttl).await })
+                    .await?;
+                tracing::info!(link = link.id, "link extended");
+                let now = app
+                    .linkd
+                    .status()
+                    .await
+                    .map_or_else(|_| app.linkd.now(), |s| s.now);
+                vec![messages::link_card("Link extended:", &link, now, tz)]
+            }
+        })
+    }
+    .await;
+    result.unwrap_or_else(|e| vec![failure(app, &e)])
+}
+
+async fn callback(bot: &Bot, app: &App, q: &CallbackQuery) {
+    let chat = q
+        .message
+        .as_ref()
+        .map_or(ChatId(q.from.id.0 as i64), |m| m.chat().id);
+    if !app.allowed(chat) {
+        tracing::warn!(
+            chat = chat.0,
+            "refused a button press from a chat that is not in ALLOWED_CHAT_IDS"
+        );
+        telegram::answer_callback(bot, &q.id, "Sorry, this is a private bot.").await;
+        return;
+    }
+    let Some(cb) = q.data.as_deref().and_then(Callback::parse) else {
+        telegram::answer_callback(bot, &q.id, "This button does nothing any more.").await;
+        return;
+    };
+    let tz = app.config.time_zone;
+    match cb {
+        Callback::Off(id) => {
+            let result = app
+                .linkd
+                .call(|c, ctx| async move { c.disable_link(ctx, id).await })
+                .await;
+            let (notice, link) = match result {
+                Ok(link) => {
+                    tracing::info!(link = link.id, "link disabled");
+                    (format!("Link #{id} is off."), Some(link))
+                }
+                Err(CallError::Api(
+                    e @ (ApiError::AlreadyDisabled { .. } | ApiError::AlreadyExpired { .. }),
+                )) => {
+                    let link = app
+                        .linkd
+                        .call(|c, ctx| async move { c.get_link(ctx, id).await })
+                        .await
+                        .ok();
+                    (
+                        messages::plain(&messages::api_error(&e, app.linkd.now(), tz)),
+                        link,
+                    )
+                }
+                Err(e) => (messages::plain(&failure(app, &e).text), None),
+            };
+            telegram::answer_callback(bot, &q.id, &notice).await;
+            let (Some(link), Some(msg)) =
+                (link, q.message.as_ref().and_then(|m| m.regular_message()))
+            else {
+                return;
+            };
+            match remaining_buttons(msg, id) {
+                // A list of links: only this link's button goes away.
+                Some(rest) => telegram::edit_markup(bot, chat, msg.id, rest).await,
+                None => {
+                    telegram::edit(
+                        bot,
+                        chat,
+                        msg.id,
+                        &messages::link_off(&link, app.linkd.now(), tz),
+                    )
+                    .await
+                }
+            }
+        }
+        Callback::New { choice, note_id } => {
+            let note = note_id.and_then(|n| app.note(n));
+            if note_id.is_some() && note.is_none() {
+                telegram::answer_callback(bot, &q.id, "This choice has expired; send /new again.")
+                    .await;
+                return;
+            }
+            let ttl = match choice {
+                Choice::Ttl(t) => Some(t),
+                Choice::Permanent => None,
+            };
+            match create(app, ttl, note).await {
+                Ok(reply) => {
+                    telegram::answer_callback(bot, &q.id, "Link created.").await;
+                    match q.message.as_ref() {
+                        Some(m) => telegram::edit(bot, chat, m.id(), &reply).await,
+                        None => {
+                            let _ = telegram::send(bot, chat, &reply).await;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let reply = failure(app, &e);
+                    telegram::answer_callback(bot, &q.id, &messages::plain(&reply.text)).await;
+                }
+            }
+        }
+    }
+}
+
+/// For a message with several Disable buttons, the keyboard without the one for `id`;
+/// `None` when the message is about this link alone.
+fn remaining_buttons(msg: &Message, id: i64) -> Option<InlineKeyboardMarkup> {
+    let kb = msg.reply_markup()?;
+    let data = Callback::Off(id).data();
+    let rows: Vec<_> = kb
+        .inline_keyboard
+        .iter()
+        .map(|row| {
+            row.iter()
+                .filter(|b| !matches!(&b.kind, teloxide::types::InlineKeyboardButtonKind::CallbackData(d) if *d == data))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .filter(|row| !row.is_empty())
+        .collect();
+    (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))
+}

@@ -1,0 +1,209 @@
+//! botd: the operator's Telegram bot. It turns commands and button presses into calls to
+//! linkd's API over its Unix socket, and announces linkd's events in the allowed chats.
+//!
+//! [`run`] wires the parts together: long polling of the Bot API, the update handler, the
+//! notification loop, and one shutdown path for all of them.
+
+pub mod commands;
+pub mod config;
+pub mod handlers;
+pub mod linkd;
+pub mod messages;
+pub mod notify;
+pub mod telegram;
+
+use std::{
+    collections::BTreeMap,
+    future::Future,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use teloxide::{
+    dispatching::Dispatcher,
+    dptree,
+    error_handlers::ErrorHandler,
+    prelude::Requester,
+    types::{BotCommand, ChatId},
+    update_listeners::Polling,
+    Bot, RequestError,
+};
+
+pub use config::Config;
+
+/// Why botd could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The HTTP client for the Bot API could not be built.
+    #[error("cannot set up the telegram client: {0}")]
+    HttpClient(String),
+}
+
+/// How many `/new` notes are kept for their keyboard (the oldest is dropped first).
+const MAX_NOTES: usize = 256;
+/// How long a long-poll `getUpdates` waits on the Bot API.
+const POLL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the dispatcher may take to finish in-flight updates at shutdown.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// What the handlers share.
+pub struct App {
+    /// The effective configuration.
+    pub config: Config,
+    /// linkd's API.
+    pub linkd: linkd::Linkd,
+    notes: Mutex<(u64, BTreeMap<u64, String>)>,
+}
+
+impl App {
+    /// Builds the shared state; nothing is connected yet.
+    pub fn new(config: Config) -> App {
+        let linkd = linkd::Linkd::new(config.rpc_socket.clone());
+        App {
+            config,
+            linkd,
+            notes: Mutex::new((0, BTreeMap::new())),
+        }
+    }
+
+    /// Whether a chat may use more than `/whoami`.
+    pub fn allowed(&self, chat: ChatId) -> bool {
+        self.config.allowed_chat_ids.contains(&chat.0)
+    }
+
+    /// The configured lifetimes, as written.
+    pub fn ttl_options(&self) -> Vec<String> {
+        self.config
+            .link_ttl_options
+            .iter()
+            .map(|t| t.text.clone())
+            .collect()
+    }
+
+    /// Keeps a `/new` note until a lifetime is picked; returns its key for the buttons.
+    pub fn remember_note(&self, note: String) -> u64 {
+        let mut guard = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+        let (next, notes) = &mut *guard;
+        *next += 1;
+        notes.insert(*next, note);
+        while notes.len() > MAX_NOTES {
+            notes.pop_first();
+        }
+        *next
+    }
+
+    /// A remembered note.
+    pub fn note(&self, id: u64) -> Option<String> {
+        let guard = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+        guard.1.get(&id).cloned()
+    }
+}
+
+/// Logs update-listener failures (e.g. the Bot API is unreachable) without request URLs.
+struct ListenerErrors;
+
+impl ErrorHandler<RequestError> for ListenerErrors {
+    fn handle_error(
+        self: Arc<Self>,
+        error: RequestError,
+    ) -> futures::future::BoxFuture<'static, ()> {
+        tracing::warn!(error = %telegram::describe(&error), "getting updates from telegram failed");
+        Box::pin(async {})
+    }
+}
+
+/// Sets up logging to stderr from `LOG_LEVEL` and `LOG_FORMAT`.
+pub fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        config::LogFormat::Text => builder.try_init(),
+        config::LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Registers the command menu, retrying until the Bot API accepts it.
+async fn register_commands(bot: Bot) {
+    let commands: Vec<BotCommand> = commands::MENU
+        .iter()
+        .map(|(name, description)| BotCommand::new(*name, *description))
+        .collect();
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        match bot.set_my_commands(commands.clone()).await {
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %telegram::describe(&e), "could not register the command menu; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+}
+
+/// Runs the bot until `shutdown` resolves, then stops polling and the notification loop.
+/// It starts whether or not linkd or the Bot API can be reached, and keeps retrying both.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    let client = teloxide::net::default_reqwest_settings()
+        .build()
+        .map_err(|e| Error::HttpClient(e.without_url().to_string()))?;
+    let bot = Bot::with_client(config.telegram_bot_token.expose(), client)
+        .set_api_url(config.telegram_api_url.clone());
+    tracing::info!(
+        socket = %config.rpc_socket.display(),
+        chats = config.allowed_chat_ids.len(),
+        "botd starting"
+    );
+    let app = Arc::new(App::new(config));
+
+    let menu = tokio::spawn(register_commands(bot.clone()));
+    let notifier = tokio::spawn(notify::run(bot.clone(), app.clone()));
+
+    let handler = dptree::endpoint(handlers::update);
+    let mut dispatcher = Dispatcher::builder(bot.clone(), handler)
+        .dependencies(dptree::deps![app.clone()])
+        .default_handler(|_| async {})
+        .build();
+    let token = dispatcher.shutdown_token();
+    let dispatch = async {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            // Long polling only works without a webhook; this is a no-op when none is set.
+            if let Err(e) = bot.delete_webhook().await {
+                tracing::warn!(error = %telegram::describe(&e), "could not remove a webhook");
+            }
+            let listener = Polling::builder(bot.clone()).timeout(POLL_TIMEOUT).build();
+            match dispatcher
+                .try_dispatch_with_listener(listener, Arc::new(ListenerErrors))
+                .await
+            {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %telegram::describe(&e), "cannot reach the telegram bot api; retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                }
+            }
+        }
+    };
+    tokio::pin!(dispatch);
+    tokio::select! {
+        () = &mut dispatch => tracing::warn!("the dispatcher stopped by itself"),
+        () = shutdown => {
+            tracing::info!("shutting down");
+            // An idle dispatcher (still waiting for the Bot API) is simply dropped.
+            if token.shutdown().is_ok() && tokio::time::timeout(GRACE, &mut dispatch).await.is_err() {
+                tracing::warn!("the dispatcher did not stop within {GRACE:?}; dropping it");
+            }
+        }
+    }
+    notifier.abort();
+    menu.abort();
+    let _ = notifier.await;
+    let _ = menu.await;
+    tracing::info!("botd stopped");
+    Ok(())
+}

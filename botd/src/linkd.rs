@@ -1,0 +1,123 @@
+//! The connection to linkd's socket: connects lazily, and drops the connection after any
+//! transport failure so the next call reconnects. botd never opens linkd's database.
+//!
+//! It also tracks linkd's clock (from [`proto::Status::now`]) so "in 59 min" uses server time.
+
+use std::{
+    future::Future,
+    path::PathBuf,
+    sync::atomic::{AtomicI64, Ordering},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use proto::{ApiError, LinkApiClient};
+use tarpc::{client::RpcError, context};
+use tokio::sync::Mutex;
+
+/// Why a call did not give an answer from linkd's API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The socket could not be reached or the connection broke.
+    #[error("linkd is not reachable: {0}")]
+    Unreachable(String),
+    /// linkd answered with an error.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+/// A client of linkd that reconnects by itself.
+pub struct Linkd {
+    socket: PathBuf,
+    client: Mutex<Option<LinkApiClient>>,
+    /// linkd's clock minus ours, seconds.
+    skew: AtomicI64,
+}
+
+fn local_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// How long an ordinary call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Linkd {
+    /// A client for the socket at `socket`; nothing is connected yet.
+    pub fn new(socket: PathBuf) -> Linkd {
+        Linkd {
+            socket,
+            client: Mutex::new(None),
+            skew: AtomicI64::new(0),
+        }
+    }
+
+    /// The current time by linkd's clock, as last learned (our clock until then).
+    pub fn now(&self) -> i64 {
+        local_now() + self.skew.load(Ordering::Relaxed)
+    }
+
+    /// Remembers linkd's clock reading.
+    pub fn observe_now(&self, server_now: i64) {
+        self.skew.store(server_now - local_now(), Ordering::Relaxed);
+    }
+
+    async fn connected(&self) -> Result<LinkApiClient, CallError> {
+        let mut guard = self.client.lock().await;
+        if let Some(c) = guard.as_ref() {
+            return Ok(c.clone());
+        }
+        let c = proto::connect(&self.socket).await.map_err(|e| {
+            CallError::Unreachable(format!("cannot connect to {}: {e}", self.socket.display()))
+        })?;
+        tracing::info!(socket = %self.socket.display(), "connected to linkd");
+        *guard = Some(c.clone());
+        Ok(c)
+    }
+
+    async fn forget(&self) {
+        if self.client.lock().await.take().is_some() {
+            tracing::warn!(socket = %self.socket.display(), "lost the connection to linkd; reconnecting on the next call");
+        }
+    }
+
+    /// Runs one API call with the default timeout.
+    pub async fn call<T, F, Fut>(&self, f: F) -> Result<T, CallError>
+    where
+        F: FnOnce(LinkApiClient, context::Context) -> Fut,
+        Fut: Future<Output = Result<Result<T, ApiError>, RpcError>>,
+    {
+        self.call_within(CALL_TIMEOUT, f).await
+    }
+
+    /// Runs one API call that may take up to `timeout`. Any transport failure drops the
+    /// connection, so the next call dials the socket again.
+    pub async fn call_within<T, F, Fut>(&self, timeout: Duration, f: F) -> Result<T, CallError>
+    where
+        F: FnOnce(LinkApiClient, context::Context) -> Fut,
+        Fut: Future<Output = Result<Result<T, ApiError>, RpcError>>,
+    {
+        let client = self.connected().await?;
+        let mut ctx = context::current();
+        ctx.deadline = Instant::now() + timeout;
+        match f(client, ctx).await {
+            Ok(answer) => Ok(answer?),
+            Err(RpcError::Server(e)) => Err(CallError::Unreachable(format!(
+                "linkd refused the call: {e:?}"
+            ))),
+            Err(e) => {
+                self.forget().await;
+                Err(CallError::Unreachable(e.to_string()))
+            }
+        }
+    }
+
+    /// `status`, also refreshing the clock skew.
+    pub async fn status(&self) -> Result<proto::Status, CallError> {
+        let s = self
+            .call(|c, ctx| async move { c.status(ctx).await })
+            .await?;
+        self.observe_now(s.now);
+        Ok(s)
+    }
+}

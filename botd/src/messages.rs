@@ -1,0 +1,713 @@
+//! Everything botd says, as Telegram HTML (`parse_mode=HTML`) with every outside string escaped.
+//!
+//! Pure functions from linkd's answers (plus the clock and the time zone) to [`Reply`] values;
+//! no I/O, so the wording and the 4096-character limit are covered by table tests.
+
+use chrono::{DateTime, Datelike};
+use chrono_tz::Tz;
+use proto::{ApiError, Event, EventKind, Link, LinkState, NoteProblem, Status};
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup};
+
+use crate::commands::{Callback, Choice, MENU};
+
+/// Telegram's limit for a message text, counted after entity parsing.
+pub const MAX_TEXT: usize = 4096;
+/// What botd allows itself per message, leaving a margin under [`MAX_TEXT`].
+pub const TEXT_BUDGET: usize = 3800;
+/// Most Disable buttons on one message.
+pub const MAX_BUTTONS: usize = 40;
+
+/// The keyboard attached to a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Markup {
+    /// Nothing.
+    None,
+    /// Buttons under the message.
+    Inline(InlineKeyboardMarkup),
+    /// The reply keyboard that replaces the phone's keyboard.
+    Keyboard(KeyboardMarkup),
+}
+
+/// One message to send or to edit into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// HTML text.
+    pub text: String,
+    /// Its keyboard.
+    pub markup: Markup,
+}
+
+impl Reply {
+    fn text(text: impl Into<String>) -> Reply {
+        Reply {
+            text: text.into(),
+            markup: Markup::None,
+        }
+    }
+
+    fn inline(text: impl Into<String>, rows: Vec<Vec<InlineKeyboardButton>>) -> Reply {
+        Reply {
+            text: text.into(),
+            markup: Markup::Inline(InlineKeyboardMarkup::new(rows)),
+        }
+    }
+}
+
+/// Escapes text for Telegram's HTML parse mode.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Length of an HTML text as Telegram counts it after parsing: tags removed, entities as one
+/// character, in UTF-16 code units (never less than characters, so it errs on the safe side).
+pub fn visible_len(html: &str) -> usize {
+    let mut n = 0;
+    let mut chars = html.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '<' => {
+                for c in chars.by_ref() {
+                    if c == '>' {
+                        break;
+                    }
+                }
+            }
+            '&' => {
+                for c in chars.by_ref() {
+                    if c == ';' {
+                        break;
+                    }
+                }
+                n += 1;
+            }
+            c => n += c.len_utf16(),
+        }
+    }
+    n
+}
+
+/// An HTML text as plain text (for button-press notices, which have no formatting).
+pub fn plain(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(i) = rest.find(['<', '&']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with('<') {
+            rest = tail.find('>').map_or("", |j| &tail[j + 1..]);
+        } else {
+            let (entity, after) = tail
+                .find(';')
+                .map_or((tail, ""), |j| (&tail[..=j], &tail[j + 1..]));
+            out.push_str(match entity {
+                "&amp;" => "&",
+                "&lt;" => "<",
+                "&gt;" => ">",
+                "&quot;" => "\"",
+                other => other,
+            });
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn plural(n: i64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// A span of time for people: "less than a minute", "59 min", "2 h 5 min", "3 d 4 h".
+pub fn span(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    match (d, h, m) {
+        (0, 0, 0) => "less than a minute".into(),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+/// A length given in seconds, in round words: "1 second", "30 days".
+fn round_span(secs: u64) -> String {
+    let secs = secs as i64;
+    if secs >= 86_400 && secs % 86_400 == 0 {
+        plural(secs / 86_400, "day", "days")
+    } else if secs >= 3600 && secs % 3600 == 0 {
+        plural(secs / 3600, "hour", "hours")
+    } else if secs >= 60 && secs % 60 == 0 {
+        plural(secs / 60, "minute", "minutes")
+    } else {
+        plural(secs, "second", "seconds")
+    }
+}
+
+/// A point in time in the configured zone: "18:30 Europe/Berlin", with the date when it is
+/// not today ("3 Mar 18:30 Europe/Berlin"), and the year when it is not this year.
+pub fn clock(at: i64, now: i64, tz: Tz) -> String {
+    let (Some(t), Some(n)) = (
+        DateTime::from_timestamp(at, 0),
+        DateTime::from_timestamp(now, 0),
+    ) else {
+        return format!("@{at}");
+    };
+    let (t, n) = (t.with_timezone(&tz), n.with_timezone(&tz));
+    let fmt = if t.date_naive() == n.date_naive() {
+        "%H:%M"
+    } else if t.year() == n.year() {
+        "%-d %b %H:%M"
+    } else {
+        "%-d %b %Y %H:%M"
+    };
+    format!("{} {}", t.format(fmt), tz.name())
+}
+
+/// "expires 18:30 Europe/Berlin, in 59 min", "expired 17:00 UTC, 5 min ago", "never expires".
+pub fn expiry(expires_at: Option<i64>, now: i64, tz: Tz) -> String {
+    match expires_at {
+        None => "never expires (permanent)".into(),
+        Some(at) if at > now => format!("expires {}, in {}", clock(at, now, tz), span(at - now)),
+        Some(at) => format!("expired {}, {} ago", clock(at, now, tz), span(now - at)),
+    }
+}
+
+fn title(link: &Link) -> String {
+    if link.note.is_empty() {
+        format!("<b>Link #{}</b>", link.id)
+    } else {
+        format!("<b>Link #{}</b> · {}", link.id, escape(&link.note))
+    }
+}
+
+fn disable_button(link: &Link, with_note: bool) -> InlineKeyboardButton {
+    let mut label = format!("⛔ Disable #{}", link.id);
+    if with_note && !link.note.is_empty() {
+        let short: String = link.note.chars().take(24).collect();
+        label.push(' ');
+        label.push_str(&short);
+        if short.chars().count() < link.note.chars().count() {
+            label.push('…');
+        }
+    }
+    InlineKeyboardButton::callback(label, Callback::Off(link.id).data())
+}
+
+fn link_body(link: &Link, now: i64, tz: Tz) -> String {
+    format!(
+        "{}\n<code>{}</code>\n{}",
+        title(link),
+        escape(&link.url),
+        expiry(link.expires_at, now, tz)
+    )
+}
+
+/// A link that was just made or extended, with its Disable button. `now` is linkd's clock
+/// (for a new link, its `created_at`).
+pub fn link_card(headline: &str, link: &Link, now: i64, tz: Tz) -> Reply {
+    let text = format!("{}\n\n{}", escape(headline), link_body(link, now, tz));
+    Reply::inline(text, vec![vec![disable_button(link, false)]])
+}
+
+/// What a link's message becomes once it is off (no buttons left).
+pub fn link_off(link: &Link, now: i64, tz: Tz) -> Reply {
+    let when = match (link.state, link.disabled_at) {
+        (LinkState::Disabled, Some(at)) => format!("switched off {}", clock(at, now, tz)),
+        (LinkState::Expired, _) => expiry(link.expires_at, now, tz),
+        _ => "switched off".into(),
+    };
+    Reply::text(format!(
+        "⛔ {} is off\n<s>{}</s>\n{when}; nobody can watch with it any more",
+        title(link),
+        escape(&link.url)
+    ))
+}
+
+/// `/active`: one or more messages, each under the length and button limits.
+pub fn active_list(links: &[Link], now: i64, tz: Tz) -> Vec<Reply> {
+    if links.is_empty() {
+        return vec![Reply::text(
+            "There are no active links. Make one with /new or /newperm.",
+        )];
+    }
+    let header = format!(
+        "<b>{}</b>",
+        plural(links.len() as i64, "active link", "active links")
+    );
+    let mut replies = Vec::new();
+    let mut text = header.clone();
+    let mut buttons: Vec<Vec<InlineKeyboardButton>> = Vec::new();
+    for link in links {
+        let viewers = plural(i64::from(link.viewers), "viewer", "viewers");
+        let entry = format!("{}\n👀 {viewers}", link_body(link, now, tz));
+        let fits = visible_len(&text) + 2 + visible_len(&entry) <= TEXT_BUDGET;
+        if !buttons.is_empty() && (!fits || buttons.len() >= MAX_BUTTONS) {
+            replies.push(Reply::inline(
+                std::mem::take(&mut text),
+                std::mem::take(&mut buttons),
+            ));
+            text = format!("{header} (continued)");
+        }
+        text.push_str("\n\n");
+        text.push_str(&entry);
+        buttons.push(vec![disable_button(link, true)]);
+    }
+    replies.push(Reply::inline(text, buttons));
+    replies
+}
+
+/// `/status`.
+pub fn status(s: &Status, tz: Tz) -> Reply {
+    let state = if s.live {
+        "🔴 <b>Live</b>"
+    } else {
+        "⚫ <b>Offline</b>"
+    };
+    let since = match s.live_since {
+        Some(at) => format!(" since {} ({})", clock(at, s.now, tz), span(s.now - at)),
+        None => String::new(),
+    };
+    Reply::text(format!(
+        "{state}{since}\n👀 {}\n🔗 {}\nlinkd {}, up {}",
+        plural(i64::from(s.viewers), "viewer", "viewers"),
+        plural(i64::from(s.active_links), "active link", "active links"),
+        escape(&s.version),
+        span(s.uptime_s as i64),
+    ))
+}
+
+/// The `/new` keyboard: one button per configured lifetime, then Permanent.
+pub fn ttl_choice(options: &[String], note: Option<&str>, note_id: Option<u64>) -> Reply {
+    let mut rows: Vec<Vec<InlineKeyboardButton>> = options
+        .chunks(3)
+        .map(|row| {
+            row.iter()
+                .map(|t| {
+                    let cb = Callback::New {
+                        choice: Choice::Ttl(t.clone()),
+                        note_id,
+                    };
+                    InlineKeyboardButton::callback(t.clone(), cb.data())
+                })
+                .collect()
+        })
+        .collect();
+    let perm = Callback::New {
+        choice: Choice::Permanent,
+        note_id,
+    };
+    rows.push(vec![InlineKeyboardButton::callback(
+        "♾ Permanent",
+        perm.data(),
+    )]);
+    let mut text = String::from("How long should the new link work?");
+    if let Some(note) = note {
+        text.push_str(&format!("\nNote: {}", escape(note)));
+    }
+    Reply::inline(text, rows)
+}
+
+/// The answer when linkd refused a request, written for a person.
+pub fn api_error(e: &ApiError, now: i64, tz: Tz) -> String {
+    match e {
+        ApiError::NotFound { id } => {
+            format!("There is no link #{id}. /active lists the links that are on.")
+        }
+        ApiError::AlreadyDisabled { id, disabled_at: Some(at) } => {
+            format!("Link #{id} is already off (switched off {}).", clock(*at, now, tz))
+        }
+        ApiError::AlreadyDisabled { id, disabled_at: None } => {
+            format!("Link #{id} is already off.")
+        }
+        ApiError::AlreadyExpired { id, expires_at } => {
+            format!("Link #{id} has already expired ({}).", expiry(Some(*expires_at), now, tz))
+        }
+        ApiError::NoActiveLinks => "There are no active links, so there is nothing to switch off.".into(),
+        ApiError::InvalidTtl { given, reason, min_secs, max_secs } => format!(
+            "“{}” is not a lifetime I can use ({}).\nGive a duration from {} to {}, for example <code>30m</code>, <code>1h30m</code> or <code>2d</code>: /new 2h grandma",
+            escape(given),
+            escape(reason),
+            round_span(*min_secs),
+            round_span(*max_secs),
+        ),
+        ApiError::InvalidNote { problem: NoteProblem::TooLong, max_chars } => {
+            format!("That note is too long: keep it to {max_chars} characters.")
+        }
+        ApiError::InvalidNote { problem: NoteProblem::ControlCharacter, .. } => {
+            "A note must be one line of plain text.".into()
+        }
+        ApiError::InvalidConsumer => "botd sent linkd a bad request (consumer name); please report this.".into(),
+        ApiError::Storage { message } => format!(
+            "linkd could not use its database, nothing was changed ({}). Try again in a moment.",
+            escape(message)
+        ),
+        ApiError::ShuttingDown => "linkd is restarting. Try again in a moment.".into(),
+    }
+}
+
+/// The answer to every command while linkd cannot be reached.
+pub fn linkd_unreachable() -> String {
+    "linkd is not reachable right now. I keep reconnecting; try again in a moment.".into()
+}
+
+/// `/whoami`, answered to anyone.
+pub fn whoami(chat_id: i64) -> Reply {
+    Reply::text(format!("This chat's id is <code>{chat_id}</code>."))
+}
+
+/// The answer to a chat that is not in `ALLOWED_CHAT_IDS`.
+pub fn refusal(chat_id: i64) -> Reply {
+    Reply::text(format!(
+        "Sorry, this is a private bot. If it is yours, add this chat's id (<code>{chat_id}</code>) to ALLOWED_CHAT_IDS and restart it."
+    ))
+}
+
+/// `/start` and `/help`: what the bot does, its commands, and the reply keyboard.
+pub fn help(ttl_options: &[String], default_ttl: &str) -> Reply {
+    let mut text = String::from(
+        "I make watch links for your live stream and switch them off again.\n\
+         Send a link to the people you choose; it stops working when it expires or when you press <b>Disable</b>.\n",
+    );
+    for (name, description) in MENU {
+        text.push_str(&format!("\n/{name} — {}", escape(description)));
+    }
+    if ttl_options.is_empty() {
+        text.push_str("\n\n/new offers permanent links only.");
+    } else {
+        text.push_str(&format!(
+            "\n\n/new without a lifetime offers {} and permanent. A lifetime is a duration like 30m, 1h30m or 2d.",
+            escape(&ttl_options.join(", "))
+        ));
+    }
+    let first_row = if ttl_options.is_empty() {
+        vec![KeyboardButton::new("/newperm")]
+    } else {
+        vec![
+            KeyboardButton::new(format!("/new {default_ttl}")),
+            KeyboardButton::new("/new"),
+        ]
+    };
+    let keyboard = KeyboardMarkup::new(vec![
+        first_row,
+        vec![
+            KeyboardButton::new("/active"),
+            KeyboardButton::new("/status"),
+        ],
+        vec![
+            KeyboardButton::new("/offlast"),
+            KeyboardButton::new("/help"),
+        ],
+    ])
+    .resize_keyboard();
+    Reply {
+        text,
+        markup: Markup::Keyboard(keyboard),
+    }
+}
+
+/// A malformed known command.
+pub fn usage(usage: &str) -> Reply {
+    Reply::text(format!("Usage: {}", escape(usage)))
+}
+
+/// An unknown `/word` or plain text.
+pub fn unknown(command: Option<&str>) -> Reply {
+    match command {
+        Some(c) => Reply::text(format!(
+            "I don't know {}. /help lists what I can do.",
+            escape(c)
+        )),
+        None => Reply::text("Send /help to see what I can do."),
+    }
+}
+
+/// A notification, or `None` for a kind the operator did not ask for.
+pub fn event(e: &Event, now: i64, tz: Tz, notify: crate::config::Notify) -> Option<Reply> {
+    match &e.kind {
+        EventKind::StreamLive if notify.live => Some(Reply::text(format!(
+            "🔴 The stream is live (since {}).",
+            clock(e.at, now, tz)
+        ))),
+        EventKind::StreamOffline if notify.offline => Some(Reply::text(format!(
+            "⚫ The stream went offline ({}).",
+            clock(e.at, now, tz)
+        ))),
+        EventKind::LinkOpened { link_id, note } if notify.opened => {
+            let who = if note.is_empty() {
+                String::new()
+            } else {
+                format!(" · {}", escape(note))
+            };
+            let button = InlineKeyboardButton::callback(
+                format!("⛔ Disable #{link_id}"),
+                Callback::Off(*link_id).data(),
+            );
+            Some(Reply::inline(
+                format!(
+                    "👀 <b>Link #{link_id}</b>{who} was opened for the first time ({}).",
+                    clock(e.at, now, tz)
+                ),
+                vec![vec![button]],
+            ))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::{Europe::Berlin, UTC};
+
+    // 2024-05-01 16:30:00 UTC = 18:30 in Berlin.
+    const T: i64 = 1_714_581_000;
+
+    fn link(id: i64, note: &str, expires_at: Option<i64>) -> Link {
+        Link {
+            id,
+            url: format!("http://127.0.0.1/live/stream/tok{id}"),
+            note: note.into(),
+            created_at: T - 60,
+            expires_at,
+            state: LinkState::Active,
+            disabled_at: None,
+            viewers: 0,
+        }
+    }
+
+    #[test]
+    fn escape_and_visible_len() {
+        let cases = [
+            ("a<b>&c\"", "a&lt;b&gt;&amp;c&quot;", 7),
+            ("plain", "plain", 5),
+            ("ünï😀", "ünï😀", 5),
+        ];
+        for (raw, escaped, len) in cases {
+            assert_eq!(escape(raw), escaped);
+            assert_eq!(visible_len(escaped), len, "{raw}");
+        }
+        assert_eq!(visible_len("<b>bold</b> <code>x&amp;y</code>"), 8);
+        assert_eq!(
+            plain("<b>a</b> &lt;b&gt; &amp; <code>c</code>"),
+            "a <b> & c"
+        );
+    }
+
+    #[test]
+    fn spans() {
+        let cases = [
+            (0, "less than a minute"),
+            (59, "less than a minute"),
+            (60, "1 min"),
+            (3599, "59 min"),
+            (3600, "1 h"),
+            (3600 + 5 * 60, "1 h 5 min"),
+            (86_400, "1 d"),
+            (3 * 86_400 + 4 * 3600 + 59, "3 d 4 h"),
+            (-5, "less than a minute"),
+        ];
+        for (secs, want) in cases {
+            assert_eq!(span(secs), want, "{secs}");
+        }
+    }
+
+    #[test]
+    fn expiries() {
+        let cases = [
+            (
+                Some(T),
+                T - 3540,
+                Berlin,
+                "expires 18:30 Europe/Berlin, in 59 min",
+            ),
+            (Some(T), T - 3540, UTC, "expires 16:30 UTC, in 59 min"),
+            (
+                Some(T + 2 * 86_400),
+                T,
+                Berlin,
+                "expires 3 May 18:30 Europe/Berlin, in 2 d",
+            ),
+            (
+                Some(T + 366 * 86_400),
+                T,
+                UTC,
+                "expires 2 May 2025 16:30 UTC, in 366 d",
+            ),
+            (Some(T - 300), T, UTC, "expired 16:25 UTC, 5 min ago"),
+            (None, T, UTC, "never expires (permanent)"),
+        ];
+        for (at, now, tz, want) in cases {
+            assert_eq!(expiry(at, now, tz), want);
+        }
+    }
+
+    #[test]
+    fn card_shows_url_note_expiry_and_disable() {
+        let mut l = link(7, "<grandma> & co", Some(T));
+        l.url.push_str("&x");
+        let r = link_card("New link", &l, T - 3540, Berlin);
+        assert!(
+            r.text
+                .contains("<code>http://127.0.0.1/live/stream/tok7&amp;x</code>"),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains("&lt;grandma&gt; &amp; co"));
+        assert!(r.text.contains("expires 18:30 Europe/Berlin, in 59 min"));
+        let Markup::Inline(kb) = &r.markup else {
+            panic!("no buttons")
+        };
+        let json = serde_json::to_string(kb).unwrap();
+        assert!(json.contains("\"callback_data\":\"off:7\""), "{json}");
+    }
+
+    #[test]
+    fn off_message_has_no_buttons() {
+        let mut l = link(3, "", Some(T + 60));
+        l.state = LinkState::Disabled;
+        l.disabled_at = Some(T);
+        let r = link_off(&l, T, UTC);
+        assert_eq!(r.markup, Markup::None);
+        assert!(r.text.contains("Link #3</b> is off"), "{}", r.text);
+        assert!(r.text.contains("switched off 16:30 UTC"), "{}", r.text);
+    }
+
+    #[test]
+    fn active_list_empty_and_split() {
+        let empty = active_list(&[], T, UTC);
+        assert_eq!(empty.len(), 1);
+        assert!(empty[0].text.contains("no active links"));
+
+        let links: Vec<Link> = (1..=60)
+            .map(|i| link(i, &"n".repeat(150), Some(T + 3600)))
+            .collect();
+        let replies = active_list(&links, T, UTC);
+        assert!(replies.len() > 1);
+        let mut seen = 0;
+        for r in &replies {
+            assert!(
+                visible_len(&r.text) <= TEXT_BUDGET,
+                "{}",
+                visible_len(&r.text)
+            );
+            let Markup::Inline(kb) = &r.markup else {
+                panic!("no buttons")
+            };
+            let n = kb.inline_keyboard.len();
+            assert!(n <= MAX_BUTTONS);
+            assert_eq!(r.text.matches("<b>Link #").count(), n);
+            seen += n;
+        }
+        assert_eq!(seen, 60);
+    }
+
+    #[test]
+    fn status_text() {
+        let s = Status {
+            live: true,
+            live_since: Some(T - 3900),
+            viewers: 1,
+            active_links: 2,
+            version: "0.1.0".into(),
+            uptime_s: 7200,
+            now: T,
+        };
+        let r = status(&s, Berlin);
+        assert_eq!(
+            r.text,
+            "🔴 <b>Live</b> since 17:25 Europe/Berlin (1 h 5 min)\n👀 1 viewer\n🔗 2 active links\nlinkd 0.1.0, up 2 h"
+        );
+    }
+
+    #[test]
+    fn api_errors_read_as_sentences() {
+        let cases = [
+            (ApiError::NotFound { id: 9 }, "There is no link #9"),
+            (ApiError::AlreadyDisabled { id: 9, disabled_at: Some(T) }, "already off (switched off 16:30 UTC)"),
+            (ApiError::AlreadyExpired { id: 9, expires_at: T - 60 }, "already expired (expired 16:29 UTC, 1 min ago)"),
+            (ApiError::NoActiveLinks, "no active links"),
+            (
+                ApiError::InvalidTtl {
+                    given: "5<".into(),
+                    reason: "time unit needed".into(),
+                    min_secs: 1,
+                    max_secs: 30 * 86_400,
+                },
+                "“5&lt;” is not a lifetime I can use (time unit needed).\nGive a duration from 1 second to 30 days",
+            ),
+            (ApiError::InvalidNote { problem: NoteProblem::TooLong, max_chars: 200 }, "200 characters"),
+        ];
+        for (e, want) in cases {
+            let text = api_error(&e, T, UTC);
+            assert!(text.contains(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn events_follow_notify() {
+        use crate::config::Notify;
+        let all = Notify {
+            live: true,
+            offline: true,
+            opened: true,
+        };
+        let live = Event {
+            id: 1,
+            at: T,
+            kind: EventKind::StreamLive,
+        };
+        assert!(event(&live, T, UTC, all).unwrap().text.contains("live"));
+        assert_eq!(event(&live, T, UTC, Notify::default()), None);
+        let opened = Event {
+            id: 2,
+            at: T,
+            kind: EventKind::LinkOpened {
+                link_id: 4,
+                note: "x".into(),
+            },
+        };
+        let r = event(&opened, T, UTC, all).unwrap();
+        assert!(r.text.contains("Link #4</b> · x was opened"), "{}", r.text);
+    }
+
+    #[test]
+    fn ttl_keyboard_has_options_and_permanent() {
+        let r = ttl_choice(&["30m".into(), "1h".into()], Some("kids"), Some(5));
+        let Markup::Inline(kb) = &r.markup else {
+            panic!()
+        };
+        let data: Vec<String> = kb
+            .inline_keyboard
+            .iter()
+            .flatten()
+            .map(|b| {
+                serde_json::to_value(b).unwrap()["callback_data"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(data, ["new:30m:5", "new:1h:5", "new:perm:5"]);
+        let r = ttl_choice(&[], None, None);
+        let Markup::Inline(kb) = &r.markup else {
+            panic!()
+        };
+        assert_eq!(kb.inline_keyboard.len(), 1);
+    }
+}

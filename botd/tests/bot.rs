@@ -1,0 +1,500 @@
+//! End-to-end tests: botd against the fake Bot API and the real linkd on a temp socket.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{fake_telegram::FakeTelegram, *};
+
+struct World {
+    _dir: tempfile::TempDir,
+    origin: Origin,
+    linkd: Linkd,
+    tg: FakeTelegram,
+    bot: Bot,
+    api: proto::LinkApiClient,
+}
+
+async fn world(extra_toml: &str) -> World {
+    capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start().await;
+    let linkd = Linkd::start(dir.path(), &origin).await;
+    let tg = FakeTelegram::start(TOKEN).await;
+    let bot = Bot::start(&tg, config(&tg, &linkd.socket, extra_toml)).await;
+    let api = linkd.client().await;
+    World {
+        _dir: dir,
+        origin,
+        linkd,
+        tg,
+        bot,
+        api,
+    }
+}
+
+impl World {
+    /// Stops both daemons; returns how many link tokens the log check covered.
+    async fn finish(self) -> usize {
+        self.bot.stop().await;
+        self.linkd.stop().await;
+        assert_no_secrets(&self.tg)
+    }
+}
+
+fn ctx() -> tarpc::context::Context {
+    tarpc::context::current()
+}
+
+/// The link id of the only Disable button of a message.
+fn off_id(call: &fake_telegram::Call) -> i64 {
+    let data = call.callback_data();
+    assert_eq!(data.len(), 1, "{data:?}");
+    data[0]
+        .strip_prefix("off:")
+        .expect("a disable button")
+        .parse()
+        .unwrap()
+}
+
+fn contains_any(text: &str, options: &[&str]) -> bool {
+    options.iter().any(|o| text.contains(o))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_commands() {
+    let w = world("").await;
+    let tg = &w.tg;
+
+    // /start: what the bot does, its commands and the reply keyboard; the menu is registered.
+    let help = ask(tg, OPERATOR, "/start").await;
+    for cmd in [
+        "/new", "/newperm", "/active", "/status", "/off", "/offlast", "/extend", "/whoami",
+    ] {
+        assert!(
+            help.text().contains(cmd),
+            "{cmd} missing in {}",
+            help.text()
+        );
+    }
+    assert!(
+        help.body["reply_markup"]["keyboard"].is_array(),
+        "{}",
+        help.body
+    );
+    assert_eq!(help.body["parse_mode"], "HTML");
+    tg.wait_for(0, WAIT, |c| c.method == "deleteWebhook")
+        .await
+        .unwrap();
+    let menu = tg
+        .wait_for(0, WAIT, |c| c.method == "setMyCommands")
+        .await
+        .unwrap();
+    assert_eq!(menu.body["commands"].as_array().map(Vec::len), Some(9));
+    assert!(ask(tg, OPERATOR, "/help").await.text().contains("/extend"));
+
+    // /new with a TTL creates at once: URL in <code>, note, expiry, Disable button.
+    let card = ask(tg, OPERATOR, "/new 90m grandma & co").await;
+    let text = card.text();
+    assert!(
+        text.contains("<code>http://127.0.0.1/live/stream/"),
+        "{text}"
+    );
+    assert!(text.contains("grandma &amp; co"), "{text}");
+    assert!(
+        contains_any(text, &["UTC, in 1 h 30 min", "UTC, in 1 h 29 min"]),
+        "{text}"
+    );
+    let first = off_id(&card);
+    let link = w.api.get_link(ctx(), first).await.unwrap().unwrap();
+    assert_eq!(link.note, "grandma & co");
+    assert!(text.contains(&link.url));
+
+    // The Disable button: linkd disables the link, the press is answered, the message edited.
+    let since = tg.mark();
+    tg.press(OPERATOR, card.message_id(), &format!("off:{first}"));
+    let answer = tg.wait_method(since, "answerCallbackQuery").await;
+    assert_eq!(answer.body["text"], format!("Link #{first} is off."));
+    let edit = tg.wait_method(since, "editMessageText").await;
+    assert_eq!(edit.body["message_id"], card.message_id());
+    assert!(edit.text().contains("is off"), "{}", edit.text());
+    assert!(edit.callback_data().is_empty());
+    let link = w.api.get_link(ctx(), first).await.unwrap().unwrap();
+    assert_eq!(link.state, proto::LinkState::Disabled);
+    // Pressing it again changes nothing and says why.
+    let since = tg.mark();
+    tg.press(OPERATOR, card.message_id(), &format!("off:{first}"));
+    let answer = tg.wait_method(since, "answerCallbackQuery").await;
+    assert!(
+        answer.body["text"]
+            .as_str()
+            .unwrap()
+            .contains("already off"),
+        "{}",
+        answer.body
+    );
+
+    // /new without a TTL: the keyboard of LINK_TTL_OPTIONS plus Permanent.
+    let choice = ask(tg, OPERATOR, "/new").await;
+    assert_eq!(
+        choice.callback_data(),
+        ["new:30m", "new:1h", "new:3h", "new:perm"]
+    );
+    let since = tg.mark();
+    tg.press(OPERATOR, choice.message_id(), "new:perm");
+    let edit = tg.wait_method(since, "editMessageText").await;
+    assert!(edit.text().contains("never expires"), "{}", edit.text());
+    let perm = off_id(&edit);
+    assert_eq!(
+        w.api
+            .get_link(ctx(), perm)
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        None
+    );
+
+    // A note given before the choice is kept for the link.
+    let choice = ask(tg, OPERATOR, "/new the kids").await;
+    let data = choice.callback_data();
+    assert!(data[0].starts_with("new:30m:"), "{data:?}");
+    let since = tg.mark();
+    tg.press(OPERATOR, choice.message_id(), &data[0]);
+    let edit = tg.wait_method(since, "editMessageText").await;
+    assert!(edit.text().contains("the kids"), "{}", edit.text());
+    assert!(
+        contains_any(edit.text(), &["in 30 min", "in 29 min"]),
+        "{}",
+        edit.text()
+    );
+    let kids = off_id(&edit);
+
+    // Everything else, as a table: input -> a piece of the answer.
+    let cases: Vec<(String, &str)> = vec![
+        ("/new 5 x".into(), "is not a lifetime I can use"),
+        ("/new 40d".into(), "from 1 second to 30 days"),
+        ("/newperm the family".into(), "never expires"),
+        ("/off 999".into(), "There is no link #999"),
+        (format!("/off {first}"), "is already off"),
+        ("/extend 999 2h".into(), "There is no link #999"),
+        (format!("/extend {kids} soon"), "is not a lifetime"),
+        ("/off".into(), "Usage: /off ID"),
+        ("/extend 3".into(), "Usage: /extend ID TTL"),
+        ("/bogus".into(), "I don't know /bogus"),
+        ("hello there".into(), "/help"),
+        ("/whoami".into(), "<code>1001</code>"),
+        ("/status".into(), "Offline"),
+        ("/status".into(), "3 active links"),
+    ];
+    for (input, want) in &cases {
+        let answer = ask(tg, OPERATOR, input).await;
+        assert!(
+            answer.text().contains(want),
+            "{input:?} -> {}",
+            answer.text()
+        );
+    }
+
+    // /extend gives a new expiry from now, and a Disable button.
+    let extended = ask(tg, OPERATOR, &format!("/extend {perm} 2h")).await;
+    assert!(
+        extended.text().contains("Link extended"),
+        "{}",
+        extended.text()
+    );
+    assert!(
+        contains_any(extended.text(), &["in 2 h", "in 1 h 59 min"]),
+        "{}",
+        extended.text()
+    );
+    assert_eq!(off_id(&extended), perm);
+
+    // /offlast switches off the newest; the deep link /start off_ID switches off one by id.
+    let newest = w.api.list_active(ctx()).await.unwrap().unwrap()[0].id;
+    let off = ask(tg, OPERATOR, "/offlast").await;
+    assert!(
+        off.text().contains(&format!("Link #{newest}</b>")) && off.text().contains("is off"),
+        "{}",
+        off.text()
+    );
+    let off = ask(tg, OPERATOR, &format!("/start off_{kids}")).await;
+    assert!(
+        off.text().contains(&format!("Link #{kids}</b>")) && off.text().contains("is off"),
+        "{}",
+        off.text()
+    );
+    let off = ask(tg, OPERATOR, "/offlast").await;
+    assert!(
+        off.text().contains(&format!("Link #{perm}</b> is off")),
+        "{}",
+        off.text()
+    );
+    assert!(ask(tg, OPERATOR, "/offlast")
+        .await
+        .text()
+        .contains("no active links"));
+    assert!(ask(tg, OPERATOR, "/active")
+        .await
+        .text()
+        .contains("no active links"));
+    assert!(w.api.list_active(ctx()).await.unwrap().unwrap().is_empty());
+
+    assert!(
+        w.finish().await >= 5,
+        "the log check saw the links the bot sent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_list_splits_and_disables_one_by_one() {
+    let w = world("").await;
+    let tg = &w.tg;
+    let mut ids = Vec::new();
+    for i in 0..45 {
+        let note = format!("{i:02} {}", "ü".repeat(180));
+        let link = w
+            .api
+            .create_link(ctx(), Some("2h".into()), Some(note))
+            .await
+            .unwrap()
+            .unwrap();
+        ids.push(link.id);
+    }
+    let answers = ask_many(tg, OPERATOR, "/active", 2).await;
+    assert!(answers.len() >= 2, "one message for 45 long entries");
+    let mut buttons = Vec::new();
+    for a in &answers {
+        let len = botd::messages::visible_len(a.text());
+        assert!(len <= 4096, "a message of {len} characters");
+        assert!(a.text().contains("viewers"), "{}", a.text());
+        buttons.extend(a.callback_data());
+    }
+    // Wait for the rest of the messages (the count is only known now).
+    let want: Vec<String> = ids.iter().rev().map(|id| format!("off:{id}")).collect();
+    let deadline = std::time::Instant::now() + WAIT;
+    while buttons.len() < want.len() && std::time::Instant::now() < deadline {
+        let mark = tg.mark();
+        let all: Vec<_> = tg
+            .calls()
+            .into_iter()
+            .filter(|c| c.method == "sendMessage" && c.text().contains("active links"))
+            .collect();
+        buttons = all.iter().flat_map(|c| c.callback_data()).collect();
+        if buttons.len() < want.len() {
+            let _ = tg.wait_for(mark, Duration::from_secs(1), |_| true).await;
+        }
+    }
+    assert_eq!(buttons, want, "every active link, newest first, once");
+
+    // Disabling from the list removes only that button.
+    let list = tg
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "sendMessage" && c.callback_data().len() > 2)
+        .unwrap();
+    let target: i64 = list.callback_data()[1]
+        .strip_prefix("off:")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let since = tg.mark();
+    tg.press(OPERATOR, list.message_id(), &format!("off:{target}"));
+    let edit = tg.wait_method(since, "editMessageReplyMarkup").await;
+    let left = fake_telegram::buttons(&edit.body["reply_markup"]);
+    assert_eq!(left.len(), list.callback_data().len() - 1);
+    assert!(!left.contains(&format!("off:{target}")));
+    let link = w.api.get_link(ctx(), target).await.unwrap().unwrap();
+    assert_eq!(link.state, proto::LinkState::Disabled);
+    assert!(w.finish().await >= 45);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_are_refused() {
+    let w = world("").await;
+    let tg = &w.tg;
+    let link = w
+        .api
+        .create_link(ctx(), Some("1h".into()), Some("secret party".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    for input in [
+        "/new 1h stranger-note-xyz",
+        "/active",
+        "/off 1",
+        "/status",
+        "/start",
+        "hi",
+    ] {
+        let answer = ask(tg, STRANGER, input).await;
+        assert!(
+            answer.text().contains("private bot"),
+            "{input:?} -> {}",
+            answer.text()
+        );
+        assert!(
+            !answer.text().contains("/live/stream/"),
+            "{input:?} leaked a link"
+        );
+        assert!(answer.callback_data().is_empty());
+    }
+    // /whoami is answered to anyone.
+    let whoami = ask(tg, STRANGER, "/whoami").await;
+    assert!(whoami.text().contains("<code>666</code>"));
+
+    // A stranger's button press (forged onto a message in their chat) changes nothing.
+    let since = tg.mark();
+    tg.press(STRANGER, whoami.message_id(), &format!("off:{}", link.id));
+    let answer = tg.wait_method(since, "answerCallbackQuery").await;
+    assert!(answer.body["text"]
+        .as_str()
+        .unwrap()
+        .contains("private bot"));
+    let active = w.api.list_active(ctx()).await.unwrap().unwrap();
+    assert_eq!(active.len(), 1, "nothing was created or disabled");
+    assert_eq!(active[0].id, link.id);
+
+    let logs = logs();
+    assert!(
+        logs.contains("chat=666"),
+        "the refusal is logged with the chat id"
+    );
+    assert!(
+        !logs.contains("stranger-note-xyz"),
+        "message text was logged"
+    );
+    let _checked = w.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_reach_the_allowed_chats() {
+    let w = world("").await;
+    let tg = &w.tg;
+    // One allowed chat has blocked the bot: the others still get everything.
+    tg.block(GROUP);
+    let since = tg.mark();
+    w.origin.set_live(true);
+    let live = tg
+        .wait_for(since, WAIT, |c| {
+            c.method == "sendMessage" && c.chat() == Some(OPERATOR) && c.text().contains("live")
+        })
+        .await
+        .unwrap();
+    assert!(
+        live.text().contains("The stream is live"),
+        "{}",
+        live.text()
+    );
+    tg.wait_for(since, WAIT, |c| {
+        c.method == "sendMessage" && c.chat() == Some(GROUP)
+    })
+    .await
+    .unwrap();
+
+    // A link opened for the first time.
+    let card = ask(tg, OPERATOR, "/new 1h aunt").await;
+    let url = first_url(card.text()).expect("a url");
+    let since = tg.mark();
+    assert!(w.linkd.open(&url).await.contains("200"));
+    let opened = tg
+        .wait_for(since, WAIT, |c| {
+            c.method == "sendMessage" && c.text().contains("opened")
+        })
+        .await
+        .unwrap();
+    assert!(
+        opened.text().contains("aunt") && opened.text().contains("for the first time"),
+        "{}",
+        opened.text()
+    );
+    assert_eq!(opened.callback_data(), [format!("off:{}", off_id(&card))]);
+    // /status agrees.
+    let status = ask(tg, OPERATOR, "/status").await;
+    assert!(status.text().contains("Live"), "{}", status.text());
+
+    let since = tg.mark();
+    w.origin.set_live(false);
+    tg.wait_for(since, WAIT, |c| {
+        c.method == "sendMessage" && c.chat() == Some(OPERATOR) && c.text().contains("offline")
+    })
+    .await
+    .unwrap();
+    let _checked = w.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_setting_filters_events() {
+    let w = world("notify = \"offline\"").await;
+    let tg = &w.tg;
+    let since = tg.mark();
+    w.origin.set_live(true);
+    // linkd has the event once /status says live; the bot must stay silent about it.
+    let deadline = std::time::Instant::now() + WAIT;
+    while !w.api.status(ctx()).await.unwrap().unwrap().live {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "linkd never saw the stream"
+        );
+        let _ = tg
+            .wait_for(tg.mark(), Duration::from_millis(100), |_| false)
+            .await;
+    }
+    w.origin.set_live(false);
+    let offline = tg
+        .wait_for(since, WAIT, |c| c.method == "sendMessage")
+        .await
+        .unwrap();
+    assert!(
+        offline.text().contains("offline"),
+        "the first notification is {}",
+        offline.text()
+    );
+    let _checked = w.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linkd_down_then_up() {
+    capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start().await;
+    let tg = FakeTelegram::start(TOKEN).await;
+    let bot = Bot::start(&tg, config(&tg, &dir.path().join("linkd.sock"), "")).await;
+
+    for input in ["/status", "/new 1h", "/active", "/off 1"] {
+        let answer = ask(&tg, OPERATOR, input).await;
+        assert!(
+            answer.text().contains("linkd is not reachable right now"),
+            "{input} -> {}",
+            answer.text()
+        );
+    }
+    // Updates botd cannot use do not stop it.
+    tg.inject(serde_json::json!({"poll": {"id": "1", "question": "?", "options": [], "total_voter_count": 0,
+        "is_closed": false, "is_anonymous": true, "type": "regular", "allows_multiple_answers": false}}));
+    tg.inject(serde_json::json!({"some_future_kind": {"x": 1}}));
+    tg.inject(serde_json::json!({"message": {"message_id": 5, "date": 0, "chat": {"id": OPERATOR, "type": "private", "first_name": "P"},
+        "sticker": {"file_id": "f", "file_unique_id": "u", "type": "regular", "width": 1, "height": 1, "is_animated": false, "is_video": false}}}));
+
+    let linkd = Linkd::start(dir.path(), &origin).await;
+    let answer = ask(&tg, OPERATOR, "/status").await;
+    assert!(answer.text().contains("Offline"), "{}", answer.text());
+    assert!(ask(&tg, OPERATOR, "/new 1h")
+        .await
+        .text()
+        .contains("/live/stream/"));
+
+    // linkd restarts: the next call fails over to "not reachable", then botd reconnects.
+    linkd.stop().await;
+    assert!(ask(&tg, OPERATOR, "/active")
+        .await
+        .text()
+        .contains("not reachable"));
+    let linkd = Linkd::start(dir.path(), &origin).await;
+    let answer = ask(&tg, OPERATOR, "/active").await;
+    assert!(answer.text().contains("1 active link"), "{}", answer.text());
+
+    bot.stop().await;
+    linkd.stop().await;
+    assert!(assert_no_secrets(&tg) >= 1);
+}
