@@ -158,6 +158,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         "botd starting"
     );
     let app = Arc::new(App::new(config));
+    // Ready means configured and running: botd serves (and says "linkd is not reachable")
+    // whether or not linkd and Telegram can be reached yet.
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
 
     let menu = tokio::spawn(register_commands(bot.clone()));
     let notifier = tokio::spawn(notify::run(bot.clone(), app.clone()));

@@ -334,7 +334,7 @@
         let state = FINAL.indexOf(body.state) !== -1 ? body.state : 'invalid';
         // The playback cookie never outlives its link, so once the link's time is up the
         // browser no longer sends it: that is an expired link, not an invalid one.
-        if (state === 'invalid' && typeof expiresAt === 'number' && Date.now() / 1000 >= expiresAt - 1) {
+        if (state !== 'expired' && typeof expiresAt === 'number' && Date.now() / 1000 >= expiresAt - 1) {
           state = 'expired';
         }
         end(state);

@@ -138,6 +138,12 @@ pub fn state_cookie(state: &str, secure: bool) -> String {
     format!("{STATE_COOKIE}={state}; Path={COOKIE_PATH}; Max-Age=600; HttpOnly; SameSite=Strict{secure}")
 }
 
+/// `Set-Cookie` value that forgets [`STATE_COOKIE`] (a newly opened link starts afresh).
+pub fn clear_state_cookie(secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{STATE_COOKIE}=; Path={COOKIE_PATH}; Max-Age=0; HttpOnly; SameSite=Strict{secure}")
+}
+
 /// The ended state remembered in [`STATE_COOKIE`], if any.
 pub fn ended_state(headers: &http::HeaderMap) -> Option<&'static str> {
     match cookie(headers, STATE_COOKIE)? {

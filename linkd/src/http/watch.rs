@@ -84,8 +84,10 @@ pub fn watch(web: &Web, shared: &Arc<Shared>, path: &str, client: IpAddr) -> Res
     };
     let mut r = web.pages.watch(&entry.note, &cfg);
     let cookie = session::set_cookie(&value, ends - now, web.cookie_secure);
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
+    for c in [cookie, session::clear_state_cookie(web.cookie_secure)] {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
     r
 }
