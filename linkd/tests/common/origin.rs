@@ -46,6 +46,8 @@ pub struct OriginState {
     /// While set, the LL ticker makes no new parts, so blocking reloads wait (see
     /// [`FakeOrigin::freeze`]).
     pub frozen: AtomicBool,
+    /// Blocking reloads whose request was dropped (the client went away) before they were answered.
+    pub abandoned_waits: AtomicU64,
     sessions: Mutex<HashSet<String>>,
     next_session: AtomicU64,
 }
@@ -117,6 +119,7 @@ impl FakeOrigin {
             parts: AtomicU64::new(PARTS * 2),
             seen: Mutex::new(Vec::new()),
             frozen: AtomicBool::new(false),
+            abandoned_waits: AtomicU64::new(0),
             sessions: Mutex::new(HashSet::new()),
             next_session: AtomicU64::new(0),
         });
@@ -290,9 +293,21 @@ async fn handle(s: Arc<OriginState>, req: Request<Incoming>) -> Response<Full<By
             if target > parts + 2 * PARTS {
                 return reply(StatusCode::BAD_REQUEST, "text/plain", "");
             }
+            // Counts the wait as abandoned if this future is dropped before it ends.
+            struct Waiting<'a>(&'a AtomicU64, bool);
+            impl Drop for Waiting<'_> {
+                fn drop(&mut self) {
+                    if !self.1 {
+                        self.0.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
+            let mut waiting = Waiting(&s.abandoned_waits, false);
             while s.parts.load(Ordering::SeqCst) < target {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
+            waiting.1 = true;
+            drop(waiting);
         }
         let parts = s.parts.load(Ordering::SeqCst);
         let segs = parts / PARTS;
