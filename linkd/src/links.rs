@@ -281,35 +281,43 @@ impl Links {
         Ok(entry)
     }
 
+    /// Link `id` if it is active at `now`, else why not.
+    fn require_active(&self, id: i64, now: i64) -> Result<Entry, ApiError> {
+        let e = self.get(id).ok_or(ApiError::NotFound { id })?;
+        match e.state(now) {
+            LinkState::Active => Ok(e),
+            LinkState::Disabled => Err(ApiError::AlreadyDisabled {
+                id,
+                disabled_at: e.disabled_at,
+            }),
+            LinkState::Expired => Err(ApiError::AlreadyExpired {
+                id,
+                expires_at: e.expires_at.unwrap_or(now),
+            }),
+        }
+    }
+
+    /// Applies a change that the database already holds to the in-memory entry.
+    fn update(&self, id: i64, change: impl FnOnce(&mut Entry)) -> Result<Entry, ApiError> {
+        let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let entry = t.by_id.get_mut(&id).ok_or(ApiError::NotFound { id })?;
+        change(entry);
+        Ok(entry.clone())
+    }
+
     /// Switches link `id` off.
     pub async fn disable(&self, id: i64) -> Result<Entry, ApiError> {
         let _w = self.writes.lock().await;
         let now = self.clock.now();
-        let e = self.get(id).ok_or(ApiError::NotFound { id })?;
-        match e.state(now) {
-            LinkState::Disabled => {
-                return Err(ApiError::AlreadyDisabled {
-                    id,
-                    disabled_at: e.disabled_at,
-                })
-            }
-            LinkState::Expired => {
-                return Err(ApiError::AlreadyExpired {
-                    id,
-                    expires_at: e.expires_at.unwrap_or(now),
-                })
-            }
-            LinkState::Active => {}
-        }
+        self.require_active(id, now)?;
         self.store
             .call(move |c| store::disable_link(c, id, now))
             .await
             .map_err(storage)?;
-        let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
-        let entry = t.by_id.get_mut(&id).ok_or(ApiError::NotFound { id })?;
-        entry.enabled = false;
-        entry.disabled_at = Some(now);
-        Ok(entry.clone())
+        self.update(id, |e| {
+            e.enabled = false;
+            e.disabled_at = Some(now);
+        })
     }
 
     /// Switches off the newest active link.
@@ -327,31 +335,13 @@ impl Links {
         let ttl = parse_ttl(ttl)?;
         let _w = self.writes.lock().await;
         let now = self.clock.now();
-        let e = self.get(id).ok_or(ApiError::NotFound { id })?;
-        match e.state(now) {
-            LinkState::Disabled => {
-                return Err(ApiError::AlreadyDisabled {
-                    id,
-                    disabled_at: e.disabled_at,
-                })
-            }
-            LinkState::Expired => {
-                return Err(ApiError::AlreadyExpired {
-                    id,
-                    expires_at: e.expires_at.unwrap_or(now),
-                })
-            }
-            LinkState::Active => {}
-        }
+        self.require_active(id, now)?;
         let expires_at = now + ttl.as_secs() as i64;
         self.store
             .call(move |c| store::set_expiry(c, id, expires_at))
             .await
             .map_err(storage)?;
-        let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
-        let entry = t.by_id.get_mut(&id).ok_or(ApiError::NotFound { id })?;
-        entry.expires_at = Some(expires_at);
-        Ok(entry.clone())
+        self.update(id, |e| e.expires_at = Some(expires_at))
     }
 
     /// Notes that link `id` was opened; returns true the first time ever.
