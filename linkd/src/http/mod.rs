@@ -266,24 +266,29 @@ pub fn client_ip<B>(req: &Request<B>, peer: SocketAddr, trusted: u32) -> IpAddr 
     if trusted == 0 {
         return peer.ip();
     }
-    let hops: Vec<&str> = req
+    // Each trusted proxy appends the address it was connected from, so the entry `trusted`
+    // places from the end is the client as the outermost trusted proxy saw it. With fewer
+    // entries, the first one is used. Walks the header values from the end without
+    // allocating (this runs on every request).
+    let mut hops = req
         .headers()
         .get_all("x-forwarded-for")
         .iter()
+        .rev()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
+        .flat_map(|v| v.rsplit(','))
         .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    // The last `trusted` entries were added by our proxies; the one before them is the client
-    // as seen by the outermost proxy. With fewer entries, trust what there is.
-    let idx = hops.len().checked_sub(trusted as usize);
-    match idx.and_then(|i| hops.get(i)).and_then(|s| s.parse().ok()) {
-        Some(ip) => ip,
-        None => hops
-            .first()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(peer.ip()),
+        .filter(|s| !s.is_empty());
+    let mut last = None;
+    for _ in 1..trusted {
+        match hops.next() {
+            Some(h) => last = Some(h),
+            None => break,
+        }
+    }
+    match hops.next().or(last) {
+        Some(h) => h.parse().unwrap_or(peer.ip()),
+        None => peer.ip(),
     }
 }
 
