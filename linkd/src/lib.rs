@@ -131,24 +131,13 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let db_path = config.db_path.clone();
-    let store = match tokio::task::spawn_blocking(move || store::Store::open(&db_path)).await {
-        Ok(r) => r,
-        Err(e) => Err(store::StoreError::Task(e.to_string())),
-    };
-    let store = match store {
-        Ok(s) => s,
+    let (store, links, key) = match open_state(&config).await {
+        Ok(state) => state,
         Err(e) => {
             let _ = std::fs::remove_file(&listeners.rpc_path);
-            return Err(e.into());
+            return Err(e);
         }
     };
-    let links = links::Links::load(
-        store.clone(),
-        config.clock.clone(),
-        config.base_url.clone(),
-        config.default_link_ttl,
-    )?;
     let token = CancellationToken::new();
     let shared = Arc::new(Shared {
         events: events::Events::new(store.clone(), config.clock.clone()),
@@ -167,13 +156,6 @@ pub async fn run(
         "linkd ready"
     );
 
-    let key = store.call_now(|c| {
-        store::key(c, "session", shared.links.now(), || {
-            let mut k = vec![0u8; 32];
-            getrandom::fill(&mut k).expect("the operating system's random source failed");
-            k
-        })
-    })?;
     let origin = Arc::new(origin::Origin::new(
         &shared.config.mediamtx_hls_base_url,
         shared.config.mediamtx_read_user.as_deref(),
@@ -230,6 +212,37 @@ pub async fn run(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the database and loads what linkd keeps in memory: the links and the session key.
+async fn open_state(config: &Config) -> Result<(store::Store, links::Links, Vec<u8>), Error> {
+    let db_path = config.db_path.clone();
+    let store = tokio::task::spawn_blocking(move || store::Store::open(&db_path))
+        .await
+        .map_err(|e| store::StoreError::Task(e.to_string()))??;
+    let unreadable = |e: store::StoreError| store::StoreError::Open {
+        path: config.db_path.clone(),
+        reason: e.to_string(),
+        hint: "its rows cannot be read: restore a backup or point DB_PATH at a new file",
+    };
+    let links = links::Links::load(
+        store.clone(),
+        config.clock.clone(),
+        config.base_url.clone(),
+        config.default_link_ttl,
+    )
+    .map_err(unreadable)?;
+    let now = config.clock.now();
+    let key = store
+        .call_now(|c| {
+            store::key(c, "session", now, || {
+                let mut k = vec![0u8; 32];
+                getrandom::fill(&mut k).expect("the operating system's random source failed");
+                k
+            })
+        })
+        .map_err(unreadable)?;
+    Ok((store, links, key))
 }
 
 /// Deletes links that ended longer ago than `LINK_RETENTION`, at start and then hourly.

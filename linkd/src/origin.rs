@@ -22,6 +22,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long the origin may take to start answering (MediaMTX closes blocking reloads after
 /// its 10 s write timeout, so this never cuts a legitimate wait).
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long one liveness check may take, answer and body (MediaMTX's first playlist of a
+/// new muxer takes a second or two).
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(8);
 /// Redirects followed inside the stream's path.
 const MAX_REDIRECTS: usize = 3;
 
@@ -178,20 +181,25 @@ impl Origin {
         Ok(next)
     }
 
-    /// Reads a small body (a playlist) in full.
+    /// Reads a small body (a playlist) in full, within [`PROBE_TIMEOUT`].
     pub async fn get_text(
         &self,
         path: &str,
         query: Option<&str>,
     ) -> Result<(StatusCode, String), OriginError> {
-        let resp = self.get(path, query, &HeaderMap::new()).await?;
-        let status = resp.status();
-        let body = Limited::new(resp.into_body(), 256 * 1024)
-            .collect()
+        let read = async {
+            let resp = self.get(path, query, &HeaderMap::new()).await?;
+            let status = resp.status();
+            let body = Limited::new(resp.into_body(), 256 * 1024)
+                .collect()
+                .await
+                .map_err(|e| OriginError::Unreachable(e.to_string()))?
+                .to_bytes();
+            Ok((status, String::from_utf8_lossy(&body).into_owned()))
+        };
+        tokio::time::timeout(PROBE_TIMEOUT, read)
             .await
-            .map_err(|e| OriginError::Unreachable(e.to_string()))?
-            .to_bytes();
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+            .map_err(|_| OriginError::Timeout(PROBE_TIMEOUT))?
     }
 }
 
@@ -236,36 +244,11 @@ pub async fn probe(shared: Arc<Shared>, origin: Arc<Origin>, shutdown: Cancellat
     let mut media: Option<String> = None;
     let mut first = true;
     loop {
-        let live = match &media {
-            Some(m) => {
-                let (path, query) = m
-                    .split_once('?')
-                    .map(|(p, q)| (p, Some(q)))
-                    .unwrap_or((m, None));
-                match origin.get_text(path, query).await {
-                    Ok((s, body)) if s == StatusCode::OK && body.starts_with("#EXTM3U") => true,
-                    _ => {
-                        media = None;
-                        false
-                    }
-                }
-            }
-            None => false,
+        let check = check_live(&origin, &mut media);
+        let live = tokio::select! {
+            live = check => live,
+            _ = shutdown.cancelled() => return,
         };
-        let live = live
-            || match origin.get_text("index.m3u8", None).await {
-                Ok((s, body)) if s == StatusCode::OK && body.starts_with("#EXTM3U") => {
-                    media = first_variant(&body).filter(|v| {
-                        crate::http::path::sanitize(v.split('?').next().unwrap_or("")).is_ok()
-                    });
-                    true
-                }
-                Ok(_) => false,
-                Err(e) => {
-                    tracing::debug!(error = %e, "origin probe failed");
-                    false
-                }
-            };
         let changed = shared.stream.set(live, shared.links.now());
         if changed || first {
             tracing::info!(live, "stream state");
@@ -279,6 +262,34 @@ pub async fn probe(shared: Arc<Shared>, origin: Arc<Origin>, shutdown: Cancellat
             _ = tokio::time::sleep(shared.config.probe_interval) => {}
         }
     }
+}
+
+/// One liveness check: the media playlist of the session kept from the last check, else
+/// `index.m3u8` (which opens a new session on MediaMTX 1.18+).
+async fn check_live(origin: &Origin, media: &mut Option<String>) -> bool {
+    let playlist_ok = |r: &Result<(StatusCode, String), OriginError>| matches!(r, Ok((s, body)) if *s == StatusCode::OK && body.starts_with("#EXTM3U"));
+    if let Some(m) = media.as_deref() {
+        let (path, query) = m
+            .split_once('?')
+            .map(|(p, q)| (p, Some(q)))
+            .unwrap_or((m, None));
+        if playlist_ok(&origin.get_text(path, query).await) {
+            return true;
+        }
+        *media = None;
+    }
+    let index = origin.get_text("index.m3u8", None).await;
+    if let Err(e) = &index {
+        tracing::debug!(error = %e, "origin probe failed");
+    }
+    if !playlist_ok(&index) {
+        return false;
+    }
+    if let Ok((_, body)) = index {
+        *media = first_variant(&body)
+            .filter(|v| crate::http::path::sanitize(v.split('?').next().unwrap_or("")).is_ok());
+    }
+    true
 }
 
 #[cfg(test)]

@@ -13,6 +13,28 @@ use std::sync::{Arc, Mutex};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 
+/// What to do about a file linkd may not write.
+const WRITE: &str =
+    "linkd's user must be able to read and write the file, its -wal and -shm files and its directory";
+
+/// The fix for what SQLite said, when the message tells.
+fn hint_for(reason: &str) -> Option<&'static str> {
+    if reason.contains("malformed") || reason.contains("not a database") {
+        Some(DAMAGED)
+    } else if reason.contains("unable to open")
+        || reason.contains("readonly")
+        || reason.contains("read-only")
+    {
+        Some(WRITE)
+    } else {
+        None
+    }
+}
+
+/// What to do about a file SQLite cannot read.
+const DAMAGED: &str =
+    "the file is damaged or not a SQLite database: restore a backup or point DB_PATH at a new file";
+
 mod schema {
     diesel::table! {
         watch_links (id) {
@@ -160,29 +182,20 @@ impl Store {
         }
         let open_err = |reason: String, hint: &'static str| StoreError::Open {
             path: path.to_path_buf(),
+            hint: hint_for(&reason).unwrap_or(hint),
             reason,
-            hint,
         };
         let url = path
             .to_str()
             .ok_or_else(|| open_err("path is not UTF-8".into(), "use a UTF-8 path in DB_PATH"))?;
-        let mut conn = SqliteConnection::establish(url).map_err(|e| {
-            open_err(
-                e.to_string(),
-                "check that linkd's user may read and write the file and its directory",
-            )
-        })?;
+        let mut conn =
+            SqliteConnection::establish(url).map_err(|e| open_err(e.to_string(), WRITE))?;
         conn.batch_execute("PRAGMA busy_timeout = 5000;")
             .map_err(|e| open_err(e.to_string(), "check the file's permissions"))?;
         let tables: Vec<TableName> =
             diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'table'")
                 .load(&mut conn)
-                .map_err(|e| {
-                    open_err(
-                        e.to_string(),
-                        "the file is damaged or not a SQLite database: restore a backup or point DB_PATH at a new file",
-                    )
-                })?;
+                .map_err(|e| open_err(e.to_string(), DAMAGED))?;
         let known = tables
             .iter()
             .any(|t| t.name == "watch_links" || t.name == "__diesel_schema_migrations");
@@ -198,17 +211,26 @@ impl Store {
         conn.batch_execute(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
         )
-        .map_err(|e| {
-            open_err(
-                e.to_string(),
-                "check that linkd's user may write the file and its directory",
-            )
+        .map_err(|e| open_err(e.to_string(), WRITE))?;
+        conn.run_pending_migrations(MIGRATIONS).map_err(|e| {
+            let reason = e.to_string();
+            match hint_for(&reason) {
+                Some(hint) => open_err(reason, hint),
+                None => StoreError::Migration {
+                    path: path.to_path_buf(),
+                    reason,
+                },
+            }
         })?;
-        conn.run_pending_migrations(MIGRATIONS)
-            .map_err(|e| StoreError::Migration {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
+        // SQLite quietly opens a file it may not write read-only; linkd must be able to write.
+        conn.immediate_transaction(|c| {
+            diesel::sql_query(
+                "INSERT INTO linkd_keys (name, value, created_at) VALUES ('write-check', x'', 0)",
+            )
+            .execute(c)?;
+            diesel::sql_query("DELETE FROM linkd_keys WHERE name = 'write-check'").execute(c)
+        })
+        .map_err(|e| open_err(e.to_string(), WRITE))?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -255,16 +277,20 @@ pub fn insert_link(
     expires_at: Option<i64>,
     note: &str,
 ) -> QueryResult<LinkRow> {
-    diesel::insert_into(watch_links::table)
-        .values((
-            watch_links::token.eq(token),
-            watch_links::enabled.eq(1),
-            watch_links::created_at.eq(created_at),
-            watch_links::expires_at.eq(expires_at),
-            watch_links::note.eq(note),
-        ))
-        .returning(LinkRow::as_returning())
-        .get_result(c)
+    // In an explicit transaction: with RETURNING the row comes back before SQLite commits,
+    // and only the transaction's COMMIT reports a write that storage refused.
+    c.immediate_transaction(|c| {
+        diesel::insert_into(watch_links::table)
+            .values((
+                watch_links::token.eq(token),
+                watch_links::enabled.eq(1),
+                watch_links::created_at.eq(created_at),
+                watch_links::expires_at.eq(expires_at),
+                watch_links::note.eq(note),
+            ))
+            .returning(LinkRow::as_returning())
+            .get_result(c)
+    })
 }
 
 /// Marks a link disabled at `at`.
@@ -355,12 +381,22 @@ pub fn record_open(
         if n == 0 {
             return Ok(None);
         }
-        insert_event(c, at, "link_opened", Some(link_id), note).map(Some)
+        insert_event_row(c, at, "link_opened", Some(link_id), note).map(Some)
     })
 }
 
 /// Appends an event and returns its id.
 pub fn insert_event(
+    c: &mut SqliteConnection,
+    at: i64,
+    kind: &str,
+    link_id: Option<i64>,
+    note: &str,
+) -> QueryResult<i64> {
+    c.immediate_transaction(|c| insert_event_row(c, at, kind, link_id, note))
+}
+
+fn insert_event_row(
     c: &mut SqliteConnection,
     at: i64,
     kind: &str,

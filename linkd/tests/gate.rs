@@ -650,26 +650,50 @@ async fn many_viewers_cost_one_upstream_fetch_per_part_and_per_blocking_playlist
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_that_goes_away_cancels_its_upstream_request() {
-    let (_d, l, o) = setup(Behaviour { low_latency: true, ..Default::default() }).await;
+    let (_d, l, o) = setup(Behaviour {
+        low_latency: true,
+        ..Default::default()
+    })
+    .await;
     let (_, token, _) = l.new_link(&["10m"]).await;
     let cookie = l.open(&token).await;
     let parts = o.state.parts.load(std::sync::atomic::Ordering::SeqCst);
     // About 1 s ahead: the origin holds the request until then.
     let target = parts + 9;
-    let (msn, part) = (target / common::origin::PARTS, target % common::origin::PARTS);
+    let (msn, part) = (
+        target / common::origin::PARTS,
+        target % common::origin::PARTS,
+    );
     let req = format!(
         "GET /play/video1_stream.m3u8?_HLS_msn={msn}&_HLS_part={part} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n"
     );
     let mut s = tokio::net::TcpStream::connect(l.addr).await.unwrap();
-    tokio::io::AsyncWriteExt::write_all(&mut s, req.as_bytes()).await.unwrap();
-    wait_for("the origin holds the request", Duration::from_secs(5), || async {
-        o.state.requests().iter().any(|r| r.query.as_deref().is_some_and(|q| q.contains(&format!("_HLS_msn={msn}&"))))
-    })
+    tokio::io::AsyncWriteExt::write_all(&mut s, req.as_bytes())
+        .await
+        .unwrap();
+    wait_for(
+        "the origin holds the request",
+        Duration::from_secs(5),
+        || async {
+            o.state.requests().iter().any(|r| {
+                r.query
+                    .as_deref()
+                    .is_some_and(|q| q.contains(&format!("_HLS_msn={msn}&")))
+            })
+        },
+    )
     .await;
     drop(s);
-    wait_for("the origin sees the request abandoned", Duration::from_millis(800), || async {
-        o.state.abandoned_waits.load(std::sync::atomic::Ordering::SeqCst) == 1
-    })
+    wait_for(
+        "the origin sees the request abandoned",
+        Duration::from_millis(800),
+        || async {
+            o.state
+                .abandoned_waits
+                .load(std::sync::atomic::Ordering::SeqCst)
+                == 1
+        },
+    )
     .await;
     l.stop().await.unwrap();
 }

@@ -15,9 +15,12 @@
 //!
 //! ```json
 //! {"Request":{"context":{"deadline":{"secs":10,"nanos":0},
-//!   "trace_context":{"trace_id":[0,0],"span_id":0,"sampling_decision":"Unsampled"}},
+//!   "trace_context":{"trace_id":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"span_id":0,
+//!   "sampling_decision":"Unsampled"}},
 //!   "id":1,"message":{"CreateLink":{"ttl":"90m","note":"grandma"}}}}
 //! ```
+//!
+//! (`trace_id` is 16 bytes; zeros are fine.)
 //!
 //! `deadline` is relative (how long the caller will wait); `message` names the method in
 //! `CamelCase` with its arguments as an object (`{"ListActive":{}}`, `{"DisableLink":{"id":3}}`).
@@ -331,6 +334,35 @@ mod tests {
             let m = e.to_string();
             assert!(m.chars().next().unwrap().is_lowercase(), "{m}");
             assert!(!m.ends_with('.'), "{m}");
+        }
+    }
+
+    /// The request and answer shown in the crate docs are what the transport really carries.
+    #[test]
+    fn documented_wire_examples_parse() {
+        let request = r#"{"Request":{"context":{"deadline":{"secs":10,"nanos":0},
+          "trace_context":{"trace_id":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"span_id":0,
+          "sampling_decision":"Unsampled"}},
+          "id":1,"message":{"CreateLink":{"ttl":"90m","note":"grandma"}}}}"#;
+        let parsed: tarpc::ClientMessage<LinkApiRequest> = serde_json::from_str(request).unwrap();
+        match parsed {
+            tarpc::ClientMessage::Request(r) => match r.message {
+                LinkApiRequest::CreateLink { ttl, note } => {
+                    assert_eq!(
+                        (ttl.as_deref(), note.as_deref()),
+                        (Some("90m"), Some("grandma"))
+                    )
+                }
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+        let answer =
+            r#"{"request_id":1,"message":{"Ok":{"DisableLink":{"Err":{"NotFound":{"id":9}}}}}}"#;
+        let parsed: tarpc::Response<LinkApiResponse> = serde_json::from_str(answer).unwrap();
+        match parsed.message {
+            Ok(LinkApiResponse::DisableLink(Err(ApiError::NotFound { id: 9 }))) => {}
+            other => panic!("{other:?}"),
         }
     }
 
