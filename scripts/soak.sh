@@ -82,6 +82,7 @@ env -i PATH="$PATH" \
   MEDIAMTX_HLS_BASE_URL="http://127.0.0.1:$OPORT/live/stream" \
   HTTP_ADDR="127.0.0.1:$HPORT" DB_PATH="$WORK/db.sqlite" RPC_SOCKET="$SOCK" \
   COOKIE_SECURE=false HTTP_TRUSTED_PROXY_COUNT=0 LOG_LEVEL=warn \
+  MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" \
   "$BIN/linkd" 2>"$WORK/linkd.log" &
 LINKD=$!
 PIDS+=($LINKD)
