@@ -76,7 +76,7 @@ impl Listeners {
 /// Binds the RPC socket (refusing one that another linkd serves) and the HTTP address.
 pub async fn bind(config: &Config) -> Result<Listeners, Error> {
     let rpc = rpc::bind(&config.rpc_socket)?;
-    let http = match tokio::net::TcpListener::bind(config.http_addr).await {
+    let http = match listen_tcp(config.http_addr) {
         Ok(l) => l,
         Err(source) => {
             let _ = std::fs::remove_file(&config.rpc_socket);
@@ -88,7 +88,7 @@ pub async fn bind(config: &Config) -> Result<Listeners, Error> {
     };
     let metrics = match config.metrics_addr {
         None => None,
-        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+        Some(addr) => match listen_tcp(addr) {
             Ok(l) => Some(l),
             Err(source) => {
                 let _ = std::fs::remove_file(&config.rpc_socket);
@@ -102,6 +102,22 @@ pub async fn bind(config: &Config) -> Result<Listeners, Error> {
         rpc,
         rpc_path: config.rpc_socket.clone(),
     })
+}
+
+/// Pending connections the kernel queues for linkd (as nginx and other servers do; the
+/// default of 128 drops connections when many viewers arrive at once).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// A TCP listener on `addr` with a deep accept queue.
+fn listen_tcp(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// State shared by every part of linkd.
