@@ -394,26 +394,27 @@ async fn head_is_answered_like_get_without_a_body() {
     l.stop().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ll_hls_blocking_reloads_wait_for_the_origin() {
-    let (_d, l, o) = setup(Behaviour {
+/// linkd in front of a fake LL-HLS origin, and one viewer's playback cookie.
+async fn ll_viewer() -> (tempfile::TempDir, Linkd, FakeOrigin, String) {
+    let (d, l, o) = setup(Behaviour {
         low_latency: true,
         ..Default::default()
     })
     .await;
     let (_, token, _) = l.new_link(&["10m"]).await;
     let cookie = l.open(&token).await;
+    (d, l, o, cookie)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ll_hls_blocking_reloads_wait_for_the_origin() {
+    let (_d, l, o, cookie) = ll_viewer().await;
     let mv = get(&l.url("/play/index.m3u8"), Some(&cookie))
         .await
         .unwrap();
     assert!(mv.body_text().contains("video1_stream.m3u8"));
-    let parts = o.state.parts.load(std::sync::atomic::Ordering::SeqCst);
     // Ask for a part about 0.9 s in the future: the answer must wait for it.
-    let target = parts + 9;
-    let (msn, part) = (
-        target / common::origin::PARTS,
-        target % common::origin::PARTS,
-    );
+    let (target, msn, part) = o.part_ahead(9);
     let start = Instant::now();
     let r = get(
         &l.url(&format!(
@@ -580,12 +581,7 @@ async fn many_viewers_cost_one_upstream_fetch_per_part_and_per_blocking_playlist
         cookies.push(l.open(&token).await);
     }
     for viewers in [1usize, 100] {
-        let parts = origin.state.parts.load(std::sync::atomic::Ordering::SeqCst);
-        let target = parts + 3;
-        let (msn, part) = (
-            target / common::origin::PARTS,
-            target % common::origin::PARTS,
-        );
+        let (target, msn, part) = origin.part_ahead(3);
         let playlist = format!("video1_stream.m3u8?_HLS_msn={msn}&_HLS_part={part}");
         let file = format!("part{target}.mp4");
         let mut tasks = Vec::new();
@@ -650,20 +646,9 @@ async fn many_viewers_cost_one_upstream_fetch_per_part_and_per_blocking_playlist
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_that_goes_away_cancels_its_upstream_request() {
-    let (_d, l, o) = setup(Behaviour {
-        low_latency: true,
-        ..Default::default()
-    })
-    .await;
-    let (_, token, _) = l.new_link(&["10m"]).await;
-    let cookie = l.open(&token).await;
-    let parts = o.state.parts.load(std::sync::atomic::Ordering::SeqCst);
+    let (_d, l, o, cookie) = ll_viewer().await;
     // About 1 s ahead: the origin holds the request until then.
-    let target = parts + 9;
-    let (msn, part) = (
-        target / common::origin::PARTS,
-        target % common::origin::PARTS,
-    );
+    let (target, msn, part) = o.part_ahead(9);
     let req = format!(
         "GET /play/video1_stream.m3u8?_HLS_msn={msn}&_HLS_part={part} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n"
     );

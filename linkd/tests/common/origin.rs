@@ -177,6 +177,12 @@ impl FakeOrigin {
     }
 
     /// The query of a blocking reload of the media playlist that waits for the next part.
+    /// The part `n` parts after the newest one: (its number, its `_HLS_msn`, its `_HLS_part`).
+    pub fn part_ahead(&self, n: u64) -> (u64, u64, u64) {
+        let target = self.state.parts.load(Ordering::SeqCst) + n;
+        (target, target / PARTS, target % PARTS)
+    }
+
     pub fn next_part_query(&self) -> String {
         let parts = self.state.parts.load(Ordering::SeqCst);
         format!("_HLS_msn={}&_HLS_part={}", parts / PARTS, parts % PARTS)
