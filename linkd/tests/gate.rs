@@ -648,7 +648,7 @@ async fn many_viewers_cost_one_upstream_fetch_per_part_and_per_blocking_playlist
 async fn a_viewer_that_goes_away_cancels_its_upstream_request() {
     let (_d, l, o, cookie) = ll_viewer().await;
     // About 1 s ahead: the origin holds the request until then.
-    let (target, msn, part) = o.part_ahead(9);
+    let (_, msn, part) = o.part_ahead(9);
     let req = format!(
         "GET /play/video1_stream.m3u8?_HLS_msn={msn}&_HLS_part={part} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n"
     );
