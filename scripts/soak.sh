@@ -214,6 +214,15 @@ for p in "${PIDS[@]}"; do
 done
 # Settle: descriptors close as the connections go.
 for _ in $(seq 1 150); do [ "$(fds)" -le $((BASE_FDS + FD_SLACK)) ] && break; sleep 0.1; done
+# Then memory: cached stream files expire (30 s) and the allocator returns freed pages to the
+# system (bounded wait).
+SETTLE_T0=$(date +%s)
+for _ in $(seq 1 100); do
+  r="$(rss)"
+  { [ "$r" -le $((BASE_RSS + RSS_SLACK_KIB)) ] || [ "$r" -le $((BASE_RSS * 3 / 2)) ]; } && break
+  sleep 0.5
+done
+SETTLE_S=$(($(date +%s) - SETTLE_T0))
 END_RSS="$(rss)"
 END_FDS="$(fds)"
 row end
@@ -236,7 +245,7 @@ echo
 echo "baseline rss ${BASE_RSS} KiB, fds ${BASE_FDS}; peak fds ${PEAK_FDS}; end rss ${END_RSS} KiB, fds ${END_FDS}"
 echo "plays ok ${OK}, unexpected errors ${ERRORS}, injected refusals ${INJECTED}"
 echo "idle connections: $IDLE_WAVES waves of $IDLE_CONNS, $IDLE_FAILED failed to open, $IDLE_AT_END open at the end"
-echo "rss with the first idle wave ${WAVE1_RSS} KiB"
+echo "rss with the first idle wave ${WAVE1_RSS} KiB; memory settled ${SETTLE_S} s after the last connection closed"
 check "plays happened" '[ "$OK" -gt 0 ]'
 check "no errors beyond the injected ones" '[ "$ERRORS" -eq 0 ]'
 check "injected refusals were seen" '[ "$INJECTED" -gt 0 ]'

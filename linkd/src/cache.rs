@@ -296,6 +296,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_sweep_drops_expired_answers() {
+        let cache = Cache::new(1 << 20);
+        cache
+            .get("s.mp4".into(), "s.mp4", || async { ok(b"12345") })
+            .await
+            .unwrap();
+        assert_eq!(cache.bytes(), 5);
+        cache.evict(Instant::now());
+        assert_eq!(cache.bytes(), 5, "still fresh");
+        cache.evict(Instant::now() + MEDIA_TTL + Duration::from_secs(1));
+        assert_eq!(cache.bytes(), 0);
+        assert!(cache.entries.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
     async fn playlists_expire_after_one_part_and_the_budget_holds() {
         let cache = Cache::new(10);
         let a = cache
