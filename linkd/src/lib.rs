@@ -12,6 +12,7 @@ pub mod events;
 pub mod http;
 pub mod links;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod origin;
 pub mod rpc;
@@ -273,29 +274,11 @@ async fn sweep_cache(web: Arc<http::Web>, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(SWEEP_EVERY) => {
                 web.cache.evict(std::time::Instant::now());
-                release_free_memory();
+                memory::release_free();
             }
         }
     }
 }
-
-/// Hands memory that is free inside the allocator back to the system. glibc keeps freed
-/// memory in its arenas, so without this linkd's footprint stays at its highest peak (e.g.
-/// after 10,000 connections came and went).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn release_free_memory() {
-    extern "C" {
-        fn malloc_trim(pad: usize) -> i32;
-    }
-    // SAFETY: malloc_trim only releases free memory of glibc's own arenas; it takes no
-    // pointers and is safe to call from any thread at any time.
-    unsafe {
-        malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_free_memory() {}
 
 /// Deletes links that ended longer ago than `LINK_RETENTION`, at start and then hourly.
 async fn cleanup(shared: Arc<Shared>, shutdown: CancellationToken) {
