@@ -344,19 +344,13 @@ impl Links {
         self.update(id, |e| e.expires_at = Some(expires_at))
     }
 
-    /// Notes that link `id` was opened; returns true the first time ever.
-    pub fn first_open(&self, id: i64) -> bool {
-        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
-        !t.opened.contains(&id)
-    }
-
-    /// Marks link `id` as opened in memory.
-    pub fn mark_opened(&self, id: i64) {
+    /// Marks link `id` as opened; returns true the first time ever.
+    pub fn mark_opened(&self, id: i64) -> bool {
         self.table
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .opened
-            .insert(id);
+            .insert(id)
     }
 
     /// Deletes links that ended more than `retention` ago; returns how many.

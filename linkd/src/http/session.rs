@@ -117,10 +117,17 @@ pub fn from_cookie_header(headers: &http::HeaderMap) -> Option<&str> {
     cookie(headers, COOKIE)
 }
 
+/// A `Set-Cookie` value for a cookie under `/play/` with linkd's attributes.
+fn cookie_header(name: &str, value: &str, max_age: i64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!(
+        "{name}={value}; Path={COOKIE_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+    )
+}
+
 /// `Set-Cookie` value that stores `value` for `max_age` seconds.
 pub fn set_cookie(value: &str, max_age: i64, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}={value}; Path={COOKIE_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
+    cookie_header(COOKIE, value, max_age, secure)
 }
 
 /// `Set-Cookie` value that deletes the cookie.
@@ -134,14 +141,12 @@ pub const STATE_COOKIE: &str = "watch_state";
 
 /// `Set-Cookie` value of [`STATE_COOKIE`].
 pub fn state_cookie(state: &str, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{STATE_COOKIE}={state}; Path={COOKIE_PATH}; Max-Age=600; HttpOnly; SameSite=Strict{secure}")
+    cookie_header(STATE_COOKIE, state, 600, secure)
 }
 
 /// `Set-Cookie` value that forgets [`STATE_COOKIE`] (a newly opened link starts afresh).
 pub fn clear_state_cookie(secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{STATE_COOKIE}=; Path={COOKIE_PATH}; Max-Age=0; HttpOnly; SameSite=Strict{secure}")
+    cookie_header(STATE_COOKIE, "", 0, secure)
 }
 
 /// The ended state remembered in [`STATE_COOKIE`], if any.

@@ -70,8 +70,7 @@ pub fn watch(web: &Web, shared: &Arc<Shared>, path: &str, client: IpAddr) -> Res
         .min(now + MAX_SESSION_SECS);
     let (s, value) = web.sessions.issue(entry.id, ends);
     shared.viewers.touch(s.id, entry.id);
-    if shared.links.first_open(entry.id) {
-        shared.links.mark_opened(entry.id);
+    if shared.links.mark_opened(entry.id) {
         let shared = shared.clone();
         let note = entry.note.clone();
         tokio::spawn(async move { shared.events.link_opened(entry.id, note).await });
