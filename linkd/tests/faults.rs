@@ -256,16 +256,23 @@ async fn open_cookie(p: &LinkdProcess) -> String {
         .to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_lets_a_blocking_reload_finish_within_the_grace_period() {
+/// A linkd binary with `SHUTDOWN_GRACE=grace` in front of a frozen LL origin, and a viewer's
+/// blocking playlist reload that the origin holds.
+async fn linkd_holding_a_reload(
+    grace: &str,
+) -> (
+    FakeOrigin,
+    tempfile::TempDir,
+    LinkdProcess,
+    tokio::task::JoinHandle<Result<common::Answer, String>>,
+) {
     let origin = FakeOrigin::start(Behaviour {
         low_latency: true,
         ..Behaviour::default()
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let mut p =
-        LinkdProcess::spawn(dir.path(), &origin.base_url(), &[("SHUTDOWN_GRACE", "10s")]).await;
+    let p = LinkdProcess::spawn(dir.path(), &origin.base_url(), &[("SHUTDOWN_GRACE", grace)]).await;
     let cookie = open_cookie(&p).await;
     origin.freeze(true);
     let url = p.url(&format!(
@@ -274,6 +281,12 @@ async fn sigterm_lets_a_blocking_reload_finish_within_the_grace_period() {
     ));
     let in_flight = tokio::spawn(async move { get(&url, Some(&cookie)).await });
     until_held(&origin).await;
+    (origin, dir, p, in_flight)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_blocking_reload_finish_within_the_grace_period() {
+    let (origin, _dir, mut p, in_flight) = linkd_holding_a_reload("10s").await;
 
     p.signal("TERM");
     let socket = p.socket.clone();
@@ -335,22 +348,7 @@ async fn a_hung_origin_does_not_delay_shutdown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_longer_than_the_grace_period_does_not_keep_linkd_running() {
-    let origin = FakeOrigin::start(Behaviour {
-        low_latency: true,
-        ..Behaviour::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut p =
-        LinkdProcess::spawn(dir.path(), &origin.base_url(), &[("SHUTDOWN_GRACE", "1s")]).await;
-    let cookie = open_cookie(&p).await;
-    origin.freeze(true);
-    let url = p.url(&format!(
-        "/play/video1_stream.m3u8?{}",
-        origin.next_part_query()
-    ));
-    let in_flight = tokio::spawn(async move { get(&url, Some(&cookie)).await });
-    until_held(&origin).await;
+    let (_origin, _dir, mut p, in_flight) = linkd_holding_a_reload("1s").await;
     let t = Instant::now();
     p.signal("TERM");
     let status = p
