@@ -1,11 +1,12 @@
 //! Many idle keep-alive connections at once: linkd holds 2,000 of them (fewer if the file
 //! descriptor limit cannot make room) while a viewer keeps getting its playlist quickly, the
 //! held connections still answer, and linkd's descriptors return when they close.
+//! And the linkd binary's memory follows waves of such connections back down.
 
 mod common;
 
 use common::origin::{Behaviour, FakeOrigin};
-use common::{fd_count, get, wait_for, Linkd};
+use common::{fd_count, get, rss_kib, wait_for, Linkd, LinkdProcess};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -65,6 +66,22 @@ async fn healthz(s: &mut TcpStream) -> bool {
     read.unwrap_or(false) && buf.starts_with(b"HTTP/1.1 200")
 }
 
+/// Opens `n` keep-alive connections to `addr`, each served one request, 200 at a time.
+async fn hold(addr: std::net::SocketAddr, n: usize) -> Vec<TcpStream> {
+    let mut held = Vec::with_capacity(n);
+    while held.len() < n {
+        let batch = (n - held.len()).min(200);
+        let opened = futures::future::join_all((0..batch).map(|_| async move {
+            let mut s = TcpStream::connect(addr).await.expect("connect");
+            assert!(healthz(&mut s).await, "a new connection was not served");
+            s
+        }))
+        .await;
+        held.extend(opened);
+    }
+    held
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_idle_connections_do_not_slow_a_viewer() {
     let n = connections_we_can_hold();
@@ -81,18 +98,7 @@ async fn thousands_of_idle_connections_do_not_slow_a_viewer() {
     let me = std::process::id();
     let baseline = fd_count(me);
 
-    let mut held = Vec::with_capacity(n);
-    while held.len() < n {
-        let batch = (n - held.len()).min(200);
-        let addr = l.addr;
-        let opened = futures::future::join_all((0..batch).map(|_| async move {
-            let mut s = TcpStream::connect(addr).await.expect("connect");
-            assert!(healthz(&mut s).await, "a new connection was not served");
-            s
-        }))
-        .await;
-        held.extend(opened);
-    }
+    let mut held = hold(l.addr, n).await;
     let opened_in = start.elapsed();
 
     // The viewer, with all of them idle.
@@ -124,4 +130,84 @@ async fn thousands_of_idle_connections_do_not_slow_a_viewer() {
         start.elapsed()
     );
     l.stop().await.unwrap();
+}
+
+/// Threads of process `pid` by name.
+fn thread_names(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .map(|n| n.trim().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waves of connections with links created while they are open: small allocations that live
+/// on between the freed connection buffers, the pattern that kept pages resident. The real
+/// linkd binary's resident memory must come back near where it started, and the allocator's
+/// background thread that hands pages back must be running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_comes_back_down_after_waves_of_connections() {
+    const WAVES: usize = 6;
+    const LINKS_PER_WAVE: usize = 100;
+    let n = connections_we_can_hold();
+    assert!(
+        n >= 500,
+        "the descriptor limit leaves room for only {n} connections"
+    );
+    let origin = FakeOrigin::start(Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = LinkdProcess::spawn(dir.path(), &origin.base_url(), &[]).await;
+    let pid = p.pid();
+    wait_for(
+        "jemalloc's background thread runs in linkd",
+        Duration::from_secs(5),
+        || async move {
+            thread_names(pid)
+                .iter()
+                .any(|n| n.starts_with("jemalloc_bg"))
+        },
+    )
+    .await;
+    let rpc = proto::connect(&p.socket).await.unwrap();
+    // The baseline after one small round of everything, so lazily built state is in it.
+    drop(hold(p.addr, 10).await);
+    rpc.create_link(tarpc::context::current(), Some("1h".into()), None)
+        .await
+        .unwrap()
+        .unwrap();
+    let baseline = rss_kib(pid);
+
+    let mut peak = 0;
+    for wave in 0..WAVES {
+        let held = hold(p.addr, n).await;
+        for i in 0..LINKS_PER_WAVE {
+            rpc.create_link(
+                tarpc::context::current(),
+                Some("1h".into()),
+                Some(format!("wave {wave} link {i}")),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        }
+        peak = peak.max(rss_kib(pid));
+        drop(held);
+    }
+    let grew = peak.saturating_sub(baseline);
+    assert!(
+        grew > 8 * 1024,
+        "{n} connections should cost more than 8 MiB (baseline {baseline} KiB, peak {peak} KiB)"
+    );
+    // Back within a quarter of the growth (descriptors close at once; pages go back within
+    // jemalloc's one-second decay).
+    let allowed = baseline + grew / 4;
+    wait_for(
+        "resident memory comes back down",
+        Duration::from_secs(15),
+        || async move { rss_kib(pid) <= allowed },
+    )
+    .await;
+    assert_eq!(p.stop().await, Some(0));
 }
