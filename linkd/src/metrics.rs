@@ -1,5 +1,6 @@
 //! `/metrics` in Prometheus text format, on its own listener (`METRICS_ADDR`, off unless set):
 //! requests by route and status, upstream fetches, cache hits and bytes, coalesced waiters,
+//! expired answers given while they were refreshed,
 //! viewers per link, and whether the stream is live.
 
 use crate::http::{full, Body, Route, Web};
@@ -90,6 +91,11 @@ pub fn render(shared: &Shared, web: &Web) -> String {
             "tempstream_coalesced_waiters_total",
             "Requests that waited for another request's origin fetch.",
             st.coalesced.load(Ordering::Relaxed),
+        ),
+        (
+            "tempstream_cache_stale_hits_total",
+            "Requests answered with an expired answer while one request refreshed it.",
+            st.stale.load(Ordering::Relaxed),
         ),
     ];
     for (name, help, v) in counters {
