@@ -170,6 +170,8 @@ pub async fn run(
         rpc = %listeners.rpc_path.display(),
         links = shared.links.active_count(),
         version = proto::VERSION,
+        runtime = ?tokio::runtime::Handle::current().runtime_flavor(),
+        workers = tokio::runtime::Handle::current().metrics().num_workers(),
         "linkd ready"
     );
 

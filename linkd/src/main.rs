@@ -31,6 +31,22 @@ struct Args {
     check_config: bool,
 }
 
+/// The async runtime. On one CPU (the machine's, or what affinity and cgroup quotas leave) a
+/// current-thread runtime: its run queue is one FIFO, so a thousand busy connections are
+/// served in turn. The multi-thread runtime's bounded per-worker queue spills over into a
+/// global queue that is polled less often, which on one CPU left some connections waiting
+/// 160 ms while others were served (see BENCHMARKS.md). On more CPUs, the work-stealing
+/// multi-thread runtime (`TOKIO_WORKER_THREADS` sets its size).
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut builder = if cpus == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder.enable_all().build()
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let config = match linkd::Config::load(args.config.as_deref()) {
@@ -45,10 +61,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     linkd::logging::init(&config.log_level, config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("linkd: cannot start the runtime: {e}");

@@ -1,7 +1,8 @@
 //! Many idle keep-alive connections at once: linkd holds 2,000 of them (fewer if the file
 //! descriptor limit cannot make room) while a viewer keeps getting its playlist quickly, the
 //! held connections still answer, and linkd's descriptors return when they close.
-//! And the linkd binary's memory follows waves of such connections back down.
+//! And the linkd binary's memory follows waves of such connections back down, and its runtime
+//! follows the CPUs it may use.
 
 mod common;
 
@@ -210,4 +211,34 @@ async fn memory_comes_back_down_after_waves_of_connections() {
     )
     .await;
     assert_eq!(p.stop().await, Some(0));
+}
+
+/// On one CPU linkd runs a current-thread runtime (one FIFO run queue, so busy connections are
+/// served in turn), on more the multi-thread one; the ready line says which, and it serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtime_follows_the_cpus_linkd_may_use() {
+    let origin = FakeOrigin::start(Behaviour::default()).await;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut cases = vec![("0", "CurrentThread", 1)];
+    if cpus >= 2 {
+        cases.push(("0,1", "MultiThread", 2));
+    }
+    for (set, flavour, workers) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let p = LinkdProcess::spawn_on(dir.path(), &origin.base_url(), &[], Some(set)).await;
+        let ready = p
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains("linkd ready"))
+            .cloned()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&ready).unwrap();
+        assert_eq!(v["runtime"], flavour, "on CPUs {set}: {ready}");
+        assert_eq!(v["workers"], workers, "on CPUs {set}: {ready}");
+        let r = get(&p.url("/healthz"), None).await.unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(p.stop().await, Some(0));
+    }
 }

@@ -258,10 +258,28 @@ impl LinkdProcess {
     /// Starts linkd with its database and socket in `dir`, HTTP on an ephemeral loopback port,
     /// `origin` as `MEDIAMTX_HLS_BASE_URL`, and `env` on top; waits until it is ready.
     pub async fn spawn(dir: &Path, origin: &str, env: &[(&str, &str)]) -> LinkdProcess {
+        Self::spawn_on(dir, origin, env, None).await
+    }
+
+    /// [`LinkdProcess::spawn`], allowed to run only on the CPUs `cpus` (a `taskset -c` list)
+    /// when given.
+    pub async fn spawn_on(
+        dir: &Path,
+        origin: &str,
+        env: &[(&str, &str)],
+        cpus: Option<&str>,
+    ) -> LinkdProcess {
         use std::io::BufRead;
         let db = dir.join("db.sqlite");
         let socket = dir.join("linkd.sock");
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_linkd"));
+        let mut cmd = match cpus {
+            Some(cpus) => {
+                let mut c = std::process::Command::new("taskset");
+                c.args(["-c", cpus, env!("CARGO_BIN_EXE_linkd")]);
+                c
+            }
+            None => std::process::Command::new(env!("CARGO_BIN_EXE_linkd")),
+        };
         cmd.env_clear()
             .env("BASE_URL", "http://127.0.0.1")
             .env("MEDIAMTX_HLS_BASE_URL", origin)
