@@ -3,14 +3,12 @@
 //! Identical upstream requests that arrive together share one fetch. It runs as a task of its
 //! own while anyone waits for it, so a viewer who leaves does not cancel the answer the others
 //! wait for; when the last one leaves it is cancelled (and the origin sees the request go).
-//! Media
-//! files (init, segments, parts) are then served from memory for [`MEDIA_TTL`], under a byte
-//! budget; playlists are kept only for [`PLAYLIST_TTL`] (one LL-HLS part), so they are never
-//! stale beyond one part while blocking reloads of the same `(msn, part)` are released together
-//! from one answer. MediaMTX's per-viewer `session` query is left out of media keys (the bytes
+//! Media files (init, segments, parts) are then served from memory for [`MEDIA_TTL`], under a
+//! byte budget; playlists are kept only for [`PLAYLIST_TTL`] (one LL-HLS part), so blocking
+//! reloads of the same `(msn, part)` are released together from one answer. MediaMTX's per-viewer `session` query is left out of media keys (the bytes
 //! are the same for everyone) but kept in playlist keys (playlists name the session).
 //!
-//! When a successful answer expires, the caller that finds it expired fetches it again, and
+//! When a successful answer expires, the caller that finds it expired refreshes it, and
 //! while that refresh runs everyone else gets the expired answer at once instead of queueing
 //! behind the fetch (stale-while-revalidate). That is always exact for media (a file's bytes
 //! never change under its name) and bounded for playlists: at most [`PLAYLIST_STALE`] past
