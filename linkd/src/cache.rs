@@ -99,22 +99,16 @@ impl Entry {
                 Some((c.clone(), *at))
             }
             Some(_) => None,
-            None => self
-                .stale
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone()
-                .filter(|(_, at)| now.duration_since(*at) < self.ttl + self.grace),
+            None => self.stale_answer(now),
         }
     }
 
     /// The answer this in-flight entry replaces, if it is still within TTL plus grace.
-    fn stale_answer(&self, now: Instant) -> Option<Arc<Cached>> {
+    fn stale_answer(&self, now: Instant) -> Option<(Arc<Cached>, Instant)> {
         let stale = self.stale.lock().unwrap_or_else(|p| p.into_inner());
         stale
-            .as_ref()
+            .clone()
             .filter(|(_, at)| now.duration_since(*at) < self.ttl + self.grace)
-            .map(|(c, _)| c.clone())
     }
 
     fn fresh(&self, now: Instant) -> bool {
@@ -288,14 +282,35 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
+        let mut fetch = Some(fetch);
+        loop {
+            if let Some(outcome) = self.get_once(now, &key, path, &mut fetch).await {
+                return outcome;
+            }
+        }
+    }
+
+    /// One attempt of [`Cache::get_at`]: `None` when the entry it found was abandoned meanwhile
+    /// (the next attempt replaces it).
+    async fn get_once<F, Fut>(
+        &self,
+        now: Instant,
+        key: &str,
+        path: &str,
+        fetch: &mut Option<F>,
+    ) -> Option<Outcome>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
         let (entry, refresh) = {
             let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            match map.get(&key) {
+            match map.get(key) {
                 Some(e) if e.fresh(now) => (e.clone(), false),
                 old => {
                     let stale = old.and_then(|o| o.servable_stale(now));
-                    let e = Arc::new(Entry::new(path, &key, stale));
-                    if let Some(old) = map.insert(key, e.clone()) {
+                    let e = Arc::new(Entry::new(path, key, stale));
+                    if let Some(old) = map.insert(key.to_string(), e.clone()) {
                         self.used.fetch_sub(old.uncount() as i64, Ordering::Relaxed);
                     }
                     (e, true)
@@ -310,12 +325,12 @@ impl Cache {
             if let Ok(c) = outcome {
                 self.count_hit(c);
             }
-            return outcome.clone();
+            return Some(outcome.clone());
         }
-        if let Some(c) = entry.stale_answer(now) {
+        if let Some((c, _)) = entry.stale_answer(now) {
             self.count_hit(&c);
             self.stats.stale.fetch_add(1, Ordering::Relaxed);
-            return Ok(c);
+            return Some(Ok(c));
         }
         self.fill(&entry, fetch).await
     }
@@ -327,8 +342,9 @@ impl Cache {
             .fetch_add(c.body.len() as u64, Ordering::Relaxed);
     }
 
-    /// Waits for `entry`'s answer, starting its fetch with `fetch` unless one is in flight.
-    async fn fill<F, Fut>(&self, entry: &Arc<Entry>, fetch: F) -> Outcome
+    /// Waits for `entry`'s answer, starting its fetch with `fetch` (taken) unless one is in
+    /// flight; `None` if everyone waiting for it left before this caller joined.
+    async fn fill<F, Fut>(&self, entry: &Arc<Entry>, fetch: &mut Option<F>) -> Option<Outcome>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Outcome> + Send + 'static,
@@ -337,12 +353,18 @@ impl Cache {
         tokio::pin!(done);
         done.as_mut().enable();
         if let Some((outcome, _)) = entry.cell.get() {
-            return outcome.clone();
+            return Some(outcome.clone());
         }
         let (waiting, started_here) = {
             let mut flight = entry.flight.lock().unwrap_or_else(|p| p.into_inner());
+            if flight.abandoned {
+                return None;
+            }
+            // No task and not abandoned: a new entry. A caller that starts a fetch waits for
+            // it and returns, so its `fetch` is still there here.
             let start = flight.task.is_none();
             if start {
+                let fetch = fetch.take().expect("a caller starts at most one fetch");
                 self.stats.upstream_fetches.fetch_add(1, Ordering::Relaxed);
                 let task = tokio::spawn(
                     run_fetch(entry.clone(), fetch(), self.used.clone()).in_current_span(),
@@ -360,10 +382,10 @@ impl Cache {
         if started_here && self.used.load(Ordering::Relaxed) > self.budget as i64 {
             self.evict(Instant::now());
         }
-        match entry.cell.get() {
+        Some(match entry.cell.get() {
             Some((outcome, _)) => outcome.clone(),
             None => Err(Arc::from("the origin fetch was abandoned")),
-        }
+        })
     }
 
     /// Drops expired entries, then the oldest finished ones until within budget.
@@ -483,6 +505,29 @@ mod tests {
             .await;
         assert_eq!(second.unwrap().body, Bytes::from_static(b"second"));
         assert_eq!(cache.stats.upstream_fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_caller_who_finds_an_entry_abandoned_meanwhile_tries_again() {
+        let cache = Cache::new(1 << 20);
+        let gone = cache.get("p.mp4".into(), "p.mp4", || async {
+            std::future::pending::<Outcome>().await
+        });
+        assert!(tokio::time::timeout(Duration::from_millis(20), gone)
+            .await
+            .is_err());
+        // Taken from the map before it was abandoned, joined after.
+        let entry = cache.entries.lock().unwrap().get("p.mp4").cloned().unwrap();
+        let mut fetch = Some(|| async { ok(b"x") });
+        let joined = tokio::time::timeout(Duration::from_secs(5), cache.fill(&entry, &mut fetch))
+            .await
+            .expect("joining an abandoned entry must not wait for ever");
+        assert!(joined.is_none());
+        assert!(fetch.is_some(), "its fetch was not used");
+        let c = cache
+            .get("p.mp4".into(), "p.mp4", || async { ok(b"new") })
+            .await;
+        assert_eq!(c.unwrap().body, Bytes::from_static(b"new"));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
