@@ -15,8 +15,8 @@
 # linkd closes idle connections after its 30 s header timeout; the client then opens the next
 # wave, so the idle load lasts the whole run. At the end the idle connections and viewers
 # stop, and the script checks that descriptors are back near the baseline (+FD_SLACK), RSS is
-# back near it (+RSS_SLACK_KIB or +50%) and did not grow after the first wave of idle
-# connections, there were no errors but the injected ones, and linkd stops with exit 0 on
+# back near it (+RSS_SLACK_KIB or +50%, once it has stopped falling) and did not grow after
+# the first wave of idle connections, there were no errors but the injected ones, and linkd stops with exit 0 on
 # SIGTERM.
 # Exit status 0 when every check passes.
 set -euo pipefail
@@ -214,13 +214,19 @@ for p in "${PIDS[@]}"; do
 done
 # Settle: descriptors close as the connections go.
 for _ in $(seq 1 150); do [ "$(fds)" -le $((BASE_FDS + FD_SLACK)) ] && break; sleep 0.1; done
-# Then memory: cached stream files expire (30 s) and the allocator returns freed pages to the
-# system (bounded wait).
+# Then memory: the allocator returns freed pages over about a second and cached stream files
+# expire (30 s). Sample every 0.5 s until RSS is within the allowance and has stopped falling
+# (less than 256 KiB down over the last second), at most 50 s.
 SETTLE_T0=$(date +%s)
+r1="$(rss)"; r2="$r1"
 for _ in $(seq 1 100); do
-  r="$(rss)"
-  { [ "$r" -le $((BASE_RSS + RSS_SLACK_KIB)) ] || [ "$r" -le $((BASE_RSS * 3 / 2)) ]; } && break
   sleep 0.5
+  r="$(rss)"
+  if { [ "$r" -le $((BASE_RSS + RSS_SLACK_KIB)) ] || [ "$r" -le $((BASE_RSS * 3 / 2)) ]; } \
+    && [ $((r2 - r)) -lt 256 ]; then
+    break
+  fi
+  r2="$r1"; r1="$r"
 done
 SETTLE_S=$(($(date +%s) - SETTLE_T0))
 END_RSS="$(rss)"
