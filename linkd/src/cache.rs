@@ -570,6 +570,33 @@ mod tests {
         ok(body)
     }
 
+    /// Starts a refresh of `key` as seen at `at`, whose fetch answers "two" once released, and
+    /// waits until that fetch runs (the cache's second).
+    async fn refreshing(
+        cache: &Arc<Cache>,
+        at: Instant,
+        key: &'static str,
+    ) -> (
+        tokio::task::JoinHandle<Outcome>,
+        tokio::sync::oneshot::Sender<()>,
+    ) {
+        let path = key.split('?').next().unwrap();
+        let (release, rx) = tokio::sync::oneshot::channel();
+        let refresher = tokio::spawn({
+            let cache = cache.clone();
+            async move {
+                cache
+                    .get_at(at, key.into(), path, || held(b"two", rx))
+                    .await
+            }
+        });
+        until("the refresh starts", || {
+            cache.stats.upstream_fetches.load(Ordering::SeqCst) >= 2
+        })
+        .await;
+        (refresher, release)
+    }
+
     async fn never() -> Outcome {
         panic!("no fetch expected here")
     }
@@ -589,20 +616,7 @@ mod tests {
                 MEDIA_TTL
             };
             let later = Instant::now() + ttl + Duration::from_millis(10);
-            let (release, rx) = tokio::sync::oneshot::channel();
-            let refresher = tokio::spawn({
-                let cache = cache.clone();
-                async move {
-                    cache
-                        .get_at(later, path.into(), path, || held(b"two", rx))
-                        .await
-                }
-            });
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while cache.stats.upstream_fetches.load(Ordering::SeqCst) < 2 {
-                assert!(Instant::now() < deadline, "the refresh did not start");
-                tokio::task::yield_now().await;
-            }
+            let (refresher, release) = refreshing(&cache, later, path).await;
             // While the refresh runs, others get the old answer at once, without a fetch.
             for _ in 0..3 {
                 let c = cache.get_at(later, path.into(), path, never).await.unwrap();
@@ -640,20 +654,7 @@ mod tests {
             let t0 = Instant::now();
             let _ = cache.get_at(t0, key.into(), path, || async { first }).await;
             let when = Instant::now() + too_old + Duration::from_millis(10);
-            let (release, rx) = tokio::sync::oneshot::channel();
-            let refresher = tokio::spawn({
-                let cache = cache.clone();
-                async move {
-                    cache
-                        .get_at(when, key.into(), path, || held(b"two", rx))
-                        .await
-                }
-            });
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while cache.stats.upstream_fetches.load(Ordering::SeqCst) < 2 {
-                assert!(Instant::now() < deadline, "the refresh did not start");
-                tokio::task::yield_now().await;
-            }
+            let (refresher, release) = refreshing(&cache, when, key).await;
             // Another caller waits for the refresh instead of getting the old answer.
             let mut waiter = std::pin::pin!(cache.get_at(when, key.into(), path, never));
             assert!(
