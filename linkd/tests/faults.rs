@@ -22,6 +22,20 @@ async fn live(socket: &Path) -> bool {
     s.code == 0 && s.json()["live"] == true
 }
 
+/// Waits until `/play` answers 200 with `cookie` and linkd reports the stream live.
+async fn wait_recovered(l: &Linkd, index: &str, cookie: &str) {
+    wait_for(
+        "/play answers 200 again",
+        Duration::from_secs(10),
+        || async { play_status(index, cookie).await == 200 },
+    )
+    .await;
+    wait_for("status says live", Duration::from_secs(10), || {
+        live(&l.socket)
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn origin_down_at_start_and_killed_mid_stream_recover_by_themselves() {
     let at = free_port();
@@ -47,15 +61,7 @@ async fn origin_down_at_start_and_killed_mid_stream_recover_by_themselves() {
         ..Behaviour::default()
     };
     let origin = FakeOrigin::start_at(at, behaviour.clone()).await;
-    wait_for("/play answers 200 again", Duration::from_secs(10), || {
-        let (i, c) = (index.clone(), cookie.clone());
-        async move { play_status(&i, &c).await == 200 }
-    })
-    .await;
-    wait_for("status says live", Duration::from_secs(10), || {
-        live(&l.socket)
-    })
-    .await;
+    wait_recovered(&l, &index, &cookie).await;
 
     // Killed with a blocking reload in flight: the viewer gets a 502, not a hang.
     origin.freeze(true);
@@ -98,15 +104,7 @@ async fn origin_down_at_start_and_killed_mid_stream_recover_by_themselves() {
 
     // Back on the same port: recovers again.
     let origin = FakeOrigin::start_at(at, behaviour).await;
-    wait_for("/play recovers", Duration::from_secs(10), || {
-        let (i, c) = (index.clone(), cookie.clone());
-        async move { play_status(&i, &c).await == 200 }
-    })
-    .await;
-    wait_for("status says live again", Duration::from_secs(10), || {
-        live(&l.socket)
-    })
-    .await;
+    wait_recovered(&l, &index, &cookie).await;
     drop(origin);
     l.stop().await.unwrap();
 }
