@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A source of Unix time in seconds.
 #[derive(Clone, Debug)]
@@ -29,6 +29,22 @@ impl Clock {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
                 .unwrap_or(0),
+        }
+    }
+
+    /// How long until Unix second `at` begins (zero once it has). Exact to the millisecond
+    /// for the system clock; a manual clock moves only when told, so it says "look again in
+    /// 50 ms" until then.
+    pub fn until(&self, at: i64) -> Duration {
+        match &self.0 {
+            Some(_) if self.now() >= at => Duration::ZERO,
+            Some(_) => Duration::from_millis(50),
+            None => {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default();
+                Duration::from_secs(at.max(0) as u64).saturating_sub(now)
+            }
         }
     }
 

@@ -90,6 +90,8 @@ pub struct Links {
     default_ttl: Duration,
     table: RwLock<Table>,
     writes: tokio::sync::Mutex<()>,
+    /// Bumped after every change to a link, so that answers under way can look again.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// Whether a string has the shape of a token (so malformed ones cost no lookup).
@@ -172,6 +174,7 @@ impl Links {
             default_ttl,
             table: RwLock::new(table),
             writes: tokio::sync::Mutex::new(()),
+            changes: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -212,6 +215,16 @@ impl Links {
         let now = self.clock.now();
         let t = self.table.read().unwrap_or_else(|p| p.into_inner());
         t.by_id.get(&id).map(|e| (e.state(now), e.expires_at))
+    }
+
+    /// Changes whenever a link is switched off, extended or deleted (subscribe, then
+    /// [`Links::check`]).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// One link by id.
@@ -302,7 +315,10 @@ impl Links {
         let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
         let entry = t.by_id.get_mut(&id).ok_or(ApiError::NotFound { id })?;
         change(entry);
-        Ok(entry.clone())
+        let entry = entry.clone();
+        drop(t);
+        self.changed();
+        Ok(entry)
     }
 
     /// Switches link `id` off.
@@ -371,6 +387,8 @@ impl Links {
         for id in &ids {
             t.remove(*id);
         }
+        drop(t);
+        self.changed();
         Ok(ids.len())
     }
 

@@ -13,6 +13,8 @@ pub mod assets;
 pub mod page;
 pub mod path;
 pub mod play;
+pub mod renew;
+pub mod revoke;
 pub mod session;
 pub mod watch;
 
@@ -249,7 +251,7 @@ async fn dispatch(
         Route::Health => text(StatusCode::OK, "ok"),
         Route::Watch => watch::watch(web, shared, req.uri().path(), client),
         Route::Session => play::session_state(web, shared, &req),
-        Route::Play => play::play(web, shared, req).await,
+        Route::Play => revoke::play(web, shared, req).await,
         Route::Asset => {
             let name = &req.uri().path()["/assets/".len()..];
             web.assets

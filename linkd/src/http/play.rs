@@ -51,7 +51,8 @@ pub fn gate(web: &Web, shared: &Shared, headers: &http::HeaderMap) -> (Gate, Opt
     }
 }
 
-fn refuse(web: &Web, g: Gate) -> Response<Body> {
+/// The 403 of a request whose session does not play (`g`), with the cookie cleared.
+pub fn refuse(web: &Web, g: Gate) -> Response<Body> {
     let mut r = text(
         StatusCode::FORBIDDEN,
         match g {
@@ -83,9 +84,16 @@ fn end_session(web: &Web, g: Gate, r: &mut Response<Body>) {
 /// `GET /play/_session`: the state of this viewer's link, for the player to poll.
 pub fn session_state(web: &Web, shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
     let (g, expires_at) = gate(web, shared, req.headers());
+    let mut renewed = None;
     let name = match g {
         Gate::Open(s) => {
             shared.viewers.touch(s.id, s.link_id);
+            renewed = Some(super::renew::cookie(
+                web,
+                shared.links.now(),
+                &s,
+                expires_at,
+            ));
             g.name()
         }
         // The session cookie was already cleared when the link ended.
@@ -108,6 +116,9 @@ pub fn session_state(web: &Web, shared: &Shared, req: &Request<Incoming>) -> Res
         HeaderValue::from_static("application/json"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(c) = renewed.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.append(header::SET_COOKIE, c);
+    }
     r
 }
 

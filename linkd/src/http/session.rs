@@ -13,8 +13,16 @@ use sha2::Sha256;
 pub const COOKIE: &str = "watch_session";
 /// Path the cookie is limited to.
 pub const COOKIE_PATH: &str = "/play/";
-/// Longest session of a permanent link; the page gets a new one when it is opened again.
-pub const MAX_SESSION_SECS: i64 = 30 * 86400;
+/// How long a playback session lives. The open page renews it at each `/play/_session` poll,
+/// so a closed page's session ends by itself this long after its last poll.
+pub const SESSION_SECS: i64 = 60;
+
+/// When a session issued or renewed at `now` ends: [`SESSION_SECS`] later, never after its
+/// link's current expiry (`None`: permanent).
+pub fn session_end(now: i64, link_expires_at: Option<i64>) -> i64 {
+    let end = now + SESSION_SECS;
+    link_expires_at.map_or(end, |e| e.min(end))
+}
 
 const PREFIX: &str = "v1.";
 const PAYLOAD_LEN: usize = 24;
@@ -57,6 +65,11 @@ impl Sessions {
             expires_at,
         };
         (s, self.encode(&s))
+    }
+
+    /// Session `s` (the same viewer) with the new end `expires_at`.
+    pub fn renew(&self, s: &Session, expires_at: i64) -> String {
+        self.encode(&Session { expires_at, ..*s })
     }
 
     fn encode(&self, s: &Session) -> String {
@@ -197,6 +210,27 @@ mod tests {
         for c in cases {
             assert_eq!(s.verify(&c, 0), None, "{c}");
         }
+    }
+
+    #[test]
+    fn sessions_end_a_minute_ahead_never_after_their_link() {
+        let cases = [
+            (1000, None, 1060),
+            (1000, Some(5000), 1060),
+            (1000, Some(1030), 1030),
+            (1000, Some(1060), 1060),
+        ];
+        for (now, link, want) in cases {
+            assert_eq!(session_end(now, link), want, "{now} {link:?}");
+        }
+        let s = signer();
+        let (session, _) = s.issue(42, 1060);
+        let renewed = s.renew(&session, 1120);
+        let again = s.verify(&renewed, 1100).unwrap();
+        assert_eq!(
+            (again.id, again.link_id, again.expires_at),
+            (session.id, 42, 1120)
+        );
     }
 
     #[test]

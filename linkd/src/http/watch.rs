@@ -4,7 +4,7 @@
 //! are slowed down with 429.
 
 use super::page::{ErrorPage, PlayerConfig};
-use super::session::{self, MAX_SESSION_SECS};
+use super::session;
 use super::{Body, Web};
 use crate::Shared;
 use http::{header, HeaderValue, Response};
@@ -64,10 +64,7 @@ pub fn watch(web: &Web, shared: &Arc<Shared>, path: &str, client: IpAddr) -> Res
         LinkState::Disabled => return web.pages.error(ErrorPage::Disabled),
         LinkState::Active => {}
     }
-    let ends = entry
-        .expires_at
-        .unwrap_or(i64::MAX)
-        .min(now + MAX_SESSION_SECS);
+    let ends = session::session_end(now, entry.expires_at);
     let (s, value) = web.sessions.issue(entry.id, ends);
     shared.viewers.touch(s.id, entry.id);
     if shared.links.mark_opened(entry.id) {
