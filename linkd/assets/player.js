@@ -7,46 +7,107 @@
 //   { "play_url": "/play/index.m3u8", "session_url": "/play/_session",
 //     "expires_at": <Unix seconds> | null }
 //
-// The current state is mirrored on document.body.dataset.state:
-//   connecting, playing, offline (keeps retrying), expired, disabled,
-//   invalid (these three are final), error.
+// The page's state machine, in one place (STATES below). The current state is
+// mirrored on document.body.dataset.state, the link's expiry on the expiry
+// line's data-expires-at.
+//
+//   state        entered when                                left when
+//   connecting   the page opens; linkd answers again after   the video advances (playing);
+//                being unreachable                           an attempt fails (offline)
+//   playing      the video's time advances                   it stops advancing (offline or
+//                                                            unreachable); the link ends
+//   offline      an attempt failed or stalled, or the        the video advances (playing)
+//                session says the stream is not live
+//                (keeps retrying)
+//   unreachable  linkd has not answered for UNREACHABLE_MS   linkd answers (connecting)
+//                and the video is not advancing (keeps
+//                retrying)
+//   expired      the session says so, or the link's time     final
+//                is up
+//   disabled     the session says the link was switched off  final
+//   invalid      the session is unknown and opening the      final
+//                link again is refused
+//   error        no configuration, or a browser that         final
+//                cannot play HLS
+//
+// The playback cookie is short-lived: every session poll renews it (linkd
+// answers with a new one, never past the link's current expiry). A page whose
+// session is lost while its link may still play (a long sleep, a new signing
+// key) opens its own URL again to get a new one; that answer (200, 404, 410)
+// also says how the link ended when the session can no longer tell.
 (function () {
   'use strict';
 
   // Timings, in milliseconds.
-  const POLL_MS = 1000; // session poll interval
-  const POLL_BACKOFF_MS = 5000; // after 429, 5xx or an unreachable server
+  const POLL_MS = 1000; // session poll interval, also while linkd is unreachable
+  const POLL_BACKOFF_MS = 5000; // after a 429 or a 500
   const RETRY_MS = 3000; // recreate the player this long after a failure
   const ADVANCE_MS = 1500; // currentTime moved this recently = advancing
   const STALL_MS = 6000; // playing, but nothing moved for this long = offline
   const NO_PROGRESS_MS = 10000; // an attempt that never started playing
+  const UNREACHABLE_MS = 3000; // linkd silent this long, video stopped = unreachable
+  const REOPEN_MS = 10000; // at most one reopening of the page's link this often
   const TICK_MS = 500; // watchdog
   const EXPIRY_REFRESH_MS = 30000;
 
-  const MESSAGES = {
-    connecting: 'Connecting to the stream\u2026',
-    playing: 'Live',
-    offline: 'The stream is offline. It will start by itself when the broadcast begins.',
-    expired: 'This link has expired.',
-    disabled: 'This link was switched off.',
-    invalid: 'This link is not valid.',
-    error: 'Something went wrong. Reload the page to try again.'
+  // Every state: what the viewer reads, the hint below it, the label over the
+  // video while it does not play, and whether it is final (nothing runs any more).
+  const STATES = {
+    connecting: { message: 'Connecting to the stream\u2026', label: 'Connecting\u2026' },
+    playing: { message: 'Live', label: '' },
+    offline: {
+      message: 'The stream is offline. It will start by itself when the broadcast begins.',
+      label: 'Offline'
+    },
+    unreachable: {
+      message: 'The server cannot be reached. Trying again\u2026',
+      hint: 'The stream continues by itself when the connection is back.',
+      label: 'Reconnecting\u2026'
+    },
+    expired: {
+      message: 'This link has expired.',
+      hint: 'Ask the person who sent it for a new link.',
+      label: 'Link expired',
+      final: true
+    },
+    disabled: {
+      message: 'This link was switched off.',
+      hint: 'If you think this is a mistake, ask the person who sent it.',
+      label: 'Link switched off',
+      final: true
+    },
+    invalid: {
+      message: 'This link is not valid.',
+      hint: 'Check that you opened the whole link, or ask the person who sent it for a new one.',
+      label: 'Link not valid',
+      final: true
+    },
+    error: {
+      message: 'Something went wrong. Reload the page to try again.',
+      label: 'Cannot play',
+      final: true
+    }
   };
-  const HINTS = {
-    expired: 'Ask the person who sent it for a new link.',
-    disabled: 'If you think this is a mistake, ask the person who sent it.',
-    invalid: 'Check that you opened the whole link, or ask the person who sent it for a new one.'
-  };
-  // Short labels shown over the video while it is not playing.
-  const LABELS = {
-    connecting: 'Connecting\u2026',
-    offline: 'Offline',
-    expired: 'Link expired',
-    disabled: 'Link switched off',
-    invalid: 'Link not valid',
-    error: 'Cannot play'
-  };
-  const FINAL = ['expired', 'disabled', 'invalid'];
+  // How a link can end, as linkd's session answer and error pages name it.
+  const ENDED = ['expired', 'disabled', 'invalid'];
+
+  // hls.js retries a request that got no answer at all (linkd restarting) like
+  // one that got a 5xx, for about 10 s: the player keeps its buffer meanwhile.
+  function retryUnanswered(cfg, count, isTimeout, response, retry) {
+    return retry || (count < cfg.maxNumRetry && (!response || !response.code));
+  }
+  function loadPolicy(firstByteMs, loadMs) {
+    return {
+      default: {
+        maxTimeToFirstByteMs: firstByteMs,
+        maxLoadTimeMs: loadMs,
+        timeoutRetry: { maxNumRetry: 2, retryDelayMs: 0, maxRetryDelayMs: 0 },
+        errorRetry: {
+          maxNumRetry: 8, retryDelayMs: 500, maxRetryDelayMs: 2000, shouldRetry: retryUnanswered
+        }
+      }
+    };
+  }
 
   const video = document.getElementById('video');
   const statusEl = document.getElementById('status');
@@ -69,12 +130,15 @@
   // Session.
   let expiresAt = null;
   let liveFalseCount = 0;
+  let unansweredSince = 0; // first unanswered poll since linkd last answered
+  let reopenedAt = 0;
   let pollTimer = null;
   let polling = false;
   let pollAgain = false;
 
   let tickTimer = null;
   let expiryTimer = null;
+  let expiryPollTimer = null;
 
   function setText(el, text) {
     if (el) el.textContent = text;
@@ -86,12 +150,22 @@
 
   function setState(next, message) {
     if (finished) return;
+    const s = STATES[next];
     state = next;
     document.body.dataset.state = next;
-    setText(statusEl, message || MESSAGES[next] || '');
-    setText(hintEl, HINTS[next] || '');
-    setText(overlayEl, LABELS[next] || '');
-    if (FINAL.indexOf(next) !== -1) finish();
+    setText(statusEl, message || s.message);
+    setText(hintEl, s.hint || '');
+    setText(overlayEl, s.label);
+    if (s.final) finish();
+  }
+
+  // The state to show while the video does not advance and the link plays.
+  function stoppedState() {
+    return linkdUnreachable() ? 'unreachable' : 'offline';
+  }
+
+  function linkdUnreachable() {
+    return unansweredSince !== 0 && Date.now() - unansweredSince >= UNREACHABLE_MS;
   }
 
   function readConfig() {
@@ -160,7 +234,10 @@
       const Hls = window.Hls;
       hls = new Hls({
         lowLatencyMode: true,
-        backBufferLength: 30
+        backBufferLength: 30,
+        manifestLoadPolicy: loadPolicy(10000, 20000),
+        playlistLoadPolicy: loadPolicy(10000, 20000),
+        fragLoadPolicy: loadPolicy(10000, 120000)
       });
       const own = hls;
       hls.on(Hls.Events.ERROR, function (event, data) {
@@ -186,7 +263,7 @@
   function attemptFailed() {
     if (!attempt || attempt.failedAt) return;
     attempt.failedAt = Date.now();
-    if (state !== 'playing' || !advancing()) setState('offline');
+    if (state !== 'playing' || !advancing()) setState(stoppedState());
   }
 
   function onHlsError(data) {
@@ -233,7 +310,7 @@
   }
 
   function onPlaying() {
-    if (!finished && state === 'playing') setText(statusEl, MESSAGES.playing);
+    if (!finished && state === 'playing') setText(statusEl, STATES.playing.message);
   }
 
   // Watchdog: decides when the stream is offline and when to start over.
@@ -243,14 +320,15 @@
     if (blocked) return; // waiting for the viewer to press play
     const now = Date.now();
     const sessionSaysOff = liveFalseCount >= 2;
+    if (linkdUnreachable() && state !== 'unreachable') setState('unreachable');
 
     if (state === 'playing') {
       if (video.paused) return; // paused by the viewer: not a stall
       if (attempt && attempt.failedAt) {
         // The buffer left after a failure has run out.
-        setState('offline');
+        setState(stoppedState());
       } else if (sessionSaysOff || now - lastAdvanceAt > STALL_MS) {
-        setState('offline');
+        setState(stoppedState());
         startPlayer();
         return;
       } else {
@@ -270,7 +348,7 @@
     } else if (state === 'offline' && sessionSaysOff && age >= RETRY_MS) {
       startPlayer();
     } else if (quiet >= NO_PROGRESS_MS) {
-      setState('offline');
+      setState(stoppedState());
       startPlayer();
     }
   }
@@ -310,6 +388,21 @@
     schedulePoll(next);
   }
 
+  // linkd did not answer (it restarts, or the network is gone): keep asking
+  // every second, so that the viewer is counted again as soon as it is back.
+  function unanswered() {
+    if (!unansweredSince) unansweredSince = Date.now();
+    return POLL_MS;
+  }
+
+  function answered() {
+    unansweredSince = 0;
+    if (state === 'unreachable') {
+      setState(liveFalseCount >= 2 ? 'offline' : 'connecting');
+      if (!attempt || attempt.failedAt) startPlayer();
+    }
+  }
+
   // Returns the delay before the next poll.
   async function checkSession() {
     let res;
@@ -320,9 +413,11 @@
         headers: { Accept: 'application/json' }
       });
     } catch (e) {
-      // linkd unreachable for a moment (restart, network change): keep going.
-      return POLL_BACKOFF_MS;
+      return unanswered();
     }
+    // What a reverse proxy answers while linkd is down.
+    if (res.status === 502 || res.status === 503 || res.status === 504) return unanswered();
+    answered();
     let body = null;
     try {
       body = await res.json();
@@ -330,28 +425,56 @@
       body = null;
     }
     if (body && typeof body.state === 'string') {
-      if (body.state !== 'active') {
-        let state = FINAL.indexOf(body.state) !== -1 ? body.state : 'invalid';
-        // The playback cookie never outlives its link, so once the link's time is up the
-        // browser no longer sends it: that is an expired link, not an invalid one.
-        if (state !== 'expired' && typeof expiresAt === 'number' && Date.now() / 1000 >= expiresAt - 1) {
-          state = 'expired';
-        }
-        end(state);
-        return POLL_MS;
+      if (body.state === 'active') {
+        onActiveSession(body);
+      } else if (body.state === 'expired' || body.state === 'disabled') {
+        end(body.state);
+      } else {
+        await sessionLost();
       }
-      onActiveSession(body);
       return POLL_MS;
     }
     // No usable answer: decide from the status code alone.
     if (res.status === 410) {
       end('expired');
     } else if (res.status === 401 || res.status === 403 || res.status === 404) {
-      end('invalid');
+      await sessionLost();
     } else if (res.status === 429 || res.status >= 500) {
       return POLL_BACKOFF_MS;
     }
     return POLL_MS;
+  }
+
+  // linkd no longer knows this page's session. Either the link ended at the
+  // moment the session did, or the session lapsed while the link still plays:
+  // opening the link again tells which, and in the second case renews it.
+  async function sessionLost() {
+    const now = Date.now();
+    const timeUp = typeof expiresAt === 'number' && now / 1000 >= expiresAt - 1;
+    if (now - reopenedAt < REOPEN_MS) {
+      end(timeUp ? 'expired' : 'invalid');
+      return;
+    }
+    reopenedAt = now;
+    let res;
+    try {
+      res = await fetch(window.location.href, { credentials: 'same-origin', cache: 'no-store' });
+    } catch (e) {
+      if (timeUp) end('expired');
+      return;
+    }
+    if (res.ok) {
+      if (!attempt || attempt.failedAt) startPlayer();
+      return;
+    }
+    let ended = timeUp ? 'expired' : 'invalid';
+    if (res.status === 410) {
+      // The error page names the state on its body element.
+      const html = await res.text().catch(function () { return ''; });
+      const m = /data-state="(expired|disabled)"/.exec(html);
+      ended = m ? m[1] : 'expired';
+    }
+    end(ended);
   }
 
   function onActiveSession(body) {
@@ -373,12 +496,13 @@
 
   // A final state: stop everything and say why.
   function end(next) {
-    setState(next);
+    setState(ENDED.indexOf(next) !== -1 ? next : 'invalid');
   }
 
   function finish() {
     finished = true;
     clearTimeout(pollTimer);
+    clearTimeout(expiryPollTimer);
     clearInterval(tickTimer);
     clearInterval(expiryTimer);
     stopPlayer();
@@ -407,8 +531,19 @@
     return 'in ' + Math.floor(hours / 24) + ' days';
   }
 
+  // Asks linkd at the moment the link expires, so the page says so at once.
+  function armExpiryPoll() {
+    clearTimeout(expiryPollTimer);
+    if (typeof expiresAt !== 'number' || finished) return;
+    const ms = expiresAt * 1000 - Date.now();
+    // Timers of more than about 24 days fire at once; the next change re-arms it.
+    if (ms > 0 && ms < 0x7fffffff) expiryPollTimer = setTimeout(pollNow, ms + 50);
+  }
+
   function renderExpiry() {
     if (!expiryEl || finished) return;
+    expiryEl.dataset.expiresAt = expiresAt === null ? 'never' : String(expiresAt);
+    armExpiryPoll();
     if (expiresAt === null) {
       expiryEl.textContent = 'This link does not expire.';
       return;
@@ -471,11 +606,11 @@
     renderExpiry();
     expiryTimer = setInterval(renderExpiry, EXPIRY_REFRESH_MS);
 
-    poll();
     if (!hlsJsUsable() && !nativeUsable()) {
       setState('error', 'This browser cannot play the stream. Try a recent Firefox, Chrome or Safari.');
       return;
     }
+    poll();
     setState('connecting');
     startPlayer();
     tickTimer = setInterval(tick, TICK_MS);
