@@ -248,9 +248,9 @@ plays_then_disabled() {
   watch open "$LINK_URL" >/dev/null
   check_watch "$run: link $LINK_ID plays" expect playing 25
   local plays="$LAST"
+  local off_ms
+  off_ms=$(now_ms)  # just before: the page may be refused before linkctl has exited
   if lc off "$LINK_ID" >/dev/null; then
-    local off_ms
-    off_ms=$(now_ms)
     check_watch "$run: same page shows disabled within 2 s of linkctl off" expect disabled 2
     check_text "$run: the page says the link was switched off" "switched off"
     check_watch "$run: video stops after disabled" stopped 3

@@ -30,23 +30,17 @@
 //   error        no configuration, or a browser that         final
 //                cannot play HLS
 //
-// The playback cookie is short-lived: every session poll renews it (linkd
-// answers with a new one, never past the link's current expiry). A page whose
-// session is lost while its link may still play (a long sleep, a new signing
-// key) opens its own URL again to get a new one; that answer (200, 404, 410)
-// also says how the link ended when the session can no longer tell.
+// session.js follows the link's session (polls, renewal, reopening) and
+// reports here; it loads before this file.
 (function () {
   'use strict';
 
   // Timings, in milliseconds.
-  const POLL_MS = 1000; // session poll interval, also while linkd is unreachable
-  const POLL_BACKOFF_MS = 5000; // after a 429 or a 500
   const RETRY_MS = 3000; // recreate the player this long after a failure
   const ADVANCE_MS = 1500; // currentTime moved this recently = advancing
   const STALL_MS = 6000; // playing, but nothing moved for this long = offline
   const NO_PROGRESS_MS = 10000; // an attempt that never started playing
   const UNREACHABLE_MS = 3000; // linkd silent this long, video stopped = unreachable
-  const REOPEN_MS = 10000; // at most one reopening of the page's link this often
   const TICK_MS = 500; // watchdog
   const EXPIRY_REFRESH_MS = 30000;
 
@@ -57,36 +51,22 @@
     playing: { message: 'Live', label: '' },
     offline: {
       message: 'The stream is offline. It will start by itself when the broadcast begins.',
-      label: 'Offline'
-    },
+      label: 'Offline' },
     unreachable: {
-      message: 'The server cannot be reached. Trying again\u2026',
-      hint: 'The stream continues by itself when the connection is back.',
-      label: 'Reconnecting\u2026'
-    },
+      message: 'The server cannot be reached. Trying again\u2026', label: 'Reconnecting\u2026',
+      hint: 'The stream continues by itself when the connection is back.' },
     expired: {
-      message: 'This link has expired.',
-      hint: 'Ask the person who sent it for a new link.',
-      label: 'Link expired',
-      final: true
-    },
+      message: 'This link has expired.', label: 'Link expired', final: true,
+      hint: 'Ask the person who sent it for a new link.' },
     disabled: {
-      message: 'This link was switched off.',
-      hint: 'If you think this is a mistake, ask the person who sent it.',
-      label: 'Link switched off',
-      final: true
-    },
+      message: 'This link was switched off.', label: 'Link switched off', final: true,
+      hint: 'If you think this is a mistake, ask the person who sent it.' },
     invalid: {
-      message: 'This link is not valid.',
-      hint: 'Check that you opened the whole link, or ask the person who sent it for a new one.',
-      label: 'Link not valid',
-      final: true
-    },
+      message: 'This link is not valid.', label: 'Link not valid', final: true,
+      hint: 'Check that you opened the whole link, or ask the person who sent it for a new one.' },
     error: {
-      message: 'Something went wrong. Reload the page to try again.',
-      label: 'Cannot play',
-      final: true
-    }
+      message: 'Something went wrong. Reload the page to try again.', label: 'Cannot play',
+      final: true }
   };
   // How a link can end, as linkd's session answer and error pages name it.
   const ENDED = ['expired', 'disabled', 'invalid'];
@@ -97,16 +77,11 @@
     return retry || (count < cfg.maxNumRetry && (!response || !response.code));
   }
   function loadPolicy(firstByteMs, loadMs) {
-    return {
-      default: {
-        maxTimeToFirstByteMs: firstByteMs,
-        maxLoadTimeMs: loadMs,
-        timeoutRetry: { maxNumRetry: 2, retryDelayMs: 0, maxRetryDelayMs: 0 },
-        errorRetry: {
-          maxNumRetry: 8, retryDelayMs: 500, maxRetryDelayMs: 2000, shouldRetry: retryUnanswered
-        }
-      }
-    };
+    return { default: {
+      maxTimeToFirstByteMs: firstByteMs, maxLoadTimeMs: loadMs,
+      timeoutRetry: { maxNumRetry: 2, retryDelayMs: 0, maxRetryDelayMs: 0 },
+      errorRetry: { maxNumRetry: 8, retryDelayMs: 500, maxRetryDelayMs: 2000, shouldRetry: retryUnanswered }
+    } };
   }
 
   const video = document.getElementById('video');
@@ -131,10 +106,6 @@
   let expiresAt = null;
   let liveFalseCount = 0;
   let unansweredSince = 0; // first unanswered poll since linkd last answered
-  let reopenedAt = 0;
-  let pollTimer = null;
-  let polling = false;
-  let pollAgain = false;
 
   let tickTimer = null;
   let expiryTimer = null;
@@ -353,128 +324,29 @@
     }
   }
 
-  // ---- session ------------------------------------------------------------
+  // ---- session (session.js polls linkd; here is what the page makes of it) --
 
-  function schedulePoll(ms) {
-    if (finished) return;
-    clearTimeout(pollTimer);
-    pollTimer = setTimeout(poll, ms);
-  }
+  let session = null;
 
   function pollNow() {
-    if (finished) return;
-    if (polling) {
-      pollAgain = true;
-      return;
-    }
-    clearTimeout(pollTimer);
-    poll();
+    if (session && !finished) session.pollNow();
   }
 
-  async function poll() {
-    if (finished) return;
-    polling = true;
-    let next = POLL_MS;
-    try {
-      next = await checkSession();
-    } catch (e) {
-      next = POLL_BACKOFF_MS;
-    }
-    polling = false;
-    if (pollAgain) {
-      pollAgain = false;
-      next = 0;
-    }
-    schedulePoll(next);
-  }
-
-  // linkd did not answer (it restarts, or the network is gone): keep asking
-  // every second, so that the viewer is counted again as soon as it is back.
   function unanswered() {
     if (!unansweredSince) unansweredSince = Date.now();
-    return POLL_MS;
   }
 
   function answered() {
     unansweredSince = 0;
     if (state === 'unreachable') {
       setState(liveFalseCount >= 2 ? 'offline' : 'connecting');
-      if (!attempt || attempt.failedAt) startPlayer();
+      resume();
     }
   }
 
-  // Returns the delay before the next poll.
-  async function checkSession() {
-    let res;
-    try {
-      res = await fetch(config.session_url, {
-        credentials: 'same-origin',
-        cache: 'no-store',
-        headers: { Accept: 'application/json' }
-      });
-    } catch (e) {
-      return unanswered();
-    }
-    // What a reverse proxy answers while linkd is down.
-    if (res.status === 502 || res.status === 503 || res.status === 504) return unanswered();
-    answered();
-    let body = null;
-    try {
-      body = await res.json();
-    } catch (e) {
-      body = null;
-    }
-    if (body && typeof body.state === 'string') {
-      if (body.state === 'active') {
-        onActiveSession(body);
-      } else if (body.state === 'expired' || body.state === 'disabled') {
-        end(body.state);
-      } else {
-        await sessionLost();
-      }
-      return POLL_MS;
-    }
-    // No usable answer: decide from the status code alone.
-    if (res.status === 410) {
-      end('expired');
-    } else if (res.status === 401 || res.status === 403 || res.status === 404) {
-      await sessionLost();
-    } else if (res.status === 429 || res.status >= 500) {
-      return POLL_BACKOFF_MS;
-    }
-    return POLL_MS;
-  }
-
-  // linkd no longer knows this page's session. Either the link ended at the
-  // moment the session did, or the session lapsed while the link still plays:
-  // opening the link again tells which, and in the second case renews it.
-  async function sessionLost() {
-    const now = Date.now();
-    const timeUp = typeof expiresAt === 'number' && now / 1000 >= expiresAt - 1;
-    if (now - reopenedAt < REOPEN_MS) {
-      end(timeUp ? 'expired' : 'invalid');
-      return;
-    }
-    reopenedAt = now;
-    let res;
-    try {
-      res = await fetch(window.location.href, { credentials: 'same-origin', cache: 'no-store' });
-    } catch (e) {
-      if (timeUp) end('expired');
-      return;
-    }
-    if (res.ok) {
-      if (!attempt || attempt.failedAt) startPlayer();
-      return;
-    }
-    let ended = timeUp ? 'expired' : 'invalid';
-    if (res.status === 410) {
-      // The error page names the state on its body element.
-      const html = await res.text().catch(function () { return ''; });
-      const m = /data-state="(expired|disabled)"/.exec(html);
-      ended = m ? m[1] : 'expired';
-    }
-    end(ended);
+  // The link plays on (linkd answered, or a new session was opened).
+  function resume() {
+    if (!finished && (!attempt || attempt.failedAt)) startPlayer();
   }
 
   function onActiveSession(body) {
@@ -501,7 +373,7 @@
 
   function finish() {
     finished = true;
-    clearTimeout(pollTimer);
+    if (session) session.stop();
     clearTimeout(expiryPollTimer);
     clearInterval(tickTimer);
     clearInterval(expiryTimer);
@@ -610,7 +482,15 @@
       setState('error', 'This browser cannot play the stream. Try a recent Firefox, Chrome or Safari.');
       return;
     }
-    poll();
+    session = window.TempstreamSession(config.session_url, {
+      active: onActiveSession,
+      ended: end,
+      answered: answered,
+      unanswered: unanswered,
+      resume: resume,
+      expiresAt: function () { return expiresAt; }
+    });
+    session.pollNow();
     setState('connecting');
     startPlayer();
     tickTimer = setInterval(tick, TICK_MS);
