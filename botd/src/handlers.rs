@@ -117,7 +117,10 @@ async fn run(app: &App, chat: ChatId, cmd: Command) -> Vec<Reply> {
         Ok(match cmd {
             Command::Start | Command::Help => vec![messages::help(
                 &app.ttl_options(),
-                &app.config.default_link_ttl.text,
+                app.config
+                    .default_link_ttl
+                    .as_ref()
+                    .map(|t| t.text.as_str()),
             )],
             Command::WhoAmI => vec![messages::whoami(chat.0)],
             Command::New {

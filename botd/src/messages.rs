@@ -379,7 +379,7 @@ pub fn refusal(chat_id: i64) -> Reply {
 }
 
 /// `/start` and `/help`: what the bot does, its commands, and the reply keyboard.
-pub fn help(ttl_options: &[String], default_ttl: &str) -> Reply {
+pub fn help(ttl_options: &[String], default_ttl: Option<&str>) -> Reply {
     let mut text = String::from(
         "I make watch links for your live stream and switch them off again.\n\
          Send a link to the people you choose; it stops working when it expires or when you press <b>Disable</b>.\n",
@@ -395,13 +395,13 @@ pub fn help(ttl_options: &[String], default_ttl: &str) -> Reply {
             escape(&ttl_options.join(", "))
         ));
     }
-    let first_row = if ttl_options.is_empty() {
-        vec![KeyboardButton::new("/newperm")]
-    } else {
-        vec![
-            KeyboardButton::new(format!("/new {default_ttl}")),
+    let first_row = match (ttl_options.is_empty(), default_ttl) {
+        (true, _) => vec![KeyboardButton::new("/newperm")],
+        (false, Some(ttl)) => vec![
+            KeyboardButton::new(format!("/new {ttl}")),
             KeyboardButton::new("/new"),
-        ]
+        ],
+        (false, None) => vec![KeyboardButton::new("/new"), KeyboardButton::new("/newperm")],
     };
     let keyboard = KeyboardMarkup::new(vec![
         first_row,
