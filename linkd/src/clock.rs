@@ -55,3 +55,23 @@ impl Clock {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn until_is_exact_for_the_system_clock_and_a_short_look_for_a_manual_one() {
+        let sys = Clock::system();
+        let left = sys.until(sys.now() + 2);
+        assert!(
+            left > Duration::from_secs(1) && left <= Duration::from_secs(2),
+            "{left:?}"
+        );
+        assert_eq!(sys.until(sys.now() - 1), Duration::ZERO);
+        let manual = Clock::manual(100);
+        assert_eq!(manual.until(105), Duration::from_millis(50));
+        manual.advance(5);
+        assert_eq!(manual.until(105), Duration::ZERO);
+    }
+}
