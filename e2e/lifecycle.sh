@@ -4,6 +4,8 @@
 #
 #   extend_while_watching RUN    linkctl extend while playing: the page shows the new expiry
 #                                within 5 s and plays on past the old one without a reload
+#   bot_extend_while_watching RUN  the same with the bot's /extend: botd against a fake Bot
+#                                API (e2e/fake_telegram.py) on linkd's socket
 #   expiry_while_watching RUN    a link runs out while playing: "expired" within 2 s of the
 #                                moment, the video stops, no /play bytes 1 s after it, 410
 #   restart_while_watching RUN   SIGTERM to linkd and a new one on the same address, database
@@ -104,4 +106,44 @@ db = sqlite3.connect(sys.argv[1]); db.execute("DELETE FROM watch_links WHERE id 
   start_linkd || { fail "$run: linkd did not start again"; return 0; }
   check_watch "$run: a link deleted while its page is open shows not valid" expect invalid 15
   check_text "$run: ... in words" "not valid"
+}
+
+# start_bot: the fake Bot API (e2e/fake_telegram.py) and botd on linkd's socket; BOT_CHAT may
+# command it
+BOT_CHAT=4242
+start_bot() {
+  TG_PORT="$(free_port)"
+  local token="123456:e2e-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')"
+  python3 "$E2E/fake_telegram.py" --port "$TG_PORT" --token "$token" >"$RUN_DIR/telegram.log" 2>&1 &
+  TG_PID=$!
+  WAIT_PID=$TG_PID wait_until 10 "the fake Bot API" curl -fs "http://127.0.0.1:$TG_PORT/_sent" || return 1
+  env TELEGRAM_BOT_TOKEN="$token" ALLOWED_CHAT_IDS="$BOT_CHAT" RPC_SOCKET="$SOCK" NOTIFY= \
+    TELEGRAM_API_URL="http://127.0.0.1:$TG_PORT" LOG_LEVEL=info "$BOTD" >"$RUN_DIR/botd.log" 2>&1 &
+  BOT_PID=$!
+}
+
+bot_say() {
+  curl -fs -X POST -H 'content-type: application/json' \
+    -d "{\"chat_id\": $BOT_CHAT, \"text\": \"$1\"}" "http://127.0.0.1:$TG_PORT/_say" >/dev/null
+}
+bot_said() { curl -fs "http://127.0.0.1:$TG_PORT/_sent" | grep -q "$1"; }
+link_expiry() { lc --json list | python3 -c 'import json, sys
+print(next(l["expires_at"] for l in json.load(sys.stdin) if l["id"] == int(sys.argv[1])))' "$1"; }
+
+bot_extend_while_watching() {
+  local run="$1"
+  start_bot || { fail "$run: the fake Bot API or botd did not start"; return 0; }
+  new_link 30s || return 0
+  local old="$LINK_EXPIRES"
+  watch open "$LINK_URL" >/dev/null
+  check_watch "$run: a 30 s link plays (bot)" expect playing 20
+  bot_say "/extend $LINK_ID 10m"
+  if WAIT_PID=$BOT_PID wait_until 10 "botd's answer" bot_said "Link extended"; then
+    pass "$run: the bot answers /extend $LINK_ID 10m"
+  else
+    fail "$run: no \"Link extended\" from the bot (see $RUN_DIR/botd.log)"; return 0
+  fi
+  check_watch "$run: the page shows the bot's new expiry within 5 s" expiry "$(link_expiry "$LINK_ID")" 5
+  sleep "$(seconds_until $((old + 2)))"
+  check_watch "$run: the page plays on past the old expiry after /extend, without reload" expect playing 3
 }

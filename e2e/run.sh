@@ -17,7 +17,8 @@
 #            then, on that page (e2e/lifecycle.sh): linkd restarted (SIGTERM, new process
 #            within 5 s) -> plays on, counted again within 10 s; linkd stopped ->
 #            "unreachable", started -> plays; its link deleted -> "invalid". Extend while
-#            watching -> new expiry shown within 5 s, plays past the old one; a link
+#            watching (linkctl, and the bot's /extend through botd and a fake Bot API) ->
+#            new expiry shown within 5 s, plays past the old one; a link
 #            expiring while watched -> "expired" within 2 s, no /play bytes 1 s later, 410;
 #            a 3 s link shows "expired"; an unknown token "invalid"; /play without the
 #            cookie is 403.
@@ -51,9 +52,10 @@ done
 
 LINKD="$ROOT/target/debug/linkd"
 LINKCTL="$ROOT/target/debug/linkctl"
-if [ "${E2E_BUILD:-0}" = 1 ] || [ ! -x "$LINKD" ] || [ ! -x "$LINKCTL" ]; then
-  echo "run.sh: cargo build -p linkd"
-  cargo build -q -p linkd
+BOTD="$ROOT/target/debug/botd"
+if [ "${E2E_BUILD:-0}" = 1 ] || [ ! -x "$LINKD" ] || [ ! -x "$LINKCTL" ] || [ ! -x "$BOTD" ]; then
+  echo "run.sh: cargo build -p linkd -p botd"
+  cargo build -q -p linkd -p botd
 fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/tempstream-e2e.XXXXXX")"
@@ -61,7 +63,7 @@ LAST="{}"
 PASS=0
 FAIL=0
 # PIDs of what the current run started, stopped in reverse order
-ORIGIN_PID="" PUB_PID="" LINKD_PID="" CADDY_PID="" WATCH_PID_SAVED=""
+ORIGIN_PID="" PUB_PID="" LINKD_PID="" CADDY_PID="" BOT_PID="" TG_PID="" WATCH_PID_SAVED=""
 
 stop_pid() {
   local pid="$1"
@@ -74,6 +76,8 @@ stop_pid() {
 }
 
 stop_stack() {
+  stop_pid "$BOT_PID"; BOT_PID=""
+  stop_pid "$TG_PID"; TG_PID=""
   stop_pid "$CADDY_PID"; CADDY_PID=""
   stop_pid "$LINKD_PID"; LINKD_PID=""
   stop_pid "$PUB_PID"; PUB_PID=""
@@ -334,6 +338,7 @@ run_classic() {
     link_gone_is_invalid classic
   fi
   extend_while_watching classic
+  bot_extend_while_watching classic
   expiry_while_watching classic
 
   # a link that runs out while its page is open, then a fresh visit of the same link
