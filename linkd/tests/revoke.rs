@@ -59,10 +59,13 @@ async fn linkd_for(origin_base: String) -> (tempfile::TempDir, Linkd) {
     .await
 }
 
-/// A GET whose body the test reads at its own pace.
+/// A GET whose body the test reads at its own pace. Its socket's receive buffer is small and
+/// fixed, so what the kernels hold between linkd and the test stays far below [`BIG`].
 async fn start_get(url: &str, cookie: &str) -> http::Response<hyper::body::Incoming> {
+    let mut connector = HttpConnector::new();
+    connector.set_recv_buffer_size(Some(64 * 1024));
     let client: Client<HttpConnector, Empty<Bytes>> =
-        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+        Client::builder(TokioExecutor::new()).build(connector);
     let req = http::Request::get(url)
         .header("cookie", cookie)
         .body(Empty::new())
