@@ -3,7 +3,7 @@
 //! | method      | path                    | answer                                                   |
 //! |-------------|-------------------------|----------------------------------------------------------|
 //! | GET         | `/healthz`              | 200 `ok`                                                 |
-//! | GET         | `/live/stream/{token}`  | watch page + playback cookie; 404 / 410 page otherwise    |
+//! | GET, HEAD   | `/live/stream/{token}`  | watch page + playback cookie (not for HEAD or previews)   |
 //! | GET, HEAD   | `/play/_session`        | the session's state as JSON (200 active, 403 otherwise)   |
 //! | GET, HEAD   | `/play/{path}`          | proxied to the origin with a valid cookie, else 403       |
 //! | GET, HEAD   | `/assets/{name}`        | embedded page assets, cached for a year                   |
@@ -65,8 +65,8 @@ pub struct Web {
     pub pages: page::Pages,
     /// Embedded static files.
     pub assets: assets::Assets,
-    /// Signs and checks playback sessions.
-    pub sessions: session::Sessions,
+    /// Signs and checks playback sessions (shared with the key rotation).
+    pub sessions: Arc<session::Sessions>,
     /// The upstream client.
     pub origin: Arc<Origin>,
     /// Failed link openings per client.
@@ -80,9 +80,9 @@ pub struct Web {
 }
 
 impl Web {
-    /// The HTTP side's state; `session_key` signs playback sessions.
+    /// The HTTP side's state; `sessions` signs playback sessions.
     pub fn new(
-        session_key: &[u8],
+        sessions: Arc<session::Sessions>,
         origin: Arc<Origin>,
         cookie_secure: bool,
         cache_bytes: usize,
@@ -91,7 +91,7 @@ impl Web {
         Web {
             pages: page::Pages::new(assets.urls()),
             assets,
-            sessions: session::Sessions::new(session_key),
+            sessions,
             origin,
             limiter: watch::Limiter::default(),
             cookie_secure,
@@ -247,7 +247,7 @@ async fn dispatch(
     }
     match route {
         Route::Health => text(StatusCode::OK, "ok"),
-        Route::Watch => watch::watch(web, shared, req.uri().path(), client),
+        Route::Watch => watch::watch(web, shared, &req, client),
         Route::Session => play::session_state(web, shared, &req),
         Route::Play => play::play(web, shared, req).await,
         Route::Asset => {
