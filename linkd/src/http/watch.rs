@@ -13,44 +13,8 @@ use super::{Body, Web};
 use crate::Shared;
 use http::{header, HeaderValue, Method, Request, Response};
 use proto::LinkState;
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// Failed openings allowed per client address and window.
-pub const MAX_FAILURES: u32 = 20;
-/// The window of [`MAX_FAILURES`].
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
-
-/// Counts failed link openings per client address.
-#[derive(Default)]
-pub struct Limiter {
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
-}
-
-impl Limiter {
-    fn blocked(&self, ip: IpAddr) -> bool {
-        let f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        f.get(&ip)
-            .is_some_and(|(n, since)| *n >= MAX_FAILURES && since.elapsed() < FAILURE_WINDOW)
-    }
-
-    fn fail(&self, ip: IpAddr) {
-        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if f.len() > 10_000 {
-            f.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
-        }
-        let e = f.entry(ip).or_insert((0, Instant::now()));
-        if e.1.elapsed() >= FAILURE_WINDOW {
-            *e = (0, Instant::now());
-        }
-        e.0 += 1;
-        if e.0 == MAX_FAILURES {
-            tracing::warn!(client = %ip, "too many invalid links tried; slowing this client down");
-        }
-    }
-}
+use std::sync::Arc;
 
 /// User-Agent words of the crawlers that fetch a page to show a preview card: Telegram,
 /// WhatsApp (Signal's clients send `WhatsApp` too), Slack, Discord, Facebook and iMessage
