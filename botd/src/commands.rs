@@ -25,7 +25,8 @@ pub enum Command {
     Active,
     /// `/status`.
     Status,
-    /// `/off ID`, or the deep link `/start off_ID`.
+    /// `/off ID`, or the deep links `/start off_ID` and (from the Go service's messages)
+    /// `/start disable_ID`.
     Off {
         /// The link's id.
         id: i64,
@@ -99,14 +100,17 @@ fn parse_id(s: &str) -> Option<i64> {
 pub fn parse(text: &str) -> Result<Command, ParseError> {
     let text = text.trim();
     let Some(body) = text.strip_prefix('/') else {
-        return Err(ParseError::NotACommand);
+        return legacy_button(text).ok_or(ParseError::NotACommand);
     };
     let (head, rest) = first_word(body);
     let name = head.split('@').next().unwrap_or("").to_ascii_lowercase();
     match name.as_str() {
         "start" => {
             let (payload, _) = first_word(rest);
-            match payload.strip_prefix("off_").and_then(parse_id) {
+            let id = payload
+                .strip_prefix("off_")
+                .or(payload.strip_prefix("disable_"));
+            match id.and_then(parse_id) {
                 Some(id) => Ok(Command::Off { id }),
                 None => Ok(Command::Start),
             }
@@ -153,6 +157,36 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         }
         _ => Err(ParseError::Unknown(format!("/{name}"))),
     }
+}
+
+/// A press on the reply keyboard of the Go service, which phones keep showing until a new
+/// keyboard replaces it: `🟢 1 hour`, `♾ Permanent`, `📋 Active`, `📡 Status`,
+/// `⛔ Disable last`, `Menu`. They do what they did there.
+pub fn legacy_button(text: &str) -> Option<Command> {
+    // Phones may add or drop the emoji variation selector.
+    let text: String = text.chars().filter(|c| *c != '\u{fe0f}').collect();
+    let text = text.trim();
+    match text {
+        "Menu" => return Some(Command::Start),
+        "📋 Active" => return Some(Command::Active),
+        "📡 Status" => return Some(Command::Status),
+        "⛔ Disable last" => return Some(Command::OffLast),
+        "♾ Permanent" => return Some(Command::NewPerm { note: None }),
+        _ => {}
+    }
+    let label = text.strip_prefix("🟢")?.trim();
+    // `N hour(s)` and `N minute(s)`, else Go's duration text (`1h30m0s`).
+    let ttl = match label.split_once(' ') {
+        Some((n, "hour" | "hours")) => format!("{}h", n.parse::<u32>().ok()?),
+        Some((n, "minute" | "minutes")) => format!("{}m", n.parse::<u32>().ok()?),
+        Some(_) => return None,
+        None if looks_like_ttl(label) => label.to_string(),
+        None => return None,
+    };
+    Some(Command::New {
+        ttl: Some(ttl),
+        note: None,
+    })
 }
 
 /// The lifetime picked on the `/new` keyboard.
@@ -238,6 +272,21 @@ mod tests {
             ("/start hello", Ok(Start)),
             ("/start off_12", Ok(Off { id: 12 })),
             ("/start off_x", Ok(Start)),
+            ("/start disable_12", Ok(Off { id: 12 })),
+            ("/start disable_", Ok(Start)),
+            ("🟢 30 minutes", Ok(new(Some("30m"), None))),
+            ("🟢 1 hour", Ok(new(Some("1h"), None))),
+            ("🟢 3 hours", Ok(new(Some("3h"), None))),
+            ("🟢 1h30m0s", Ok(new(Some("1h30m0s"), None))),
+            ("🟢 soon", Err(ParseError::NotACommand)),
+            ("🟢 x hours", Err(ParseError::NotACommand)),
+            ("♾ Permanent", Ok(NewPerm { note: None })),
+            ("♾\u{fe0f} Permanent", Ok(NewPerm { note: None })),
+            ("📋 Active", Ok(Active)),
+            ("📡 Status", Ok(Status)),
+            ("⛔ Disable last", Ok(OffLast)),
+            ("Menu", Ok(Start)),
+            ("menu please", Err(ParseError::NotACommand)),
             ("/help", Ok(Help)),
             ("/HELP@tempstream_bot", Ok(Help)),
             ("/new", Ok(new(None, None))),

@@ -70,10 +70,11 @@ pub struct Ttl {
 }
 
 impl Ttl {
-    /// Parses a humantime duration within the range linkd accepts.
+    /// Parses a duration (Go's syntax like `1.5h` or `1h30m`, or humantime's like `2d`)
+    /// within the range linkd accepts.
     pub fn parse(s: &str) -> Result<Ttl, String> {
-        let text = s.trim();
-        let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+        let text = proto::env::unquote(s);
+        let duration = proto::env::parse_duration(text)?;
         let secs = duration.as_secs();
         if !(proto::MIN_TTL_SECS..=proto::MAX_TTL_SECS).contains(&secs) {
             return Err(format!(
@@ -138,8 +139,9 @@ pub struct Config {
     pub time_zone: chrono_tz::Tz,
     /// `LINK_TTL_OPTIONS`: the lifetimes offered by `/new`; empty = only permanent.
     pub link_ttl_options: Vec<Ttl>,
-    /// `DEFAULT_LINK_TTL`: the lifetime of the "new link" button of the reply keyboard.
-    pub default_link_ttl: Ttl,
+    /// `DEFAULT_LINK_TTL`: the lifetime of the "new link" button of the reply keyboard;
+    /// `None` (the value `0`) when links made without a lifetime are permanent.
+    pub default_link_ttl: Option<Ttl>,
     /// `TELEGRAM_API_URL`: the Bot API server.
     pub telegram_api_url: url::Url,
     /// `NOTIFY`: which events are announced.
@@ -180,7 +182,7 @@ impl fmt::Display for ConfigError {
 /// TOML) into the text form the environment would have.
 fn text_of(v: &Value) -> Option<String> {
     match v {
-        Value::String(_, s) => Some(s.clone()),
+        Value::String(_, s) => Some(proto::env::unquote(s).to_string()),
         Value::Char(_, c) => Some(c.to_string()),
         Value::Bool(_, b) => Some(b.to_string()),
         Value::Num(_, n) => n
@@ -316,12 +318,16 @@ impl Config {
         }
 
         let default_ttl = match Ttl::parse(&default_ttl_s) {
-            Ok(t) => Some(t),
+            Ok(t) => Some(Some(t)),
+            // `0`, as the Go service allowed: links made without a lifetime are permanent.
+            Err(_) if proto::env::parse_duration(&default_ttl_s) == Ok(Duration::ZERO) => {
+                Some(None)
+            }
             Err(e) => {
                 bad(
                     "DEFAULT_LINK_TTL",
                     format!(
-                        "{:?} is not a lifetime ({e}): use a duration like 30m, 1h or 2d",
+                        "{:?} is not a lifetime ({e}): use a duration like 30m, 1h or 2d, or 0 for permanent links",
                         default_ttl_s.trim()
                     ),
                 );
@@ -415,7 +421,12 @@ impl Config {
             ("RPC_SOCKET", self.rpc_socket.display().to_string()),
             ("TIME_ZONE", self.time_zone.name().to_string()),
             ("LINK_TTL_OPTIONS", ttls.join(",")),
-            ("DEFAULT_LINK_TTL", self.default_link_ttl.text.clone()),
+            (
+                "DEFAULT_LINK_TTL",
+                self.default_link_ttl
+                    .as_ref()
+                    .map_or_else(|| "0".to_string(), |t| t.text.clone()),
+            ),
             ("TELEGRAM_API_URL", self.telegram_api_url.to_string()),
             ("NOTIFY", self.notify.names().join(",")),
             ("LOG_LEVEL", self.log_level.clone()),
@@ -452,7 +463,10 @@ mod tests {
         assert_eq!(c.time_zone, chrono_tz::UTC);
         let ttls: Vec<&str> = c.link_ttl_options.iter().map(|t| t.text.as_str()).collect();
         assert_eq!(ttls, ["30m", "1h", "3h"]);
-        assert_eq!(c.default_link_ttl.duration, Duration::from_secs(3600));
+        assert_eq!(
+            c.default_link_ttl.map(|t| t.duration),
+            Some(Duration::from_secs(3600))
+        );
         assert_eq!(c.telegram_api_url.as_str(), "https://api.telegram.org/");
         assert_eq!(
             c.notify,
@@ -498,7 +512,7 @@ mod tests {
     #[test]
     fn every_problem_is_reported_at_once() {
         let err = load(
-            "telegram_bot_token = \"secretwithoutcolon\"\nallowed_chat_ids = \"1,abc\"\ntime_zone = \"Mars/Olympus\"\nlink_ttl_options = \"30m,soon\"\ndefault_link_ttl = \"0s\"\ntelegram_api_url = \"ftp://x\"\nnotify = \"live,party\"\nlog_level = \"info,[\"\nlog_format = \"xml\"",
+            "telegram_bot_token = \"secretwithoutcolon\"\nallowed_chat_ids = \"1,abc\"\ntime_zone = \"Mars/Olympus\"\nlink_ttl_options = \"30m,soon\"\ndefault_link_ttl = \"-1h\"\ntelegram_api_url = \"ftp://x\"\nnotify = \"live,party\"\nlog_level = \"info,[\"\nlog_format = \"xml\"",
         )
         .unwrap_err();
         let vars: Vec<&str> = err.problems.iter().map(|p| p.variable).collect();
@@ -528,6 +542,28 @@ mod tests {
             assert!(text.contains(needle), "{needle} missing in {text}");
         }
         assert!(!text.contains("secretwithoutcolon"), "{text}");
+    }
+
+    #[test]
+    fn a_go_service_env_reads_as_it_meant() {
+        let c = load(
+            "telegram_bot_token = \"\\\"123:abc\\\"\"\nallowed_chat_ids = \"\\\"1,2\\\"\"\nlink_ttl_options = \"30m,1.5h,90s,1h30m\"\ndefault_link_ttl = \"0\"\ntime_zone = \"'Europe/Berlin'\"",
+        )
+        .unwrap();
+        assert_eq!(c.telegram_bot_token.expose(), "123:abc");
+        assert_eq!(c.allowed_chat_ids, vec![1, 2]);
+        let secs: Vec<u64> = c
+            .link_ttl_options
+            .iter()
+            .map(|t| t.duration.as_secs())
+            .collect();
+        assert_eq!(secs, [1800, 5400, 90, 5400]);
+        assert_eq!(
+            c.default_link_ttl, None,
+            "0: links without a lifetime are permanent"
+        );
+        assert_eq!(c.time_zone, chrono_tz::Europe::Berlin);
+        assert!(c.describe().contains("DEFAULT_LINK_TTL=0\n"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::{convert::Infallible, sync::Arc};
 
 use proto::ApiError;
 use teloxide::{
-    types::{CallbackQuery, ChatId, InlineKeyboardMarkup, Message, Update, UpdateKind},
+    types::{CallbackQuery, ChatId, Message, Update, UpdateKind},
     Bot,
 };
 
@@ -41,7 +41,7 @@ async fn message(bot: &Bot, app: &App, msg: &Message) {
         let _ = telegram::send(bot, chat, &messages::refusal(chat.0)).await;
         return;
     }
-    let replies = match parsed {
+    let mut replies = match parsed {
         Ok(cmd) => {
             tracing::info!(chat = chat.0, command = command_name(&cmd), "command");
             run(app, chat, cmd).await
@@ -50,10 +50,27 @@ async fn message(bot: &Bot, app: &App, msg: &Message) {
         Err(ParseError::Unknown(c)) => vec![messages::unknown(Some(&c))],
         Err(ParseError::NotACommand) => vec![messages::unknown(None)],
     };
+    if app.first_reply(chat) {
+        with_keyboard(&mut replies, app.reply_keyboard());
+    }
     for reply in &replies {
         if telegram::send(bot, chat, reply).await.is_err() {
             break;
         }
+    }
+}
+
+/// Puts the reply keyboard on the first reply without buttons of its own (a message carries
+/// one keyboard), or on a short message after the replies when all of them have buttons.
+fn with_keyboard(replies: &mut Vec<Reply>, keyboard: teloxide::types::KeyboardMarkup) {
+    match replies.iter_mut().find(|r| {
+        matches!(
+            r.markup,
+            messages::Markup::None | messages::Markup::Keyboard(_)
+        )
+    }) {
+        Some(reply) => reply.markup = messages::Markup::Keyboard(keyboard),
+        None => replies.push(messages::keyboard_refresh(keyboard)),
     }
 }
 
@@ -117,7 +134,10 @@ async fn run(app: &App, chat: ChatId, cmd: Command) -> Vec<Reply> {
         Ok(match cmd {
             Command::Start | Command::Help => vec![messages::help(
                 &app.ttl_options(),
-                &app.config.default_link_ttl.text,
+                app.config
+                    .default_link_ttl
+                    .as_ref()
+                    .map(|t| t.text.as_str()),
             )],
             Command::WhoAmI => vec![messages::whoami(chat.0)],
             Command::New {
@@ -219,11 +239,11 @@ async fn callback(bot: &Bot, app: &App, q: &CallbackQuery) {
                         .await
                         .ok();
                     (
-                        messages::plain(&messages::api_error(&e, app.linkd.now(), tz)),
+                        messages::notice(&messages::api_error(&e, app.linkd.now(), tz)),
                         link,
                     )
                 }
-                Err(e) => (messages::plain(&failure(app, &e).text), None),
+                Err(e) => (messages::notice(&failure(app, &e).text), None),
             };
             telegram::answer_callback(bot, &q.id, &notice).await;
             let (Some(link), Some(msg)) =
@@ -231,9 +251,25 @@ async fn callback(bot: &Bot, app: &App, q: &CallbackQuery) {
             else {
                 return;
             };
-            match remaining_buttons(msg, id) {
-                // A list of links: only this link's button goes away.
-                Some(rest) => telegram::edit_markup(bot, chat, msg.id, rest).await,
+            match listed_ids(msg, id) {
+                // A list of links: this one is shown as off, the others stay.
+                Some(ids) => {
+                    let mut links = Vec::with_capacity(ids.len());
+                    for other in ids {
+                        match app
+                            .linkd
+                            .call(|c, ctx| async move { c.get_link(ctx, other).await })
+                            .await
+                        {
+                            Ok(l) => links.push(l),
+                            Err(CallError::Api(ApiError::NotFound { .. })) => {}
+                            Err(_) => return,
+                        }
+                    }
+                    let now = app.linkd.now();
+                    let reply = messages::list_after_off(&links, now, tz);
+                    telegram::edit(bot, chat, msg.id, &reply).await;
+                }
                 None => {
                     telegram::edit(
                         bot,
@@ -268,28 +304,50 @@ async fn callback(bot: &Bot, app: &App, q: &CallbackQuery) {
                 }
                 Err(e) => {
                     let reply = failure(app, &e);
-                    telegram::answer_callback(bot, &q.id, &messages::plain(&reply.text)).await;
+                    telegram::answer_callback(bot, &q.id, &messages::notice(&reply.text)).await;
                 }
             }
         }
     }
 }
 
-/// For a message with several Disable buttons, the keyboard without the one for `id`;
-/// `None` when the message is about this link alone.
-fn remaining_buttons(msg: &Message, id: i64) -> Option<InlineKeyboardMarkup> {
+/// For a list message (several Disable buttons), the ids it lists, in order, `id` included;
+/// `None` when the message is about this link alone. A list message shows the links it
+/// still has buttons for, and those already shown as off (their id is in the text).
+fn listed_ids(msg: &Message, id: i64) -> Option<Vec<i64>> {
     let kb = msg.reply_markup()?;
-    let data = Callback::Off(id).data();
-    let rows: Vec<_> = kb
+    let buttons: Vec<i64> = kb
         .inline_keyboard
         .iter()
-        .map(|row| {
-            row.iter()
-                .filter(|b| !matches!(&b.kind, teloxide::types::InlineKeyboardButtonKind::CallbackData(d) if *d == data))
-                .cloned()
-                .collect::<Vec<_>>()
+        .flatten()
+        .filter_map(|b| match &b.kind {
+            teloxide::types::InlineKeyboardButtonKind::CallbackData(d) => {
+                match Callback::parse(d) {
+                    Some(Callback::Off(i)) => Some(i),
+                    _ => None,
+                }
+            }
+            _ => None,
         })
-        .filter(|row| !row.is_empty())
         .collect();
-    (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))
+    let text = msg.text().unwrap_or("");
+    if buttons.len() < 2 && !text.contains("active link") {
+        return None;
+    }
+    // Ids in the order the text lists them ("Link #7"), so links shown as off keep their place.
+    let mut ids: Vec<i64> = text
+        .match_indices("Link #")
+        .filter_map(|(i, m)| {
+            let digits: String = text[i + m.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        })
+        .collect();
+    ids.dedup();
+    if !ids.contains(&id) {
+        ids.push(id);
+    }
+    Some(ids)
 }

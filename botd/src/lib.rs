@@ -11,9 +11,10 @@ pub mod linkd;
 pub mod messages;
 pub mod notify;
 pub mod telegram;
+pub mod text;
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashSet},
     future::Future,
     sync::{Arc, Mutex},
     time::Duration,
@@ -53,6 +54,8 @@ pub struct App {
     /// linkd's API.
     pub linkd: linkd::Linkd,
     notes: Mutex<(u64, BTreeMap<u64, String>)>,
+    /// Chats whose reply keyboard this process has already replaced.
+    keyboards: Mutex<HashSet<i64>>,
 }
 
 impl App {
@@ -63,6 +66,7 @@ impl App {
             config,
             linkd,
             notes: Mutex::new((0, BTreeMap::new())),
+            keyboards: Mutex::new(HashSet::new()),
         }
     }
 
@@ -90,6 +94,24 @@ impl App {
             notes.pop_first();
         }
         *next
+    }
+
+    /// Whether `chat` still shows a keyboard of before this process (an older botd, or the
+    /// Go service's); true once per chat, so its first reply puts the current one in place.
+    pub fn first_reply(&self, chat: ChatId) -> bool {
+        let mut seen = self.keyboards.lock().unwrap_or_else(|p| p.into_inner());
+        seen.insert(chat.0)
+    }
+
+    /// The reply keyboard for this configuration.
+    pub fn reply_keyboard(&self) -> teloxide::types::KeyboardMarkup {
+        messages::reply_keyboard(
+            &self.ttl_options(),
+            self.config
+                .default_link_ttl
+                .as_ref()
+                .map(|t| t.text.as_str()),
+        )
     }
 
     /// A remembered note.

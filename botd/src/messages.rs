@@ -3,12 +3,13 @@
 //! Pure functions from linkd's answers (plus the clock and the time zone) to [`Reply`] values;
 //! no I/O, so the wording and the 4096-character limit are covered by table tests.
 
-use chrono::{DateTime, Datelike};
 use chrono_tz::Tz;
 use proto::{ApiError, Event, EventKind, Link, LinkState, NoteProblem, Status};
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup};
 
 use crate::commands::{Callback, Choice, MENU};
+pub use crate::text::{clock, escape, expiry, plain, span, visible_len};
+use crate::text::{plural, round_span};
 
 /// Telegram's limit for a message text, counted after entity parsing.
 pub const MAX_TEXT: usize = 4096;
@@ -50,141 +51,6 @@ impl Reply {
             text: text.into(),
             markup: Markup::Inline(InlineKeyboardMarkup::new(rows)),
         }
-    }
-}
-
-/// Escapes text for Telegram's HTML parse mode.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Length of an HTML text as Telegram counts it after parsing: tags removed, entities as one
-/// character, in UTF-16 code units (never less than characters, so it errs on the safe side).
-pub fn visible_len(html: &str) -> usize {
-    let mut n = 0;
-    let mut chars = html.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '<' => {
-                for c in chars.by_ref() {
-                    if c == '>' {
-                        break;
-                    }
-                }
-            }
-            '&' => {
-                for c in chars.by_ref() {
-                    if c == ';' {
-                        break;
-                    }
-                }
-                n += 1;
-            }
-            c => n += c.len_utf16(),
-        }
-    }
-    n
-}
-
-/// An HTML text as plain text (for button-press notices, which have no formatting).
-pub fn plain(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(i) = rest.find(['<', '&']) {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if tail.starts_with('<') {
-            rest = tail.find('>').map_or("", |j| &tail[j + 1..]);
-        } else {
-            let (entity, after) = tail
-                .find(';')
-                .map_or((tail, ""), |j| (&tail[..=j], &tail[j + 1..]));
-            out.push_str(match entity {
-                "&amp;" => "&",
-                "&lt;" => "<",
-                "&gt;" => ">",
-                "&quot;" => "\"",
-                other => other,
-            });
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn plural(n: i64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
-/// A span of time for people: "less than a minute", "59 min", "2 h 5 min", "3 d 4 h".
-pub fn span(secs: i64) -> String {
-    let secs = secs.max(0);
-    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
-    match (d, h, m) {
-        (0, 0, 0) => "less than a minute".into(),
-        (0, 0, m) => format!("{m} min"),
-        (0, h, 0) => format!("{h} h"),
-        (0, h, m) => format!("{h} h {m} min"),
-        (d, 0, _) => format!("{d} d"),
-        (d, h, _) => format!("{d} d {h} h"),
-    }
-}
-
-/// A length given in seconds, in round words: "1 second", "30 days".
-fn round_span(secs: u64) -> String {
-    let secs = secs as i64;
-    if secs >= 86_400 && secs % 86_400 == 0 {
-        plural(secs / 86_400, "day", "days")
-    } else if secs >= 3600 && secs % 3600 == 0 {
-        plural(secs / 3600, "hour", "hours")
-    } else if secs >= 60 && secs % 60 == 0 {
-        plural(secs / 60, "minute", "minutes")
-    } else {
-        plural(secs, "second", "seconds")
-    }
-}
-
-/// A point in time in the configured zone: "18:30 Europe/Berlin", with the date when it is
-/// not today ("3 Mar 18:30 Europe/Berlin"), and the year when it is not this year.
-pub fn clock(at: i64, now: i64, tz: Tz) -> String {
-    let (Some(t), Some(n)) = (
-        DateTime::from_timestamp(at, 0),
-        DateTime::from_timestamp(now, 0),
-    ) else {
-        return format!("@{at}");
-    };
-    let (t, n) = (t.with_timezone(&tz), n.with_timezone(&tz));
-    let fmt = if t.date_naive() == n.date_naive() {
-        "%H:%M"
-    } else if t.year() == n.year() {
-        "%-d %b %H:%M"
-    } else {
-        "%-d %b %Y %H:%M"
-    };
-    format!("{} {}", t.format(fmt), tz.name())
-}
-
-/// "expires 18:30 Europe/Berlin, in 59 min", "expired 17:00 UTC, 5 min ago", "never expires".
-pub fn expiry(expires_at: Option<i64>, now: i64, tz: Tz) -> String {
-    match expires_at {
-        None => "never expires (permanent)".into(),
-        Some(at) if at > now => format!("expires {}, in {}", clock(at, now, tz), span(at - now)),
-        Some(at) => format!("expired {}, {} ago", clock(at, now, tz), span(now - at)),
     }
 }
 
@@ -272,6 +138,35 @@ pub fn active_list(links: &[Link], now: i64, tz: Tz) -> Vec<Reply> {
     replies
 }
 
+/// A list message of `/active` after one of its links was switched off: the links that are
+/// off are shown as off and lose their button, the others stay as they were.
+pub fn list_after_off(links: &[Link], now: i64, tz: Tz) -> Reply {
+    let active = links
+        .iter()
+        .filter(|l| l.state == LinkState::Active)
+        .count();
+    let mut text = format!(
+        "<b>{}</b>",
+        plural(active as i64, "active link", "active links")
+    );
+    let mut buttons = Vec::new();
+    for link in links {
+        text.push_str("\n\n");
+        if link.state == LinkState::Active {
+            let viewers = plural(i64::from(link.viewers), "viewer", "viewers");
+            text.push_str(&format!("{}\n👀 {viewers}", link_body(link, now, tz)));
+            buttons.push(vec![disable_button(link, true)]);
+        } else {
+            text.push_str(&format!("⛔ <s>{}</s> is off", title(link)));
+        }
+    }
+    if buttons.is_empty() {
+        Reply::text(text)
+    } else {
+        Reply::inline(text, buttons)
+    }
+}
+
 /// `/status`.
 pub fn status(s: &Status, tz: Tz) -> Reply {
     let state = if s.live {
@@ -284,7 +179,7 @@ pub fn status(s: &Status, tz: Tz) -> Reply {
         None => String::new(),
     };
     Reply::text(format!(
-        "{state}{since}\n👀 {}\n🔗 {}\nlinkd {}, up {}",
+        "{state}{since}\n👀 {}\n🔗 {}\ntempstream {}, up {}",
         plural(i64::from(s.viewers), "viewer", "viewers"),
         plural(i64::from(s.active_links), "active link", "active links"),
         escape(&s.version),
@@ -341,7 +236,7 @@ pub fn api_error(e: &ApiError, now: i64, tz: Tz) -> String {
         ApiError::NoActiveLinks => "There are no active links, so there is nothing to switch off.".into(),
         ApiError::InvalidTtl { given, reason, min_secs, max_secs } => format!(
             "“{}” is not a lifetime I can use ({}).\nGive a duration from {} to {}, for example <code>30m</code>, <code>1h30m</code> or <code>2d</code>: /new 2h grandma",
-            escape(given),
+            escape(&shorten(given, 40)),
             escape(reason),
             round_span(*min_secs),
             round_span(*max_secs),
@@ -352,18 +247,34 @@ pub fn api_error(e: &ApiError, now: i64, tz: Tz) -> String {
         ApiError::InvalidNote { problem: NoteProblem::ControlCharacter, .. } => {
             "A note must be one line of plain text.".into()
         }
-        ApiError::InvalidConsumer => "botd sent linkd a bad request (consumer name); please report this.".into(),
-        ApiError::Storage { message } => format!(
-            "linkd could not use its database, nothing was changed ({}). Try again in a moment.",
-            escape(message)
-        ),
-        ApiError::ShuttingDown => "linkd is restarting. Try again in a moment.".into(),
+        ApiError::InvalidConsumer => "Something went wrong inside the bot; please report this.".into(),
+        // The details are in the service's log; the operator needs to know nothing changed.
+        ApiError::Storage { .. } => "The streaming service could not save or read its links, so nothing was changed. Try again in a moment.".into(),
+        ApiError::ShuttingDown => "The streaming service is restarting. Try again in a moment.".into(),
     }
 }
 
-/// The answer to every command while linkd cannot be reached.
+/// The answer to every command while the streaming service (linkd) cannot be reached.
 pub fn linkd_unreachable() -> String {
-    "linkd is not reachable right now. I keep reconnecting; try again in a moment.".into()
+    "The streaming service is not reachable right now. I keep trying; try again in a moment.".into()
+}
+
+/// At most `max` characters of `s`, with "…" when cut.
+pub fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Telegram's limit for the notice shown when a button is pressed.
+pub const MAX_NOTICE: usize = 200;
+
+/// An HTML text as a button-press notice: plain, and within [`MAX_NOTICE`] characters.
+pub fn notice(html: &str) -> String {
+    shorten(&plain(html), MAX_NOTICE)
 }
 
 /// `/whoami`, answered to anyone.
@@ -379,7 +290,7 @@ pub fn refusal(chat_id: i64) -> Reply {
 }
 
 /// `/start` and `/help`: what the bot does, its commands, and the reply keyboard.
-pub fn help(ttl_options: &[String], default_ttl: &str) -> Reply {
+pub fn help(ttl_options: &[String], default_ttl: Option<&str>) -> Reply {
     let mut text = String::from(
         "I make watch links for your live stream and switch them off again.\n\
          Send a link to the people you choose; it stops working when it expires or when you press <b>Disable</b>.\n",
@@ -395,15 +306,24 @@ pub fn help(ttl_options: &[String], default_ttl: &str) -> Reply {
             escape(&ttl_options.join(", "))
         ));
     }
-    let first_row = if ttl_options.is_empty() {
-        vec![KeyboardButton::new("/newperm")]
-    } else {
-        vec![
-            KeyboardButton::new(format!("/new {default_ttl}")),
+    Reply {
+        text,
+        markup: Markup::Keyboard(reply_keyboard(ttl_options, default_ttl)),
+    }
+}
+
+/// The reply keyboard under the phone's text field: commands, so that what a button sends
+/// reads the same as what the operator would type.
+pub fn reply_keyboard(ttl_options: &[String], default_ttl: Option<&str>) -> KeyboardMarkup {
+    let first_row = match (ttl_options.is_empty(), default_ttl) {
+        (true, _) => vec![KeyboardButton::new("/newperm")],
+        (false, Some(ttl)) => vec![
+            KeyboardButton::new(format!("/new {ttl}")),
             KeyboardButton::new("/new"),
-        ]
+        ],
+        (false, None) => vec![KeyboardButton::new("/new"), KeyboardButton::new("/newperm")],
     };
-    let keyboard = KeyboardMarkup::new(vec![
+    KeyboardMarkup::new(vec![
         first_row,
         vec![
             KeyboardButton::new("/active"),
@@ -414,9 +334,14 @@ pub fn help(ttl_options: &[String], default_ttl: &str) -> Reply {
             KeyboardButton::new("/help"),
         ],
     ])
-    .resize_keyboard();
+    .resize_keyboard()
+}
+
+/// Sent after a reply that carries buttons of its own, the first time a chat is answered:
+/// it puts the current reply keyboard in place of whatever the phone still shows.
+pub fn keyboard_refresh(keyboard: KeyboardMarkup) -> Reply {
     Reply {
-        text,
+        text: "⌨️ The buttons under the text field are up to date; /help says what they do.".into(),
         markup: Markup::Keyboard(keyboard),
     }
 }
@@ -492,72 +417,6 @@ mod tests {
     }
 
     #[test]
-    fn escape_and_visible_len() {
-        let cases = [
-            ("a<b>&c\"", "a&lt;b&gt;&amp;c&quot;", 7),
-            ("plain", "plain", 5),
-            ("ünï😀", "ünï😀", 5),
-        ];
-        for (raw, escaped, len) in cases {
-            assert_eq!(escape(raw), escaped);
-            assert_eq!(visible_len(escaped), len, "{raw}");
-        }
-        assert_eq!(visible_len("<b>bold</b> <code>x&amp;y</code>"), 8);
-        assert_eq!(
-            plain("<b>a</b> &lt;b&gt; &amp; <code>c</code>"),
-            "a <b> & c"
-        );
-    }
-
-    #[test]
-    fn spans() {
-        let cases = [
-            (0, "less than a minute"),
-            (59, "less than a minute"),
-            (60, "1 min"),
-            (3599, "59 min"),
-            (3600, "1 h"),
-            (3600 + 5 * 60, "1 h 5 min"),
-            (86_400, "1 d"),
-            (3 * 86_400 + 4 * 3600 + 59, "3 d 4 h"),
-            (-5, "less than a minute"),
-        ];
-        for (secs, want) in cases {
-            assert_eq!(span(secs), want, "{secs}");
-        }
-    }
-
-    #[test]
-    fn expiries() {
-        let cases = [
-            (
-                Some(T),
-                T - 3540,
-                Berlin,
-                "expires 18:30 Europe/Berlin, in 59 min",
-            ),
-            (Some(T), T - 3540, UTC, "expires 16:30 UTC, in 59 min"),
-            (
-                Some(T + 2 * 86_400),
-                T,
-                Berlin,
-                "expires 3 May 18:30 Europe/Berlin, in 2 d",
-            ),
-            (
-                Some(T + 366 * 86_400),
-                T,
-                UTC,
-                "expires 2 May 2025 16:30 UTC, in 366 d",
-            ),
-            (Some(T - 300), T, UTC, "expired 16:25 UTC, 5 min ago"),
-            (None, T, UTC, "never expires (permanent)"),
-        ];
-        for (at, now, tz, want) in cases {
-            assert_eq!(expiry(at, now, tz), want);
-        }
-    }
-
-    #[test]
     fn card_shows_url_note_expiry_and_disable() {
         let mut l = link(7, "<grandma> & co", Some(T));
         l.url.push_str("&x");
@@ -618,6 +477,55 @@ mod tests {
     }
 
     #[test]
+    fn a_list_shows_switched_off_links_as_off() {
+        let mut off = link(2, "ex-boss", Some(T + 60));
+        off.state = LinkState::Disabled;
+        let r = list_after_off(&[link(1, "", Some(T + 60)), off], T, UTC);
+        assert!(r.text.contains("1 active link</b>"), "{}", r.text);
+        assert!(
+            r.text.contains("⛔ <s><b>Link #2</b> · ex-boss</s> is off"),
+            "{}",
+            r.text
+        );
+        assert!(!r.text.contains("tok2"), "{}", r.text);
+        let Markup::Inline(kb) = &r.markup else {
+            panic!("no buttons")
+        };
+        assert_eq!(kb.inline_keyboard.len(), 1);
+        let r = list_after_off(&[], T, UTC);
+        assert_eq!(r.markup, Markup::None);
+    }
+
+    #[test]
+    fn replies_speak_of_the_service_and_fit_telegram() {
+        let huge = "9".repeat(5000);
+        let errors = [
+            ApiError::InvalidTtl {
+                given: huge,
+                reason: "too long".into(),
+                min_secs: 1,
+                max_secs: 30 * 86_400,
+            },
+            ApiError::Storage {
+                message: "linkd: sqlite disk I/O error".into(),
+            },
+            ApiError::ShuttingDown,
+            ApiError::InvalidConsumer,
+            ApiError::NoActiveLinks,
+        ];
+        let mut texts: Vec<String> = errors.iter().map(|e| api_error(e, T, UTC)).collect();
+        texts.push(linkd_unreachable());
+        for text in &texts {
+            let lower = text.to_lowercase();
+            for word in ["linkd", "botd", "rpc"] {
+                assert!(!lower.contains(word), "{word} in {text}");
+            }
+            assert!(visible_len(text) <= MAX_TEXT, "{}", visible_len(text));
+            assert!(notice(text).chars().count() <= MAX_NOTICE, "{text}");
+        }
+    }
+
+    #[test]
     fn status_text() {
         let s = Status {
             live: true,
@@ -631,7 +539,7 @@ mod tests {
         let r = status(&s, Berlin);
         assert_eq!(
             r.text,
-            "🔴 <b>Live</b> since 17:25 Europe/Berlin (1 h 5 min)\n👀 1 viewer\n🔗 2 active links\nlinkd 0.1.0, up 2 h"
+            "🔴 <b>Live</b> since 17:25 Europe/Berlin (1 h 5 min)\n👀 1 viewer\n🔗 2 active links\ntempstream 0.1.0, up 2 h"
         );
     }
 

@@ -246,6 +246,71 @@ async fn operator_commands() {
     );
 }
 
+/// The Go service's reply keyboard and its `disable_ID` deep links, still on the operator's
+/// phone after the upgrade, do what they did; the first reply puts the new keyboard in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_go_keyboard_and_deep_links_keep_working() {
+    let w = world("").await;
+    let tg = &w.tg;
+    let since = tg.mark();
+    let card = ask(tg, OPERATOR, "🟢 1 hour").await;
+    assert!(
+        contains_any(card.text(), &["in 1 h", "in 59 min"]),
+        "{}",
+        card.text()
+    );
+    let hour = off_id(&card);
+    // The card keeps its Disable button; the new keyboard follows in a message of its own.
+    let keyboard = tg
+        .wait_for(since, WAIT, |c| {
+            c.chat() == Some(OPERATOR) && c.body["reply_markup"]["keyboard"].is_array()
+        })
+        .await
+        .unwrap();
+    let labels: Vec<&str> = keyboard.body["reply_markup"]["keyboard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap())
+        .map(|b| b["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        ["/new 1h", "/new", "/active", "/status", "/offlast", "/help"]
+    );
+    let perm = ask(tg, OPERATOR, "♾ Permanent").await;
+    assert!(perm.text().contains("never expires"), "{}", perm.text());
+    let cases = [
+        ("🟢 30 minutes", "in 30 min"),
+        ("📋 Active", "3 active links"),
+        ("📡 Status", "Offline"),
+        ("⛔ Disable last", "is off"),
+        (
+            &format!("/start disable_{hour}") as &str,
+            &format!("Link #{hour}</b> is off") as &str,
+        ),
+        ("Menu", "/newperm"),
+    ];
+    for (input, want) in cases {
+        let answer = ask(tg, OPERATOR, input).await;
+        assert!(
+            answer.text().contains(want),
+            "{input:?} -> {}",
+            answer.text()
+        );
+    }
+    let link = w.api.get_link(ctx(), hour).await.unwrap().unwrap();
+    assert_eq!(link.state, proto::LinkState::Disabled);
+    // Only the first reply carried the keyboard.
+    let keyboards = tg
+        .calls()
+        .iter()
+        .filter(|c| c.body["reply_markup"]["keyboard"].is_array())
+        .count();
+    assert_eq!(keyboards, 2, "the first reply and Menu's help");
+    let _checked = w.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn active_list_splits_and_disables_one_by_one() {
     let w = world("").await;
@@ -300,10 +365,25 @@ async fn active_list_splits_and_disables_one_by_one() {
         .unwrap();
     let since = tg.mark();
     tg.press(OPERATOR, list.message_id(), &format!("off:{target}"));
-    let edit = tg.wait_method(since, "editMessageReplyMarkup").await;
+    let edit = tg.wait_method(since, "editMessageText").await;
+    assert_eq!(edit.body["message_id"], list.message_id());
     let left = fake_telegram::buttons(&edit.body["reply_markup"]);
     assert_eq!(left.len(), list.callback_data().len() - 1);
     assert!(!left.contains(&format!("off:{target}")));
+    // The message itself shows the link as off, in its place, without its URL.
+    let text = edit.text();
+    assert!(
+        text.contains(&format!("⛔ <s><b>Link #{target}</b>")),
+        "{text}"
+    );
+    let before = list.text().find(&format!("Link #{target}</b>")).unwrap();
+    let others_before = list.text()[..before].matches("<b>Link #").count();
+    let at = text.find(&format!("Link #{target}</b>")).unwrap();
+    assert_eq!(text[..at].matches("<b>Link #").count(), others_before);
+    assert_eq!(
+        support::link_tokens(text).len(),
+        support::link_tokens(list.text()).len() - 1
+    );
     let link = w.api.get_link(ctx(), target).await.unwrap().unwrap();
     assert_eq!(link.state, proto::LinkState::Disabled);
     assert!(w.finish().await >= 45);
@@ -464,7 +544,9 @@ async fn linkd_down_then_up() {
     for input in ["/status", "/new 1h", "/active", "/off 1"] {
         let answer = ask(&tg, OPERATOR, input).await;
         assert!(
-            answer.text().contains("linkd is not reachable right now"),
+            answer
+                .text()
+                .contains("The streaming service is not reachable right now"),
             "{input} -> {}",
             answer.text()
         );

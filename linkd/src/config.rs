@@ -93,9 +93,10 @@ pub struct Config {
     pub mediamtx_read_password: Option<Secret>,
     /// Whether the playback cookie is `Secure` (`COOKIE_SECURE`).
     pub cookie_secure: bool,
-    /// TTL of a link created without one (`DEFAULT_LINK_TTL`).
+    /// TTL of a link created without one; zero makes such a link permanent (`DEFAULT_LINK_TTL`).
     pub default_link_ttl: Duration,
-    /// How long ended links are kept before cleanup; zero keeps them (`LINK_RETENTION`).
+    /// How long ended links are kept before cleanup; zero, the default, keeps them
+    /// (`LINK_RETENTION`).
     pub link_retention: Duration,
     /// How long in-flight requests may take to finish on shutdown (`SHUTDOWN_GRACE`).
     pub shutdown_grace: Duration,
@@ -232,7 +233,8 @@ impl Config {
             "1h",
             parse_link_ttl,
         );
-        let link_retention = p.parse("LINK_RETENTION", &raw.link_retention, "7d", |v| {
+        // The Go service never deleted a link: keeping them is the default, deleting opt-in.
+        let link_retention = p.parse("LINK_RETENTION", &raw.link_retention, "0", |v| {
             parse_duration(v, true)
         });
         let shutdown_grace = p.parse("SHUTDOWN_GRACE", &raw.shutdown_grace, "10s", |v| {
@@ -317,7 +319,7 @@ impl Config {
             mediamtx_read_password: None,
             cookie_secure: false,
             default_link_ttl: Duration::from_secs(3600),
-            link_retention: Duration::from_secs(7 * 86400),
+            link_retention: Duration::ZERO,
             shutdown_grace: Duration::from_secs(10),
             probe_interval: Duration::from_secs(2),
             http_trusted_proxy_count: 0,
@@ -436,7 +438,7 @@ impl Problems {
 /// A figment value as the text a person wrote (numbers and booleans included).
 fn text(value: &Option<Value>) -> Option<String> {
     match value.as_ref()? {
-        Value::String(_, s) => Some(s.clone()),
+        Value::String(_, s) => Some(proto::env::unquote(s).to_string()),
         Value::Char(_, c) => Some(c.to_string()),
         Value::Bool(_, b) => Some(b.to_string()),
         Value::Num(_, n) => Some(
@@ -492,31 +494,28 @@ fn parse_origin_url(v: &str) -> Result<String, String> {
 }
 
 fn parse_bool(v: &str) -> Result<bool, String> {
-    match v.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err("not a boolean, use true or false".into()),
-    }
+    proto::env::parse_bool(v)
 }
 
-/// A humantime duration; `0` is allowed only when `zero_ok`.
+/// A duration in Go's syntax (`1.5h`, `90s`, `1h30m`) or humantime's (`2d`); zero (`0`,
+/// `0s`) is allowed only when `zero_ok`.
 pub fn parse_duration(v: &str, zero_ok: bool) -> Result<Duration, String> {
-    if zero_ok && v == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let d = humantime::parse_duration(v)
-        .map_err(|_| "not a duration, e.g. 90m or 1h30m".to_string())?;
+    let d = proto::env::parse_duration(v)?;
     if d.is_zero() && !zero_ok {
         return Err("must be longer than zero, e.g. 90m or 1h30m".into());
     }
     Ok(d)
 }
 
+/// A link lifetime; `0` (as the Go service allowed) makes links created without one permanent.
 fn parse_link_ttl(v: &str) -> Result<Duration, String> {
-    let d = parse_duration(v, false)?;
+    let d = parse_duration(v, true)?;
+    if d.is_zero() {
+        return Ok(d);
+    }
     if d.as_secs() < proto::MIN_TTL_SECS || d.as_secs() > proto::MAX_TTL_SECS {
         return Err(format!(
-            "out of range: use {}s to {}s (30 days), e.g. 1h",
+            "out of range: use 0 (permanent) or {}s to {}s (30 days), e.g. 1h",
             proto::MIN_TTL_SECS,
             proto::MAX_TTL_SECS
         ));
@@ -570,7 +569,7 @@ mod tests {
         assert_eq!(c.rpc_socket, PathBuf::from("./linkd.sock"));
         assert!(c.cookie_secure);
         assert_eq!(c.default_link_ttl, Duration::from_secs(3600));
-        assert_eq!(c.link_retention, Duration::from_secs(7 * 86400));
+        assert_eq!(c.link_retention, Duration::ZERO, "ended links are kept");
         assert_eq!(c.http_trusted_proxy_count, 1);
         assert_eq!(c.http_trusted_proxies.to_string(), DEFAULT_TRUSTED_PROXIES);
         assert_eq!(c.http_max_connections, 16384);
@@ -604,7 +603,9 @@ mod tests {
             "{all}"
         );
         assert!(
-            all.contains("DEFAULT_LINK_TTL=bogus: not a duration, e.g. 90m or 1h30m"),
+            all.contains(
+                "DEFAULT_LINK_TTL=bogus: not a duration, e.g. 90s, 30m, 1h30m, 1.5h or 2d"
+            ),
             "{all}"
         );
         for (var, value) in bad {
@@ -633,7 +634,18 @@ mod tests {
             ("HTTP_ADDR", "[::1]:9000", true),
             ("HTTP_ADDR", ":99999", false),
             ("DEFAULT_LINK_TTL", "2s", true),
-            ("DEFAULT_LINK_TTL", "0s", false),
+            ("DEFAULT_LINK_TTL", "0", true),
+            ("DEFAULT_LINK_TTL", "1.5h", true),
+            ("DEFAULT_LINK_TTL", "0.5s", false),
+            ("DEFAULT_LINK_TTL", "-1h", false),
+            ("SHUTDOWN_GRACE", "1h30m", true),
+            ("PROBE_INTERVAL", "1.5s", true),
+            ("PROBE_INTERVAL", "300ms", true),
+            ("LINK_RETENTION", "7d", true),
+            ("COOKIE_SECURE", "t", true),
+            ("COOKIE_SECURE", "F", true),
+            ("COOKIE_SECURE", "TRUE", true),
+            ("BASE_URL", "\"https://watch.example.org\"", true),
             ("DEFAULT_LINK_TTL", "100000d", false),
             ("LINK_RETENTION", "0", true),
             ("LOG_LEVEL", "debug", true),
@@ -653,6 +665,28 @@ mod tests {
             let r = Config::from_figment(figment(&pairs));
             assert_eq!(r.is_ok(), accepted, "{var}={value}: {r:?}");
         }
+    }
+
+    #[test]
+    fn a_go_service_env_reads_as_it_meant() {
+        let c = Config::from_figment(figment(&[
+            ("BASE_URL", "\"https://watch.example.org\""),
+            (
+                "MEDIAMTX_HLS_BASE_URL",
+                "\"http://mediamtx:8888/live/stream\"",
+            ),
+            ("DB_PATH", "\"/data/db.sqlite\""),
+            ("COOKIE_SECURE", "f"),
+            ("DEFAULT_LINK_TTL", "0"),
+            ("SHUTDOWN_GRACE", "1.5s"),
+        ]))
+        .unwrap();
+        assert_eq!(c.base_url, "https://watch.example.org");
+        assert_eq!(c.mediamtx_hls_base_url, "http://mediamtx:8888/live/stream");
+        assert_eq!(c.db_path, PathBuf::from("/data/db.sqlite"));
+        assert!(!c.cookie_secure);
+        assert_eq!(c.default_link_ttl, Duration::ZERO, "0 means permanent");
+        assert_eq!(c.shutdown_grace, Duration::from_millis(1500));
     }
 
     #[test]

@@ -118,7 +118,7 @@ pub fn parse_ttl(given: &str) -> Result<Duration, ApiError> {
     if given.len() > 64 {
         return Err(invalid("too long"));
     }
-    let d = humantime::parse_duration(given.trim()).map_err(|_| invalid("not a duration"))?;
+    let d = proto::env::parse_duration(given).map_err(|_| invalid("not a duration"))?;
     if d.as_secs() < proto::MIN_TTL_SECS {
         return Err(invalid("too short"));
     }
@@ -247,7 +247,8 @@ impl Links {
         let ttl = match (permanent, ttl) {
             (true, _) => None,
             (false, Some(t)) => Some(parse_ttl(t)?),
-            (false, None) => Some(self.default_ttl),
+            // A zero DEFAULT_LINK_TTL makes such links permanent, as in the Go service.
+            (false, None) => (!self.default_ttl.is_zero()).then_some(self.default_ttl),
         };
         let note = note.unwrap_or_default();
         check_note(&note)?;
@@ -429,6 +430,8 @@ mod tests {
             ("90m", Some(5400)),
             ("1h30m", Some(5400)),
             ("2d", Some(172800)),
+            ("1.5h", Some(5400)),
+            ("90s", Some(90)),
             ("2s", Some(2)),
             ("30days", Some(2592000)),
             ("31d", None),

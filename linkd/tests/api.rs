@@ -389,12 +389,20 @@ async fn expiry_follows_the_clock_and_cleanup_respects_retention() {
     assert_eq!(page.status, 410);
     l.stop().await.unwrap();
 
-    // Eight days later the ended links are cleaned up at start; retention 0 keeps them.
+    // Eight days later the default keeps the ended links (the Go service never deleted
+    // one); a retention of 7 days deletes them at start.
     clock.advance(8 * 86400);
     let c3 = clock.clone();
     let l = Linkd::start_in(dir.path(), move |c| {
         c.clock = c3;
-        c.link_retention = Duration::ZERO;
+        c.link_retention = linkd::Config::from_figment(figment::Figment::from(
+            figment::providers::Serialized::defaults(serde_json::json!({
+                "base_url": "http://127.0.0.1",
+                "mediamtx_hls_base_url": "http://127.0.0.1:9/live/stream",
+            })),
+        ))
+        .expect("a minimal configuration")
+        .link_retention;
     })
     .await;
     let kept = proto::connect(&l.socket).await.unwrap();
@@ -405,7 +413,11 @@ async fn expiry_follows_the_clock_and_cleanup_respects_retention() {
         .is_ok());
     l.stop().await.unwrap();
     let c4 = clock.clone();
-    let l = Linkd::start_in(dir.path(), move |c| c.clock = c4).await;
+    let l = Linkd::start_in(dir.path(), move |c| {
+        c.clock = c4;
+        c.link_retention = Duration::from_secs(7 * 86400);
+    })
+    .await;
     let client = proto::connect(&l.socket).await.unwrap();
     wait_for("ended links are deleted", Duration::from_secs(10), || {
         let client = client.clone();

@@ -32,7 +32,7 @@ fn every_config_problem_is_listed_and_the_exit_code_is_64() {
     for words in [
         "BASE_URL: required, e.g. https://watch.example.org",
         "MEDIAMTX_HLS_BASE_URL: required",
-        "DEFAULT_LINK_TTL=bogus: not a duration, e.g. 90m or 1h30m",
+        "DEFAULT_LINK_TTL=bogus: not a duration, e.g. 90s, 30m, 1h30m, 1.5h or 2d",
         "HTTP_ADDR=nowhere: not a listen address",
         "LOG_LEVEL=loud: use trace, debug, info",
         "COOKIE_SECURE=maybe: not a boolean",

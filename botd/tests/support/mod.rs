@@ -312,11 +312,26 @@ impl Bot {
 pub async fn ask(tg: &FakeTelegram, chat: i64, text: &str) -> Call {
     let since = tg.mark();
     tg.send_text(chat, text);
-    tg.wait_for(since, WAIT, |c| {
-        c.method == "sendMessage" && c.chat() == Some(chat)
-    })
-    .await
-    .unwrap_or_else(|e| panic!("no answer to {text:?}: {e}"))
+    let answer = tg
+        .wait_for(since, WAIT, |c| {
+            c.method == "sendMessage" && c.chat() == Some(chat)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("no answer to {text:?}: {e}"));
+    assert_operator_language(answer.text());
+    answer
+}
+
+/// A reply speaks of the streaming service, not of the programs behind it.
+pub fn assert_operator_language(text: &str) {
+    let mut rest = text.to_string();
+    for token in link_tokens(text) {
+        rest = rest.replace(&token, "");
+    }
+    let lower = rest.to_lowercase();
+    for word in ["linkd", "botd", "rpc"] {
+        assert!(!lower.contains(word), "{word:?} in a reply: {text}");
+    }
 }
 
 /// Like [`ask`], but waits for `expected` messages to `chat` and returns them all.
