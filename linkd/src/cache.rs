@@ -5,8 +5,9 @@
 //! wait for; when the last one leaves it is cancelled (and the origin sees the request go).
 //! Media files (init, segments, parts) are then served from memory for [`MEDIA_TTL`], under a
 //! byte budget; playlists are kept only for [`PLAYLIST_TTL`] (one LL-HLS part), so blocking
-//! reloads of the same `(msn, part)` are released together from one answer. MediaMTX's per-viewer `session` query is left out of media keys (the bytes
-//! are the same for everyone) but kept in playlist keys (playlists name the session).
+//! reloads of the same `(msn, part)` are released together from one answer. A key is exactly
+//! the upstream request (file and LL-HLS parameters; linkd's own session is added by
+//! `upstream`), so an answer, an error included, is shared only by callers of that request.
 //!
 //! When a successful answer expires, the caller that finds it expired refreshes it, and
 //! while that refresh runs everyone else gets the expired answer at once instead of queueing
@@ -230,26 +231,6 @@ pub fn is_playlist(path: &str) -> bool {
     path.ends_with(".m3u8")
 }
 
-/// The cache key of a request: the path and its query, without MediaMTX's `session` for
-/// media files.
-pub fn key(path: &str, query: Option<&str>) -> String {
-    let Some(q) = query.filter(|q| !q.is_empty()) else {
-        return path.to_string();
-    };
-    if is_playlist(path) {
-        return format!("{path}?{q}");
-    }
-    let rest: Vec<&str> = q
-        .split('&')
-        .filter(|kv| !kv.starts_with("session="))
-        .collect();
-    if rest.is_empty() {
-        path.to_string()
-    } else {
-        format!("{path}?{}", rest.join("&"))
-    }
-}
-
 impl Cache {
     /// A cache that holds at most `budget` bytes of bodies.
     pub fn new(budget: usize) -> Cache {
@@ -431,17 +412,6 @@ mod tests {
             headers: HeaderMap::new(),
             body: Bytes::from_static(body),
         }))
-    }
-
-    #[test]
-    fn keys_drop_the_session_only_for_media() {
-        assert_eq!(key("a_part3.mp4", Some("session=x")), "a_part3.mp4");
-        assert_eq!(key("seg.mp4", Some("session=x&v=1")), "seg.mp4?v=1");
-        assert_eq!(
-            key("v.m3u8", Some("session=x&_HLS_msn=3")),
-            "v.m3u8?session=x&_HLS_msn=3"
-        );
-        assert_eq!(key("v.m3u8", None), "v.m3u8");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

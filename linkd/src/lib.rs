@@ -18,6 +18,7 @@ pub mod origin;
 pub mod rpc;
 pub mod store;
 pub mod stream;
+pub mod upstream;
 pub mod viewers;
 
 pub use clock::Clock;

@@ -1,10 +1,12 @@
 //! The HLS origin (MediaMTX): the pooled upstream client and the liveness probe.
 //!
-//! Requests carry only an allowlist of headers plus linkd's reader credentials, and never a
-//! viewer's cookies, so MediaMTX 1.18+ keeps its session in the query (`session=`), one per
-//! viewer session. Its `302` to `index.m3u8?cookieCheck=1` is followed here. There is a
-//! connect timeout but no total timeout: LL-HLS blocking reloads legitimately wait.
+//! Requests carry no header of a viewer, only linkd's reader credentials, and no cookie, so
+//! MediaMTX 1.18+ keeps its session in the query (`session=`): linkd's own, see `upstream`.
+//! Only its `302` to `index.m3u8?cookieCheck=1` is followed, and answers keep only an
+//! allowlist of headers. There is a connect timeout but no total timeout: LL-HLS blocking
+//! reloads legitimately wait.
 
+use crate::cache::Cached;
 use crate::Shared;
 use base64::Engine as _;
 use bytes::Bytes;
@@ -25,37 +27,18 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long one liveness check may take, answer and body (MediaMTX's first playlist of a
 /// new muxer takes a second or two).
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(8);
-/// Redirects followed inside the stream's path.
-const MAX_REDIRECTS: usize = 3;
+/// Redirects followed: MediaMTX's session redirect (`302` to `?cookieCheck=1`) is one.
+const MAX_REDIRECTS: usize = 2;
 
-/// Request headers passed on to the origin; everything else (cookies, authorization,
-/// user agent, ...) stays with linkd.
-const FORWARD: [HeaderName; 5] = [
-    header::ACCEPT,
-    header::RANGE,
-    header::IF_RANGE,
-    header::IF_NONE_MATCH,
-    header::IF_MODIFIED_SINCE,
-];
-
-/// Response headers never passed back to viewers.
-const STRIP: [&str; 16] = [
-    "set-cookie",
-    "server",
-    "x-powered-by",
-    "www-authenticate",
-    "access-control-allow-origin",
-    "access-control-allow-credentials",
-    "access-control-allow-headers",
-    "access-control-allow-methods",
-    "access-control-expose-headers",
-    "access-control-max-age",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-    "te",
+/// The only response headers of the origin that reach viewers: validators for conditional
+/// requests, and the bench origin's timing headers. Everything else (cookies, CORS, `Server`,
+/// `Content-Type`, `Cache-Control`, hop-by-hop headers) stays behind; linkd sets its own.
+const ALLOW: [HeaderName; 5] = [
+    header::ETAG,
+    header::LAST_MODIFIED,
+    HeaderName::from_static("x-ready-us"),
+    HeaderName::from_static("x-age"),
+    HeaderName::from_static("x-seconds"),
 ];
 
 /// Why the origin could not answer.
@@ -80,6 +63,8 @@ pub struct Origin {
     /// Path of the stream, e.g. `/live/stream`, without a trailing slash.
     base_path: String,
     auth: Option<HeaderValue>,
+    /// linkd's own MediaMTX session, shared by every fetch.
+    pub(crate) session: crate::upstream::Session,
 }
 
 impl Origin {
@@ -115,16 +100,17 @@ impl Origin {
             root,
             base_path,
             auth,
+            session: crate::upstream::Session::default(),
         }
     }
 
-    /// GETs `path` (already sanitised, relative to the stream) with `query` verbatim, following
-    /// redirects that stay inside the stream. Only allowlisted headers of `incoming` are sent.
+    /// GETs `path` (a checked file name of the stream) with `query`, following only
+    /// MediaMTX's session redirect. No header of a viewer is ever sent: only linkd's reader
+    /// credentials.
     pub async fn get(
         &self,
         path: &str,
         query: Option<&str>,
-        incoming: &HeaderMap,
     ) -> Result<Response<Incoming>, OriginError> {
         let mut target = match query {
             Some(q) if !q.is_empty() => format!("{}/{path}?{q}", self.base_path),
@@ -136,14 +122,8 @@ impl Origin {
                 .uri(format!("{}{target}", self.root))
                 .body(Empty::new())
                 .map_err(|e| OriginError::Unreachable(e.to_string()))?;
-            let h = req.headers_mut();
-            for name in &FORWARD {
-                for v in incoming.get_all(name) {
-                    h.append(name.clone(), v.clone());
-                }
-            }
             if let Some(a) = &self.auth {
-                h.insert(header::AUTHORIZATION, a.clone());
+                req.headers_mut().insert(header::AUTHORIZATION, a.clone());
             }
             let resp = tokio::time::timeout(RESPONSE_TIMEOUT, self.client.request(req))
                 .await
@@ -157,57 +137,57 @@ impl Origin {
                 .get(header::LOCATION)
                 .and_then(|l| l.to_str().ok())
                 .ok_or(OriginError::Redirect)?;
-            target = self.resolve_redirect(&target, location)?;
+            target = self.resolve_redirect(location)?;
         }
         Err(OriginError::Redirect)
     }
 
-    /// The new target of a redirect, which must stay under the stream's path.
-    fn resolve_redirect(&self, current: &str, location: &str) -> Result<String, OriginError> {
-        let location = location.strip_prefix(&self.root).unwrap_or(location);
-        let next = if location.starts_with('/') {
-            location.to_string()
-        } else if location.contains("://") || location.starts_with("//") {
-            return Err(OriginError::Redirect);
-        } else {
-            let dir = current.split('?').next().unwrap_or("");
-            let dir = &dir[..dir.rfind('/').map(|i| i + 1).unwrap_or(0)];
-            format!("{dir}{location}")
-        };
-        let (path, _) = next.split_once('?').unwrap_or((&next, ""));
-        if !path.starts_with(&format!("{}/", self.base_path)) || path.contains("/..") {
+    /// The new target of a redirect: only MediaMTX's session redirect, i.e. a file of the
+    /// stream (one name passing the `/play` sanitiser after percent-decoding) with
+    /// `cookieCheck=1` in a plain query.
+    fn resolve_redirect(&self, location: &str) -> Result<String, OriginError> {
+        let next = location.strip_prefix(&self.root).unwrap_or(location);
+        let (path, query) = next.split_once('?').ok_or(OriginError::Redirect)?;
+        let file = path
+            .strip_prefix(&self.base_path)
+            .and_then(|p| p.strip_prefix('/'))
+            .ok_or(OriginError::Redirect)?;
+        let session_redirect = query.split('&').any(|kv| kv == "cookieCheck=1");
+        if !session_redirect
+            || !crate::http::path::query_ok(query)
+            || crate::http::path::sanitize(file).as_deref() != Ok(file)
+        {
             return Err(OriginError::Redirect);
         }
-        Ok(next)
+        Ok(next.to_string())
     }
 
-    /// Reads a small body (a playlist) in full, within [`PROBE_TIMEOUT`].
-    pub async fn get_text(
-        &self,
-        path: &str,
-        query: Option<&str>,
-    ) -> Result<(StatusCode, String), OriginError> {
-        let read = async {
-            let resp = self.get(path, query, &HeaderMap::new()).await?;
-            let status = resp.status();
-            let body = Limited::new(resp.into_body(), 256 * 1024)
-                .collect()
-                .await
-                .map_err(|e| OriginError::Unreachable(e.to_string()))?
-                .to_bytes();
-            Ok((status, String::from_utf8_lossy(&body).into_owned()))
-        };
-        tokio::time::timeout(PROBE_TIMEOUT, read)
+    /// GETs `path` and reads the whole answer, keeping only the allowed headers.
+    pub async fn get_whole(&self, path: &str, query: Option<&str>) -> Result<Cached, OriginError> {
+        let resp = self.get(path, query).await?;
+        let (parts, body) = resp.into_parts();
+        let body = Limited::new(body, crate::cache::MAX_ENTRY_BYTES)
+            .collect()
             .await
-            .map_err(|_| OriginError::Timeout(PROBE_TIMEOUT))?
+            .map_err(|e| OriginError::Unreachable(format!("reading its answer: {e}")))?
+            .to_bytes();
+        Ok(Cached {
+            status: parts.status,
+            headers: allowed_headers(&parts.headers),
+            body,
+        })
     }
 }
 
-/// Removes the origin's headers that viewers must not see.
-pub fn strip_response_headers(h: &mut HeaderMap) {
-    for name in STRIP {
-        h.remove(name);
+/// The origin's headers that may reach viewers (see [`ALLOW`]).
+pub fn allowed_headers(from: &HeaderMap) -> HeaderMap {
+    let mut h = HeaderMap::with_capacity(ALLOW.len());
+    for name in &ALLOW {
+        if let Some(v) = from.get(name) {
+            h.insert(name.clone(), v.clone());
+        }
     }
+    h
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -264,30 +244,32 @@ pub async fn probe(shared: Arc<Shared>, origin: Arc<Origin>, shutdown: Cancellat
     }
 }
 
-/// One liveness check: the media playlist of the session kept from the last check, else
-/// `index.m3u8` (which opens a new session on MediaMTX 1.18+).
+/// One liveness check: the media playlist found at the last check, else `index.m3u8`. Both go
+/// through linkd's own upstream session, so polling opens no new MediaMTX session.
 async fn check_live(origin: &Origin, media: &mut Option<String>) -> bool {
-    let playlist_ok = |r: &Result<(StatusCode, String), OriginError>| matches!(r, Ok((s, body)) if *s == StatusCode::OK && body.starts_with("#EXTM3U"));
-    if let Some(m) = media.as_deref() {
-        let (path, query) = m
-            .split_once('?')
-            .map(|(p, q)| (p, Some(q)))
-            .unwrap_or((m, None));
-        if playlist_ok(&origin.get_text(path, query).await) {
+    let fetch = |path: String| async move {
+        tokio::time::timeout(PROBE_TIMEOUT, crate::upstream::fetch(origin, &path, None))
+            .await
+            .map_err(|_| OriginError::Timeout(PROBE_TIMEOUT))
+            .and_then(|r| r)
+    };
+    let playlist_ok = |r: &Result<Cached, OriginError>| matches!(r, Ok(c) if c.status == StatusCode::OK && c.body.starts_with(b"#EXTM3U"));
+    if let Some(m) = media.clone() {
+        if playlist_ok(&fetch(m).await) {
             return true;
         }
         *media = None;
     }
-    let index = origin.get_text("index.m3u8", None).await;
+    let index = fetch("index.m3u8".to_string()).await;
     if let Err(e) = &index {
         tracing::debug!(error = %e, "origin probe failed");
     }
     if !playlist_ok(&index) {
         return false;
     }
-    if let Ok((_, body)) = index {
-        *media = first_variant(&body)
-            .filter(|v| crate::http::path::sanitize(v.split('?').next().unwrap_or("")).is_ok());
+    if let Ok(c) = index {
+        *media = first_variant(&String::from_utf8_lossy(&c.body))
+            .filter(|v| crate::http::path::sanitize(v).is_ok());
     }
     true
 }
@@ -297,41 +279,70 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redirects_stay_inside_the_stream() {
+    fn only_the_session_redirect_is_followed() {
         let o = Origin::new("http://127.0.0.1:8888/live/stream", None, None);
-        let cur = "/live/stream/index.m3u8";
-        assert_eq!(
-            o.resolve_redirect(cur, "/live/stream/index.m3u8?cookieCheck=1")
-                .unwrap(),
-            "/live/stream/index.m3u8?cookieCheck=1"
-        );
-        assert_eq!(
-            o.resolve_redirect(cur, "index.m3u8?x=1").unwrap(),
-            "/live/stream/index.m3u8?x=1"
-        );
-        assert_eq!(
-            o.resolve_redirect(cur, "http://127.0.0.1:8888/live/stream/a.m3u8")
-                .unwrap(),
-            "/live/stream/a.m3u8"
-        );
-        for bad in [
-            "/etc/passwd",
-            "http://evil.example/live/stream/x",
-            "//evil/x",
-            "/live/stream/../x",
-            "/live/streamx/y",
+        for (location, want) in [
+            (
+                "/live/stream/index.m3u8?cookieCheck=1",
+                "/live/stream/index.m3u8?cookieCheck=1",
+            ),
+            (
+                "http://127.0.0.1:8888/live/stream/index.m3u8?a=1&cookieCheck=1",
+                "/live/stream/index.m3u8?a=1&cookieCheck=1",
+            ),
         ] {
-            assert!(o.resolve_redirect(cur, bad).is_err(), "{bad}");
+            assert_eq!(o.resolve_redirect(location).unwrap(), want);
+        }
+        for bad in [
+            "/etc/passwd?cookieCheck=1",
+            "/live/stream/index.m3u8",
+            "/live/stream/index.m3u8?other=1",
+            "index.m3u8?cookieCheck=1",
+            "http://evil.example/live/stream/index.m3u8?cookieCheck=1",
+            "//evil/live/stream/index.m3u8?cookieCheck=1",
+            "/live/stream/../x.m3u8?cookieCheck=1",
+            "/live/stream/%2e%2e/x.m3u8?cookieCheck=1",
+            "/live/stream/%2e%2e?cookieCheck=1",
+            "/live/stream/.%2e/index.m3u8?cookieCheck=1",
+            "/live/stream/\\..\\index.m3u8?cookieCheck=1",
+            "/live/stream/%5c..%5cindex.m3u8?cookieCheck=1",
+            "/live/stream/%69ndex.m3u8?cookieCheck=1",
+            "/live/stream/other/index.m3u8?cookieCheck=1",
+            "/live/streamx/index.m3u8?cookieCheck=1",
+            "/live/stream/index.html?cookieCheck=1",
+            "/live/stream/index.m3u8?cookieCheck=1&x=<a>",
+        ] {
+            assert!(o.resolve_redirect(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
+    fn only_allowed_headers_of_the_origin_are_kept() {
+        let mut from = HeaderMap::new();
+        for (k, v) in [
+            ("etag", "\"e1\""),
+            ("last-modified", "Wed, 21 Oct 2015 07:28:00 GMT"),
+            ("x-ready-us", "12"),
+            ("content-type", "text/html"),
+            ("set-cookie", "hlsSession=x"),
+            ("server", "mediamtx"),
+            ("access-control-allow-origin", "*"),
+            ("x-powered-by", "gin"),
+            ("cache-control", "public, max-age=3600"),
+            ("location", "/x"),
+        ] {
+            from.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        let kept = allowed_headers(&from);
+        let mut names: Vec<_> = kept.keys().map(|k| k.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["etag", "last-modified", "x-ready-us"]);
+    }
+
+    #[test]
     fn first_variant_of_a_multivariant_playlist() {
-        let mv = "#EXTM3U\n#EXT-X-VERSION:10\n\n#EXT-X-MEDIA:TYPE=AUDIO,URI=\"audio2_stream.m3u8?session=a\"\n\n#EXT-X-STREAM-INF:BANDWIDTH=1\nvideo1_stream.m3u8?session=a\n";
-        assert_eq!(
-            first_variant(mv).as_deref(),
-            Some("video1_stream.m3u8?session=a")
-        );
+        let mv = "#EXTM3U\n#EXT-X-VERSION:10\n\n#EXT-X-MEDIA:TYPE=AUDIO,URI=\"audio2_stream.m3u8\"\n\n#EXT-X-STREAM-INF:BANDWIDTH=1\nvideo1_stream.m3u8\n";
+        assert_eq!(first_variant(mv).as_deref(), Some("video1_stream.m3u8"));
         assert_eq!(first_variant("#EXTM3U\n#EXTINF:1,\n0.ts\n"), None);
     }
 }

@@ -11,6 +11,7 @@
 //! | anything    | anything else           | 404 page (405 for a known path with another method)       |
 
 pub mod assets;
+pub mod conditional;
 pub mod page;
 pub mod path;
 pub mod play;

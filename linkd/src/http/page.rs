@@ -3,7 +3,7 @@
 
 use super::assets::AssetUrls;
 use super::{full, Body};
-use http::{header, HeaderValue, Response, StatusCode};
+use http::{header, HeaderName, HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
 /// Content-Security-Policy of every page: own scripts and styles only, media and workers
@@ -12,6 +12,10 @@ pub const CSP: &str =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; base-uri 'none'; \
 form-action 'none'; frame-ancestors 'none'";
+
+/// Permissions-Policy of every page: a video page needs no sensor, device or payment.
+pub const PERMISSIONS: &str = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), \
+midi=(), accelerometer=(), gyroscope=(), magnetometer=()";
 
 /// The page templates, parsed once at start.
 pub struct Pages {
@@ -129,6 +133,18 @@ fn page_headers(r: &mut Response<Body>) {
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static(PERMISSIONS),
+    );
+    h.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
 }
 
 /// JSON that is safe inside a `<script>` element.
@@ -242,6 +258,15 @@ mod tests {
                 .to_str()
                 .unwrap()
                 .contains("frame-ancestors 'none'"));
+            for (name, value) in [
+                ("x-frame-options", "DENY"),
+                ("x-content-type-options", "nosniff"),
+                ("cross-origin-opener-policy", "same-origin"),
+                ("cross-origin-resource-policy", "same-origin"),
+                ("permissions-policy", PERMISSIONS),
+            ] {
+                assert_eq!(r.headers()[name], value, "{name}");
+            }
             assert!(body(r).await.contains(words));
         }
     }

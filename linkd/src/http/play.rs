@@ -1,16 +1,25 @@
 //! `/play/*`: the gate. A valid session cookie whose link is active (checked in memory) gets
-//! the origin's answer; anything else gets 403 and the cookie cleared.
+//! the origin's answer; anything else gets 403 and the cookie cleared. Every answer has a
+//! type set by linkd from the file's extension, `nosniff`, a policy that runs nothing, and a
+//! `Cache-Control` with `private`, so no shared cache in front keeps gated bytes.
 
+use super::conditional::{self, Reply};
+use super::path::{Kind, StreamFile};
 use super::session::{self, Session};
 use super::{empty, full, text, Body, Web};
-use crate::cache::{self, Cached};
-use crate::origin::{strip_response_headers, Origin, OriginError};
-use crate::Shared;
+use crate::cache;
+use crate::origin::OriginError;
+use crate::{upstream, Shared};
+use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use proto::LinkState;
 use std::sync::Arc;
+
+/// Content-Security-Policy of every `/play` answer: nothing in it runs.
+pub const PLAY_CSP: &str = "sandbox; default-src 'none'";
+/// `Cache-Control` of `/play` answers that must not be kept at all.
+const NO_STORE: &str = "private, no-store";
 
 /// What the gate decided about a request's session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +61,7 @@ pub fn gate(web: &Web, shared: &Shared, headers: &http::HeaderMap) -> (Gate, Opt
 }
 
 fn refuse(web: &Web, g: Gate) -> Response<Body> {
-    let mut r = text(
+    let mut r = plain(
         StatusCode::FORBIDDEN,
         match g {
             Gate::Expired => "this link has expired",
@@ -69,7 +78,7 @@ fn refuse(web: &Web, g: Gate) -> Response<Body> {
 /// Clears the playback cookie of a refused request, and remembers why the link ended.
 fn end_session(web: &Web, g: Gate, r: &mut Response<Body>) {
     let h = r.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
     if let Ok(v) = HeaderValue::from_str(&session::clear_cookie(web.cookie_secure)) {
         h.append(header::SET_COOKIE, v);
     }
@@ -107,11 +116,13 @@ pub fn session_state(web: &Web, shared: &Shared, req: &Request<Incoming>) -> Res
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+    policies(h);
     r
 }
 
-/// `GET|HEAD /play/{path}`: the gated proxy.
+/// `GET|HEAD /play/{file}`: the gated proxy. Gate check, then the shared fetch, then the
+/// answer to this request.
 pub async fn play(web: &Web, shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let session = match gate(web, shared, req.headers()) {
         (Gate::Open(s), _) => s,
@@ -119,110 +130,136 @@ pub async fn play(web: &Web, shared: &Shared, req: Request<Incoming>) -> Respons
     };
     shared.viewers.touch(session.id, session.link_id);
     let raw = &req.uri().path()["/play/".len()..];
-    let Ok(path) = super::path::sanitize(raw) else {
-        return text(StatusCode::BAD_REQUEST, "this is not a file of the stream");
+    let Ok(file) = StreamFile::parse(raw, req.uri().query()) else {
+        return plain(StatusCode::BAD_REQUEST, "this is not a file of the stream");
     };
-    let query = req.uri().query();
-    if query.is_some_and(|q| !super::path::query_ok(q)) {
-        return text(StatusCode::BAD_REQUEST, "this is not a file of the stream");
-    }
-    let head = req.method() == Method::HEAD;
-    // Conditional and range requests are personal: they go to the origin as they are.
-    let personal = [
-        header::RANGE,
-        header::IF_RANGE,
-        header::IF_NONE_MATCH,
-        header::IF_MODIFIED_SINCE,
-    ]
-    .iter()
-    .any(|h| req.headers().contains_key(h));
-    if personal {
-        return proxy_direct(web, &path, query, req.headers(), head).await;
-    }
-    let key = cache::key(&path, query);
-    let origin = web.origin.clone();
-    let outcome = web
-        .cache
-        .get(key, &path, || {
-            fetch_whole(origin, path.clone(), query.map(str::to_string))
-        })
-        .await;
-    match outcome {
-        Ok(c) => {
-            if c.status == StatusCode::UNAUTHORIZED {
-                return offline();
+    let outcome = fetch(web, &file).await;
+    answer(outcome, &file, req.headers(), req.method() == Method::HEAD)
+}
+
+/// The origin's answer for `file`: shared with every caller of the same upstream request.
+async fn fetch(web: &Web, file: &StreamFile) -> cache::Outcome {
+    web.cache
+        .get(file.key(), &file.name, || {
+            // Only a caller that starts the fetch pays for these copies.
+            let (origin, name, query) = (web.origin.clone(), file.name.clone(), file.query.clone());
+            async move {
+                upstream::fetch(&origin, &name, query.as_deref())
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| {
+                        match e {
+                            OriginError::Redirect => {
+                                tracing::warn!(error = %e, "origin answer refused")
+                            }
+                            _ => tracing::warn!(error = %e, "origin request failed"),
+                        }
+                        Arc::<str>::from(e.to_string())
+                    })
             }
-            let mut r = Response::new(if head { empty() } else { full(c.body.clone()) });
-            *r.status_mut() = c.status;
-            *r.headers_mut() = c.headers.clone();
-            r
+        })
+        .await
+}
+
+/// This request's answer from the shared one: its status, conditional and range requests
+/// answered from memory, the allowed origin headers, and linkd's own type and policies.
+fn answer(
+    outcome: cache::Outcome,
+    file: &StreamFile,
+    req: &HeaderMap,
+    head: bool,
+) -> Response<Body> {
+    let c = match outcome {
+        Ok(c) if c.status == StatusCode::OK => c,
+        Ok(c) => return origin_refusal(c.status),
+        Err(_) => return bad_gateway(),
+    };
+    let len = c.body.len();
+    let mut h = c.headers.clone();
+    let (status, body) = match conditional::evaluate(req, &c.headers, len) {
+        Reply::Whole => (StatusCode::OK, c.body.clone()),
+        Reply::NotModified => (StatusCode::NOT_MODIFIED, Bytes::new()),
+        Reply::Partial(r) => {
+            content_range(
+                &mut h,
+                format_args!("bytes {}-{}/{len}", r.start, r.end - 1),
+            );
+            (StatusCode::PARTIAL_CONTENT, c.body.slice(r))
         }
-        Err(_) => bad_gateway(),
+        Reply::Unsatisfiable => {
+            content_range(&mut h, format_args!("bytes */{len}"));
+            (StatusCode::RANGE_NOT_SATISFIABLE, Bytes::new())
+        }
+    };
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(file.kind.content_type()),
+    );
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if file.kind == Kind::Playlist {
+            "private, no-cache"
+        } else {
+            "private, max-age=3600"
+        }),
+    );
+    policies(&mut h);
+    if head && status != StatusCode::NOT_MODIFIED {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    }
+    let mut r = Response::new(if head { empty() } else { full(body) });
+    *r.status_mut() = status;
+    *r.headers_mut() = h;
+    r
+}
+
+fn content_range(h: &mut HeaderMap, value: std::fmt::Arguments<'_>) {
+    if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
+        h.insert(header::CONTENT_RANGE, v);
     }
 }
 
-/// MediaMTX 1.18+ answers 401 for a stream that has gone: to a viewer that is "offline",
-/// like its 404, and never a password prompt.
-fn offline() -> Response<Body> {
-    text(StatusCode::NOT_FOUND, "the stream is offline")
+/// The headers every `/play` answer carries: nothing in it is ever sniffed into a type or
+/// run as a page.
+fn policies(h: &mut HeaderMap) {
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PLAY_CSP),
+    );
+}
+
+/// A plain-text `/play` answer that no cache stores.
+fn plain(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut r = text(status, body);
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+    policies(h);
+    r
+}
+
+/// A non-200 answer of the origin, in linkd's words. MediaMTX 1.18+ answers 401 for a stream
+/// that has gone: to a viewer that is "offline", like its 404, and never a password prompt.
+fn origin_refusal(status: StatusCode) -> Response<Body> {
+    match status {
+        StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND | StatusCode::GONE => {
+            plain(StatusCode::NOT_FOUND, "the stream is offline")
+        }
+        s if s.is_client_error() => plain(
+            StatusCode::BAD_REQUEST,
+            "the stream's origin refused this request",
+        ),
+        _ => bad_gateway(),
+    }
 }
 
 fn bad_gateway() -> Response<Body> {
-    text(
+    plain(
         StatusCode::BAD_GATEWAY,
         "the stream's origin is not reachable",
     )
-}
-
-/// One shared fetch: the whole answer, cleaned, for the cache.
-async fn fetch_whole(origin: Arc<Origin>, path: String, query: Option<String>) -> cache::Outcome {
-    let resp = origin
-        .get(&path, query.as_deref(), &HeaderMap::new())
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "origin request failed");
-            Arc::<str>::from(e.to_string())
-        })?;
-    let (mut parts, body) = resp.into_parts();
-    let body = Limited::new(body, cache::MAX_ENTRY_BYTES)
-        .collect()
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "origin answer could not be read");
-            Arc::<str>::from(e.to_string())
-        })?;
-    strip_response_headers(&mut parts.headers);
-    Ok(Arc::new(Cached {
-        status: parts.status,
-        headers: parts.headers,
-        body: body.to_bytes(),
-    }))
-}
-
-/// Proxies a request straight through, streaming the body.
-async fn proxy_direct(
-    web: &Web,
-    path: &str,
-    query: Option<&str>,
-    headers: &HeaderMap,
-    head: bool,
-) -> Response<Body> {
-    match web.origin.get(path, query, headers).await {
-        Ok(resp) => {
-            let (mut parts, body) = resp.into_parts();
-            if parts.status == StatusCode::UNAUTHORIZED {
-                return offline();
-            }
-            strip_response_headers(&mut parts.headers);
-            let body = if head { empty() } else { body.boxed() };
-            Response::from_parts(parts, body)
-        }
-        Err(e) => {
-            match e {
-                OriginError::Redirect => tracing::warn!(error = %e, "origin answer refused"),
-                _ => tracing::warn!(error = %e, "origin request failed"),
-            }
-            bad_gateway()
-        }
-    }
 }

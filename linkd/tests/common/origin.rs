@@ -1,7 +1,9 @@
 //! A fake HLS origin on loopback that behaves like MediaMTX where linkd can tell: its URL
 //! layout, 404 while nothing is published, LL-HLS blocking reloads on `_HLS_msn`/`_HLS_part`,
-//! the 1.18+ session flow (302 to `cookieCheck=1`, `session=` in the query, 401 without it),
-//! reader Basic auth, and 404 for HEAD. It records every request it gets.
+//! the 1.18+ session flow (302 to `cookieCheck=1`, `session=` appended to every playlist URI,
+//! a 2 s pause then 401 for a missing or unknown session), reader Basic auth, validators
+//! (`ETag`, `Last-Modified`) on media files, and 404 for HEAD. It records every request it
+//! gets.
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
@@ -16,6 +18,10 @@ use std::time::Duration;
 
 /// Parts per segment in LL mode.
 pub const PARTS: u64 = 5;
+/// How long MediaMTX 1.18/1.19 waits before answering 401 to a missing or unknown session.
+pub const SESSION_PAUSE: Duration = Duration::from_secs(2);
+/// The `Last-Modified` of every media file.
+pub const MEDIA_MODIFIED: &str = "Wed, 21 Oct 2015 07:28:00 GMT";
 
 /// A request the origin got.
 #[derive(Debug, Clone)]
@@ -66,6 +72,10 @@ impl OriginState {
     }
     pub fn sessions_opened(&self) -> u64 {
         self.next_session.load(Ordering::SeqCst)
+    }
+    /// Forgets every session, as MediaMTX does 30 s after a session's last request.
+    pub fn forget_sessions(&self) {
+        self.sessions.lock().unwrap().clear();
     }
 }
 
@@ -271,6 +281,7 @@ async fn handle(s: Arc<OriginState>, req: Request<Incoming>) -> Response<Full<By
     } else if b.sessions {
         let ok = param(q, "session").is_some_and(|id| s.sessions.lock().unwrap().contains(id));
         if !ok || !live {
+            tokio::time::sleep(SESSION_PAUSE).await;
             return unauthorized();
         }
         suffix = format!("?session={}", param(q, "session").unwrap());
@@ -350,7 +361,18 @@ async fn handle(s: Arc<OriginState>, req: Request<Incoming>) -> Response<Full<By
         h.insert("server", "fake-origin/1.0".parse().unwrap());
         h.insert("access-control-allow-origin", "*".parse().unwrap());
         h.insert("x-ready-us", "4321".parse().unwrap());
+        h.insert("etag", format!("\"{file}\"").parse().unwrap());
+        h.insert("last-modified", MEDIA_MODIFIED.parse().unwrap());
+        h.insert("x-powered-by", "fake".parse().unwrap());
         return r;
+    }
+    if file.ends_with(".vtt") {
+        // A hostile origin: a page where subtitles should be.
+        return reply(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            "<script>alert(1)</script>",
+        );
     }
     reply(StatusCode::NOT_FOUND, "text/plain", "404 page not found")
 }
