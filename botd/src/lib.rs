@@ -6,6 +6,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod debounce;
 pub mod handlers;
 pub mod linkd;
 pub mod messages;
@@ -56,6 +57,8 @@ pub struct App {
     notes: Mutex<(u64, BTreeMap<u64, String>)>,
     /// Chats whose reply keyboard this process has already replaced.
     keyboards: Mutex<HashSet<i64>>,
+    /// Chats that said `/notify off`.
+    muted: Mutex<HashSet<i64>>,
 }
 
 impl App {
@@ -67,6 +70,7 @@ impl App {
             linkd,
             notes: Mutex::new((0, BTreeMap::new())),
             keyboards: Mutex::new(HashSet::new()),
+            muted: Mutex::new(HashSet::new()),
         }
     }
 
@@ -101,6 +105,22 @@ impl App {
     pub fn first_reply(&self, chat: ChatId) -> bool {
         let mut seen = self.keyboards.lock().unwrap_or_else(|p| p.into_inner());
         seen.insert(chat.0)
+    }
+
+    /// Turns notifications in `chat` on or off.
+    pub fn set_notify(&self, chat: ChatId, on: bool) {
+        let mut muted = self.muted.lock().unwrap_or_else(|p| p.into_inner());
+        if on {
+            muted.remove(&chat.0);
+        } else {
+            muted.insert(chat.0);
+        }
+    }
+
+    /// Whether `chat` gets notifications.
+    pub fn notify_on(&self, chat: ChatId) -> bool {
+        let muted = self.muted.lock().unwrap_or_else(|p| p.into_inner());
+        !muted.contains(&chat.0)
     }
 
     /// The reply keyboard for this configuration.
