@@ -108,3 +108,37 @@ impl SigningKeys {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+    /// A retired key signs nothing new, verifies its sessions until the longest session has
+    /// passed, and is then deleted.
+    #[tokio::test]
+    async fn retired_keys_are_kept_until_their_sessions_have_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let clock = Clock::manual(1_800_000_000);
+        let keys = SigningKeys::load(store.clone(), clock.clone()).unwrap();
+        let sessions = keys.sessions();
+        let now = clock.now();
+        let (_, old) = sessions.issue(1, TOKEN, now + MAX_SESSION_SECS);
+        let r = keys.rotate(false).await.unwrap();
+        assert_eq!((r.older_keys_accepted, r.logged_out_all), (1, false));
+        clock.advance(MAX_SESSION_SECS - 10);
+        assert_eq!(keys.prune().await.unwrap(), 0);
+        assert!(sessions.verify(&old, clock.now(), TOKEN, None).is_some());
+        clock.advance(20);
+        assert_eq!(keys.prune().await.unwrap(), 1);
+        // A restart loads what is left, the key in use, which signed nothing before.
+        let again = SigningKeys::load(store.clone(), clock.clone()).unwrap();
+        let (_, new) = again.sessions().issue(1, TOKEN, clock.now() + 60);
+        assert!(sessions.verify(&new, clock.now(), TOKEN, None).is_some());
+        let rows = store.call_now(signing_keys::all).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].id as u32, r.key_id);
+    }
+}
