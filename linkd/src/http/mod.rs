@@ -145,16 +145,7 @@ pub async fn serve(
         let permit = match conns.admit(peer.ip()) {
             Ok(p) => p,
             Err(why) => {
-                // One warning per 10 s however many are refused.
-                refused.0 += 1;
-                if refused
-                    .1
-                    .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
-                {
-                    tracing::warn!(client = %peer.ip(), ?why, refused = refused.0, open = conns.open(),
-                        "connections refused: over the limit (HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT)");
-                    refused = (0, Some(Instant::now()));
-                }
+                warn_refused(&mut refused, peer, why, conns.open());
                 tokio::spawn(conns::refuse(stream, why));
                 continue;
             }
@@ -183,6 +174,24 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("http requests still running after the grace period; dropping them");
+    }
+}
+
+/// Logs refused connections: one warning per 10 s however many are refused.
+fn warn_refused(
+    refused: &mut (u64, Option<Instant>),
+    peer: SocketAddr,
+    why: conns::Refusal,
+    open: usize,
+) {
+    refused.0 += 1;
+    if refused
+        .1
+        .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+    {
+        tracing::warn!(client = %peer.ip(), ?why, refused = refused.0, open,
+            "connections refused: over the limit (HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT)");
+        *refused = (0, Some(Instant::now()));
     }
 }
 
