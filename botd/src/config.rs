@@ -21,6 +21,7 @@ const VARIABLES: &[(&str, Option<&str>)] = &[
     ("DEFAULT_LINK_TTL", Some("1h")),
     ("TELEGRAM_API_URL", Some("https://api.telegram.org")),
     ("NOTIFY", Some("live,offline,opened")),
+    ("NOTIFY_DEBOUNCE", Some("15s")),
     ("LOG_LEVEL", Some("info")),
     ("LOG_FORMAT", Some("text")),
 ];
@@ -146,6 +147,9 @@ pub struct Config {
     pub telegram_api_url: url::Url,
     /// `NOTIFY`: which events are announced.
     pub notify: Notify,
+    /// `NOTIFY_DEBOUNCE`: how long the stream must stay live (or offline) before it is
+    /// announced.
+    pub notify_debounce: Duration,
     /// `LOG_LEVEL`: a level or a `RUST_LOG`-style filter.
     pub log_level: String,
     /// `LOG_FORMAT`.
@@ -255,6 +259,7 @@ impl Config {
         let default_ttl_s = field("DEFAULT_LINK_TTL");
         let api_s = field("TELEGRAM_API_URL");
         let notify_s = field("NOTIFY");
+        let debounce_s = field("NOTIFY_DEBOUNCE");
         let level_s = field("LOG_LEVEL");
         let format_s = field("LOG_FORMAT");
         let missing: Vec<&str> = problems.iter().map(|p| p.variable).collect();
@@ -362,6 +367,19 @@ impl Config {
             }
         }
 
+        let debounce = proto::env::parse_duration(&debounce_s)
+            .ok()
+            .filter(|d| *d <= Duration::from_secs(3600));
+        if debounce.is_none() {
+            bad(
+                "NOTIFY_DEBOUNCE",
+                format!(
+                    "{:?} is not a duration up to 1h: use e.g. 15s, 1m or 0 (announce at once)",
+                    debounce_s.trim()
+                ),
+            );
+        }
+
         let level = level_s.trim().to_string();
         if tracing_subscriber::EnvFilter::try_new(&level).is_err() || level.is_empty() {
             bad(
@@ -388,19 +406,22 @@ impl Config {
             return Err(ConfigError { problems });
         }
         // Every `None` above added a problem, so these are all present.
-        match (token, tz, default_ttl, api, format) {
-            (Some(token), Some(tz), Some(default_ttl), Some(api), Some(format)) => Ok(Config {
-                telegram_bot_token: token,
-                allowed_chat_ids: chats,
-                rpc_socket: socket,
-                time_zone: tz,
-                link_ttl_options: ttls,
-                default_link_ttl: default_ttl,
-                telegram_api_url: api,
-                notify,
-                log_level: level,
-                log_format: format,
-            }),
+        match (token, tz, default_ttl, api, format, debounce) {
+            (Some(token), Some(tz), Some(default_ttl), Some(api), Some(format), Some(debounce)) => {
+                Ok(Config {
+                    telegram_bot_token: token,
+                    allowed_chat_ids: chats,
+                    rpc_socket: socket,
+                    time_zone: tz,
+                    link_ttl_options: ttls,
+                    default_link_ttl: default_ttl,
+                    telegram_api_url: api,
+                    notify,
+                    notify_debounce: debounce,
+                    log_level: level,
+                    log_format: format,
+                })
+            }
             _ => Err(ConfigError {
                 problems: Vec::new(),
             }),
@@ -429,6 +450,10 @@ impl Config {
             ),
             ("TELEGRAM_API_URL", self.telegram_api_url.to_string()),
             ("NOTIFY", self.notify.names().join(",")),
+            (
+                "NOTIFY_DEBOUNCE",
+                humantime::format_duration(self.notify_debounce).to_string(),
+            ),
             ("LOG_LEVEL", self.log_level.clone()),
             (
                 "LOG_FORMAT",
@@ -477,6 +502,7 @@ mod tests {
             }
         );
         assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.notify_debounce, Duration::from_secs(15));
     }
 
     #[test]

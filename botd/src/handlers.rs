@@ -86,6 +86,7 @@ fn command_name(cmd: &Command) -> &'static str {
         Command::OffLast => "offlast",
         Command::Extend { .. } => "extend",
         Command::WhoAmI => "whoami",
+        Command::Notify { .. } => "notify",
     }
 }
 
@@ -140,6 +141,15 @@ async fn run(app: &App, chat: ChatId, cmd: Command) -> Vec<Reply> {
                     .map(|t| t.text.as_str()),
             )],
             Command::WhoAmI => vec![messages::whoami(chat.0)],
+            Command::Notify { on } => {
+                if let Some(on) = on {
+                    app.set_notify(chat, on);
+                }
+                vec![messages::notify_setting(
+                    app.notify_on(chat),
+                    app.config.notify,
+                )]
+            }
             Command::New {
                 ttl: Some(ttl),
                 note,

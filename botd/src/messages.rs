@@ -346,6 +346,26 @@ pub fn keyboard_refresh(keyboard: KeyboardMarkup) -> Reply {
     }
 }
 
+/// `/notify`: whether this chat gets notifications, and which kinds the bot sends.
+pub fn notify_setting(on: bool, kinds: crate::config::Notify) -> Reply {
+    let mut what = Vec::new();
+    if kinds.live || kinds.offline {
+        what.push("when the stream goes live or offline");
+    }
+    if kinds.opened {
+        what.push("when a link is opened for the first time");
+    }
+    let text = match (on, what.is_empty()) {
+        (_, true) => "This bot sends no notifications (NOTIFY is empty in its settings).".into(),
+        (true, false) => format!(
+            "🔔 Notifications are on in this chat: I write {}. /notify off silences them.",
+            what.join(" and ")
+        ),
+        (false, false) => "🔕 Notifications are off in this chat until /notify on (or until the bot restarts; NOTIFY in its settings applies to every chat).".into(),
+    };
+    Reply::text(text)
+}
+
 /// A malformed known command.
 pub fn usage(usage: &str) -> Reply {
     Reply::text(format!("Usage: {}", escape(usage)))

@@ -269,8 +269,14 @@ pub struct Bot {
 /// A configuration pointing at the fake Bot API and `socket`.
 pub fn config(tg: &FakeTelegram, socket: &Path, extra_toml: &str) -> botd::Config {
     use figment::providers::{Format, Toml};
+    // Stream changes are announced after 300 ms here, not the 15 s of the default.
+    let debounce = if extra_toml.contains("notify_debounce") {
+        ""
+    } else {
+        "notify_debounce = \"300ms\"\n"
+    };
     let toml = format!(
-        "telegram_bot_token = {TOKEN:?}\nallowed_chat_ids = [{OPERATOR}, {GROUP}]\nrpc_socket = {:?}\ntelegram_api_url = {:?}\n{extra_toml}",
+        "telegram_bot_token = {TOKEN:?}\nallowed_chat_ids = [{OPERATOR}, {GROUP}]\nrpc_socket = {:?}\ntelegram_api_url = {:?}\n{debounce}{extra_toml}",
         socket.display().to_string(),
         tg.url(),
     );

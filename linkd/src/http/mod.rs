@@ -4,6 +4,7 @@
 //! | method      | path                    | answer                                                   |
 //! |-------------|-------------------------|----------------------------------------------------------|
 //! | GET         | `/healthz`              | 200 `ok`                                                 |
+//! | GET         | `/`                     | 200 `watch service is running` (as the Go service)       |
 //! | GET, HEAD   | `/live/stream/{token}`  | watch page + playback cookie (not for HEAD or previews)   |
 //! | GET, HEAD   | `/play/_session`        | the session's state as JSON (200 active, 403 otherwise)   |
 //! | GET, HEAD   | `/play/{path}`          | proxied to the origin with a valid cookie, else 403       |
@@ -228,7 +229,7 @@ impl Route {
 
 /// Picks the route of a path.
 pub fn route_of(path: &str) -> Route {
-    if path == "/healthz" {
+    if path == "/healthz" || path == "/" {
         Route::Health
     } else if path.starts_with("/live/stream/") {
         Route::Watch
@@ -293,6 +294,9 @@ async fn dispatch(
         return r;
     }
     match route {
+        Route::Health if req.uri().path() == "/" => {
+            text(StatusCode::OK, "watch service is running")
+        }
         Route::Health => text(StatusCode::OK, "ok"),
         Route::Watch => watch::watch(web, shared, &req, client),
         Route::Session => play::session_state(web, shared, &req),
