@@ -83,6 +83,8 @@ pub struct Web {
     pub cache: crate::cache::Cache,
     /// Requests by route and status.
     pub requests: crate::metrics::RequestCounts,
+    /// Open connections and the caps on them.
+    pub conns: Arc<conns::Conns>,
 }
 
 impl Web {
@@ -92,6 +94,7 @@ impl Web {
         origin: Arc<Origin>,
         cookie_secure: bool,
         cache_bytes: usize,
+        conns: Arc<conns::Conns>,
     ) -> Web {
         let assets = assets::Assets::new();
         Web {
@@ -103,6 +106,7 @@ impl Web {
             cookie_secure,
             cache: crate::cache::Cache::new(cache_bytes),
             requests: crate::metrics::RequestCounts::default(),
+            conns,
         }
     }
 }
@@ -122,13 +126,8 @@ pub async fn serve(
         .max_buf_size(MAX_HEAD_BYTES.max(8192))
         .keep_alive(true);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let cfg = &shared.config;
-    let conns = conns::Conns::new(
-        cfg.http_max_connections,
-        cfg.http_max_connections_per_client,
-        cfg.http_trusted_proxies.clone(),
-    );
-    let send_timeout = cfg.http_send_timeout;
+    let conns = web.conns.clone();
+    let send_timeout = shared.config.http_send_timeout;
     let mut refused = (0u64, None::<Instant>);
     loop {
         let (stream, peer) = tokio::select! {
