@@ -81,7 +81,7 @@ pub fn watch(web: &Web, shared: &Arc<Shared>, path: &str, client: IpAddr) -> Res
         session_url: "/play/_session",
         expires_at: entry.expires_at,
     };
-    let mut r = web.pages.watch(&entry.note, &cfg);
+    let mut r = web.pages.watch(&shared.config.stream_title, &cfg);
     let cookie = session::set_cookie(&value, ends - now, web.cookie_secure);
     for c in [cookie, session::clear_state_cookie(web.cookie_secure)] {
         if let Ok(v) = HeaderValue::from_str(&c) {
