@@ -532,8 +532,11 @@ async fn events_are_delivered_until_acknowledged_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let l = Linkd::start_in(dir.path(), |_| {}).await;
     let (id, token, _) = l.new_link(&["1h", "--note", "first"]).await;
-    l.open(&token).await;
-    l.open(&token).await;
+    // Opened means a session fetched the stream (the origin is not there: 502 is fine).
+    for _ in 0..2 {
+        let cookie = l.open(&token).await;
+        let _ = common::get(&l.url("/play/index.m3u8"), Some(&cookie)).await;
+    }
     let c = proto::connect(&l.socket).await.unwrap();
     let mut ctx = tarpc::context::current();
     ctx.deadline = std::time::Instant::now() + Duration::from_secs(15);

@@ -87,6 +87,19 @@ enum Command {
     },
     /// Stream and service status.
     Status,
+    /// The key that signs viewers' playback sessions.
+    #[command(subcommand)]
+    SigningKey(SigningKeyCommand),
+}
+
+#[derive(Subcommand)]
+enum SigningKeyCommand {
+    /// Sign new sessions with a new key; sessions signed by older keys stay valid until they end.
+    Rotate {
+        /// End every session signed by an older key now (its viewers open their link again).
+        #[arg(long)]
+        logout_all: bool,
+    },
 }
 
 enum Failure {
@@ -263,6 +276,22 @@ async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
                 to_json(&status)
             } else {
                 status_text(&status)
+            })
+        }
+        Command::SigningKey(SigningKeyCommand::Rotate { logout_all }) => {
+            let r = call(client.rotate_signing_key(ctx(), *logout_all).await)?;
+            Ok(if json {
+                to_json(&r)
+            } else if r.logged_out_all {
+                format!(
+                    "signing key {} in use; every older session was ended\n",
+                    r.key_id
+                )
+            } else {
+                format!(
+                    "signing key {} in use; sessions signed by {} older key(s) stay valid until they end\n",
+                    r.key_id, r.older_keys_accepted
+                )
             })
         }
     }

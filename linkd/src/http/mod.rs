@@ -1,10 +1,11 @@
-//! linkd's HTTP server: the route table, connection limits, the access log and graceful drain.
+//! linkd's HTTP server: the route table, connection limits (`conns`), the client's address
+//! (`peers`), the access log and graceful drain.
 //!
 //! | method      | path                    | answer                                                   |
 //! |-------------|-------------------------|----------------------------------------------------------|
 //! | GET         | `/healthz`              | 200 `ok`                                                 |
 //! | GET         | `/`                     | 200 `watch service is running` (as the Go service)       |
-//! | GET         | `/live/stream/{token}`  | watch page + playback cookie; 404 / 410 page otherwise    |
+//! | GET, HEAD   | `/live/stream/{token}`  | watch page + playback cookie (not for HEAD or previews)   |
 //! | GET, HEAD   | `/play/_session`        | the session's state as JSON (200 active, 403 otherwise)   |
 //! | GET, HEAD   | `/play/{path}`          | proxied to the origin with a valid cookie, else 403       |
 //! | GET, HEAD   | `/assets/{name}`        | embedded page assets, cached for a year                   |
@@ -12,8 +13,11 @@
 
 pub mod assets;
 pub mod conditional;
+pub mod conns;
+pub mod limiter;
 pub mod page;
 pub mod path;
+pub mod peers;
 pub mod play;
 pub mod session;
 pub mod watch;
@@ -67,12 +71,12 @@ pub struct Web {
     pub pages: page::Pages,
     /// Embedded static files.
     pub assets: assets::Assets,
-    /// Signs and checks playback sessions.
-    pub sessions: session::Sessions,
+    /// Signs and checks playback sessions (shared with the key rotation).
+    pub sessions: Arc<session::Sessions>,
     /// The upstream client.
     pub origin: Arc<Origin>,
     /// Failed link openings per client.
-    pub limiter: watch::Limiter,
+    pub limiter: limiter::Limiter,
     /// Whether cookies are `Secure`.
     pub cookie_secure: bool,
     /// Shared origin answers.
@@ -82,9 +86,9 @@ pub struct Web {
 }
 
 impl Web {
-    /// The HTTP side's state; `session_key` signs playback sessions.
+    /// The HTTP side's state; `sessions` signs playback sessions.
     pub fn new(
-        session_key: &[u8],
+        sessions: Arc<session::Sessions>,
         origin: Arc<Origin>,
         cookie_secure: bool,
         cache_bytes: usize,
@@ -93,9 +97,9 @@ impl Web {
         Web {
             pages: page::Pages::new(assets.urls()),
             assets,
-            sessions: session::Sessions::new(session_key),
+            sessions,
             origin,
-            limiter: watch::Limiter::default(),
+            limiter: limiter::Limiter::default(),
             cookie_secure,
             cache: crate::cache::Cache::new(cache_bytes),
             requests: crate::metrics::RequestCounts::default(),
@@ -118,6 +122,14 @@ pub async fn serve(
         .max_buf_size(MAX_HEAD_BYTES.max(8192))
         .keep_alive(true);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let cfg = &shared.config;
+    let conns = conns::Conns::new(
+        cfg.http_max_connections,
+        cfg.http_max_connections_per_client,
+        cfg.http_trusted_proxies.clone(),
+    );
+    let send_timeout = cfg.http_send_timeout;
+    let mut refused = (0u64, None::<Instant>);
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -131,6 +143,23 @@ pub async fn serve(
                 }
             },
         };
+        let permit = match conns.admit(peer.ip()) {
+            Ok(p) => p,
+            Err(why) => {
+                // One warning per 10 s however many are refused.
+                refused.0 += 1;
+                if refused
+                    .1
+                    .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+                {
+                    tracing::warn!(client = %peer.ip(), ?why, refused = refused.0, open = conns.open(),
+                        "connections refused: over the limit (HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT)");
+                    refused = (0, Some(Instant::now()));
+                }
+                tokio::spawn(conns::refuse(stream, why));
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let web = web.clone();
@@ -139,12 +168,14 @@ pub async fn serve(
             let web = web.clone();
             async move { Ok::<_, std::convert::Infallible>(handle(shared, web, req, peer).await) }
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let io = conns::SendTimeout::new(stream, send_timeout);
+        let conn = builder.serve_connection(TokioIo::new(io), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "http connection ended with an error");
             }
+            drop(permit);
         });
     }
     drop(listener);
@@ -213,7 +244,13 @@ async fn handle(
     let start = Instant::now();
     let route = route_of(req.uri().path());
     let method = req.method().clone();
-    let client = client_ip(&req, peer, shared.config.http_trusted_proxy_count);
+    let cfg = &shared.config;
+    let client = peers::client_ip(
+        &req,
+        peer,
+        &cfg.http_trusted_proxies,
+        cfg.http_trusted_proxy_count,
+    );
     let response = dispatch(&shared, &web, route, req, client).await;
     let status = response.status().as_u16();
     web.requests.record(route, status);
@@ -252,7 +289,7 @@ async fn dispatch(
             text(StatusCode::OK, "watch service is running")
         }
         Route::Health => text(StatusCode::OK, "ok"),
-        Route::Watch => watch::watch(web, shared, req.uri().path(), client),
+        Route::Watch => watch::watch(web, shared, &req, client),
         Route::Session => play::session_state(web, shared, &req),
         Route::Play => play::play(web, shared, req).await,
         Route::Asset => {
@@ -262,69 +299,5 @@ async fn dispatch(
                 .unwrap_or_else(|| web.pages.error(page::ErrorPage::NotFound))
         }
         Route::NotFound => web.pages.error(page::ErrorPage::NotFound),
-    }
-}
-
-/// The client's address: the peer, or with `trusted` proxies in front, the entry of
-/// `X-Forwarded-For` that the outermost trusted proxy added.
-pub fn client_ip<B>(req: &Request<B>, peer: SocketAddr, trusted: u32) -> IpAddr {
-    if trusted == 0 {
-        return peer.ip();
-    }
-    // Each trusted proxy appends the address it was connected from, so the entry `trusted`
-    // places from the end is the client as the outermost trusted proxy saw it. With fewer
-    // entries, the first one is used. Walks the header values from the end without
-    // allocating (this runs on every request).
-    let mut hops = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .rev()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.rsplit(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    let mut last = None;
-    for _ in 1..trusted {
-        match hops.next() {
-            Some(h) => last = Some(h),
-            None => break,
-        }
-    }
-    match hops.next().or(last) {
-        Some(h) => h.parse().unwrap_or(peer.ip()),
-        None => peer.ip(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_ip_table() {
-        let peer: SocketAddr = "10.0.0.9:5000".parse().unwrap();
-        // (X-Forwarded-For, trusted proxies, expected client)
-        let cases = [
-            (None, 0, "10.0.0.9"),
-            (Some("203.0.113.7"), 0, "10.0.0.9"),
-            (Some("203.0.113.7"), 1, "203.0.113.7"),
-            (Some("198.51.100.1, 203.0.113.7"), 1, "203.0.113.7"),
-            (Some("198.51.100.1, 203.0.113.7"), 2, "198.51.100.1"),
-            (None, 1, "10.0.0.9"),
-            (Some("garbage"), 1, "10.0.0.9"),
-        ];
-        for (xff, trusted, want) in cases {
-            let mut b = Request::builder();
-            if let Some(x) = xff {
-                b = b.header("x-forwarded-for", x);
-            }
-            let req = b.body(()).unwrap();
-            assert_eq!(
-                client_ip(&req, peer, trusted).to_string(),
-                want,
-                "{xff:?} {trusted}"
-            );
-        }
     }
 }
