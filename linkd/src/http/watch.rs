@@ -75,7 +75,7 @@ pub fn watch<B>(
         session_url: "/play/_session",
         expires_at: entry.expires_at,
     };
-    let mut r = web.pages.watch(&entry.note, &cfg);
+    let mut r = web.pages.watch(&shared.config.stream_title, &cfg);
     let preview = req
         .headers()
         .get(header::USER_AGENT)
