@@ -19,19 +19,21 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/*
-# Fixed ids so that volume ownership survives image rebuilds. The two directories are the
-# mount points of compose's volumes; a new volume takes their owner and mode: the database
-# directory is linkd's alone, the socket directory admits group tempstream.
+# Fixed ids so that volume ownership survives image rebuilds; 10001:10001 is also the Go
+# service's, so its tempstream_data volume is linkd's as it is. The directories are the mount
+# points of compose's volumes; a new volume takes their owner and mode: the database
+# directory (/data, as in the Go image) is linkd's alone, the socket directory admits group
+# tempstream.
 RUN groupadd --system --gid 10001 tempstream \
     && useradd --system --uid 10001 --gid tempstream --no-create-home \
-        --home-dir /var/lib/tempstream --shell /usr/sbin/nologin tempstream \
+        --home-dir /data --shell /usr/sbin/nologin tempstream \
     && groupadd --system --gid 10002 tempstream-bot \
     && useradd --system --uid 10002 --gid tempstream-bot --groups tempstream --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin tempstream-bot \
-    && install -d -m 0700 -o tempstream -g tempstream /var/lib/tempstream \
+    && install -d -m 0700 -o tempstream -g tempstream /data \
     && install -d -m 0750 -o tempstream -g tempstream /run/tempstream
 COPY --from=build /out/ /usr/local/bin/
-ENV DB_PATH=/var/lib/tempstream/db.sqlite \
+ENV DB_PATH=/data/db.sqlite \
     RPC_SOCKET=/run/tempstream/linkd.sock
 USER tempstream
 EXPOSE 8080

@@ -42,6 +42,11 @@ pub enum Command {
     },
     /// `/whoami`.
     WhoAmI,
+    /// `/notify on|off` (`None`: just say which it is).
+    Notify {
+        /// Notifications in this chat wanted or not.
+        on: Option<bool>,
+    },
 }
 
 /// Why a message is not a command botd can run.
@@ -64,12 +69,14 @@ pub const MENU: &[(&str, &str)] = &[
     ("off", "disable a link: /off ID"),
     ("offlast", "disable the newest active link"),
     ("extend", "new expiry for a link: /extend ID TTL"),
+    ("notify", "notifications in this chat: /notify on|off"),
     ("whoami", "show this chat's id"),
     ("help", "what this bot does"),
 ];
 
 const USAGE_OFF: &str = "/off ID, e.g. /off 7";
 const USAGE_EXTEND: &str = "/extend ID TTL, e.g. /extend 7 2h";
+const USAGE_NOTIFY: &str = "/notify on or /notify off";
 
 /// Whether a word is meant as a lifetime (`90m`, `1h30m`, `2d`, or a bare number that linkd
 /// will explain): it starts with a digit.
@@ -137,6 +144,12 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         "status" => Ok(Command::Status),
         "offlast" => Ok(Command::OffLast),
         "whoami" => Ok(Command::WhoAmI),
+        "notify" => match rest.trim().to_ascii_lowercase().as_str() {
+            "" => Ok(Command::Notify { on: None }),
+            "on" => Ok(Command::Notify { on: Some(true) }),
+            "off" => Ok(Command::Notify { on: Some(false) }),
+            _ => Err(ParseError::Usage(USAGE_NOTIFY)),
+        },
         "off" => {
             let (word, after) = first_word(rest);
             match parse_id(word) {
@@ -328,6 +341,10 @@ mod tests {
             ("/extend x 2h", Err(ParseError::Usage(USAGE_EXTEND))),
             ("/extend 3 2h more", Err(ParseError::Usage(USAGE_EXTEND))),
             ("/whoami", Ok(WhoAmI)),
+            ("/notify", Ok(Notify { on: None })),
+            ("/notify OFF", Ok(Notify { on: Some(false) })),
+            ("/notify on", Ok(Notify { on: Some(true) })),
+            ("/notify loud", Err(ParseError::Usage(USAGE_NOTIFY))),
             (
                 "/frobnicate",
                 Err(ParseError::Unknown("/frobnicate".into())),

@@ -6,7 +6,9 @@
 
 pub mod commands;
 pub mod config;
+pub mod debounce;
 pub mod handlers;
+pub mod keyboard;
 pub mod linkd;
 pub mod messages;
 pub mod notify;
@@ -56,6 +58,8 @@ pub struct App {
     notes: Mutex<(u64, BTreeMap<u64, String>)>,
     /// Chats whose reply keyboard this process has already replaced.
     keyboards: Mutex<HashSet<i64>>,
+    /// Chats that said `/notify off`.
+    muted: Mutex<HashSet<i64>>,
 }
 
 impl App {
@@ -67,6 +71,7 @@ impl App {
             linkd,
             notes: Mutex::new((0, BTreeMap::new())),
             keyboards: Mutex::new(HashSet::new()),
+            muted: Mutex::new(HashSet::new()),
         }
     }
 
@@ -103,9 +108,25 @@ impl App {
         seen.insert(chat.0)
     }
 
+    /// Turns notifications in `chat` on or off.
+    pub fn set_notify(&self, chat: ChatId, on: bool) {
+        let mut muted = self.muted.lock().unwrap_or_else(|p| p.into_inner());
+        if on {
+            muted.remove(&chat.0);
+        } else {
+            muted.insert(chat.0);
+        }
+    }
+
+    /// Whether `chat` gets notifications.
+    pub fn notify_on(&self, chat: ChatId) -> bool {
+        let muted = self.muted.lock().unwrap_or_else(|p| p.into_inner());
+        !muted.contains(&chat.0)
+    }
+
     /// The reply keyboard for this configuration.
     pub fn reply_keyboard(&self) -> teloxide::types::KeyboardMarkup {
-        messages::reply_keyboard(
+        keyboard::reply_keyboard(
             &self.ttl_options(),
             self.config
                 .default_link_ttl
@@ -134,16 +155,21 @@ impl ErrorHandler<RequestError> for ListenerErrors {
     }
 }
 
-/// Sets up logging to stderr from `LOG_LEVEL` and `LOG_FORMAT`.
+/// Sets up logging to stderr from `LOG_LEVEL` and `LOG_FORMAT`: colours only when stderr is a
+/// terminal, no timestamp under journald (`JOURNAL_STREAM` set; it stamps lines itself).
 pub fn init_logging(config: &Config) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match config.log_format {
-        config::LogFormat::Text => builder.try_init(),
-        config::LogFormat::Json => builder.json().try_init(),
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some_and(|v| !v.is_empty());
+    let _ = match (config.log_format, journald) {
+        (config::LogFormat::Json, _) => builder.json().flatten_event(true).try_init(),
+        (config::LogFormat::Text, true) => builder.without_time().try_init(),
+        (config::LogFormat::Text, false) => builder.try_init(),
     };
 }
 

@@ -126,6 +126,10 @@ async fn sigterm_stops_botd_with_exit_code_0() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("shutting down"), "{stderr}");
     assert!(
+        !stderr.contains('\x1b'),
+        "colour codes in a pipe: {stderr:?}"
+    );
+    assert!(
         !stderr.contains(TOKEN) && !stderr.contains("AAHsecret"),
         "the token was logged"
     );

@@ -90,7 +90,7 @@ async fn operator_commands() {
         .wait_for(0, WAIT, |c| c.method == "setMyCommands")
         .await
         .unwrap();
-    assert_eq!(menu.body["commands"].as_array().map(Vec::len), Some(9));
+    assert_eq!(menu.body["commands"].as_array().map(Vec::len), Some(10));
     assert!(ask(tg, OPERATOR, "/help").await.text().contains("/extend"));
 
     // /new with a TTL creates at once: URL in <code>, note, expiry, Disable button.
@@ -503,9 +503,85 @@ async fn notifications_reach_the_allowed_chats() {
     let _checked = w.finish().await;
 }
 
+/// Stream changes are told once they held, once per change: a restart of linkd while live
+/// (linkd then reports "live" again) sends nothing, and `/notify off` silences one chat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_without_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    capture_logs();
+    let origin = Origin::start().await;
+    let linkd = Linkd::start(dir.path(), &origin).await;
+    let tg = FakeTelegram::start(TOKEN).await;
+    let bot = Bot::start(&tg, config(&tg, &linkd.socket, "")).await;
+    let stream_news =
+        |c: &fake_telegram::Call| c.method == "sendMessage" && c.text().contains("The stream");
+    let off = ask(&tg, GROUP, "/notify off").await;
+    assert!(
+        off.text().contains("Notifications are off"),
+        "{}",
+        off.text()
+    );
+    let on = ask(&tg, OPERATOR, "/notify").await;
+    assert!(on.text().contains("Notifications are on"), "{}", on.text());
+
+    let start = tg.mark();
+    origin.set_live(true);
+    tg.wait_for(start, WAIT, |c| stream_news(c) && c.text().contains("live"))
+        .await
+        .unwrap();
+
+    // linkd restarts while the stream stays live: it reports "live" again on its way up.
+    linkd.stop().await;
+    let linkd = Linkd::start(dir.path(), &origin).await;
+    let api = linkd.client().await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while !api
+        .status(tarpc::context::current())
+        .await
+        .unwrap()
+        .unwrap()
+        .live
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "linkd never saw the stream"
+        );
+        let _ = tg
+            .wait_for(tg.mark(), Duration::from_millis(100), |_| false)
+            .await;
+    }
+    // The next real change: the stream ends. Whatever botd was going to say about the
+    // restart would have come before this.
+    origin.set_live(false);
+    tg.wait_for(start, WAIT, |c| {
+        stream_news(c) && c.text().contains("offline")
+    })
+    .await
+    .unwrap();
+    let told: Vec<String> = tg
+        .calls()
+        .iter()
+        .skip(start)
+        .filter(|c| stream_news(c))
+        .map(|c| format!("{} {}", c.chat().unwrap_or(0), c.text()))
+        .collect();
+    assert_eq!(
+        told.len(),
+        2,
+        "one live, one offline, only to the operator: {told:#?}"
+    );
+    assert!(
+        told.iter().all(|t| t.starts_with(&OPERATOR.to_string())),
+        "{told:#?}"
+    );
+    bot.stop().await;
+    linkd.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_setting_filters_events() {
-    let w = world("notify = \"offline\"").await;
+    // No debounce: the short live spell below is told (if asked for) as it happens.
+    let w = world("notify = \"offline\"\nnotify_debounce = \"0s\"").await;
     let tg = &w.tg;
     let since = tg.mark();
     w.origin.set_live(true);

@@ -4,6 +4,12 @@
 //! the variable, the bad value and what would be valid; `main` then exits with 64 (EX_USAGE).
 
 use crate::clock::Clock;
+use crate::http::peers::TrustedProxies;
+#[cfg(test)]
+use crate::http::peers::DEFAULT_TRUSTED_PROXIES;
+use limits::HttpLimits;
+
+mod limits;
 use figment::providers::{Env, Format, Toml};
 use figment::value::Value;
 use figment::Figment;
@@ -28,10 +34,15 @@ pub const VARIABLES: &[&str] = &[
     "SHUTDOWN_GRACE",
     "PROBE_INTERVAL",
     "HTTP_TRUSTED_PROXY_COUNT",
+    "HTTP_TRUSTED_PROXIES",
+    "HTTP_MAX_CONNECTIONS",
+    "HTTP_MAX_CONNECTIONS_PER_CLIENT",
+    "HTTP_SEND_TIMEOUT",
     "LOG_LEVEL",
     "LOG_FORMAT",
     "CACHE_BYTES",
     "METRICS_ADDR",
+    "STREAM_TITLE",
 ];
 
 /// How log lines are written.
@@ -94,6 +105,14 @@ pub struct Config {
     pub probe_interval: Duration,
     /// Reverse proxies in front that append to `X-Forwarded-For` (`HTTP_TRUSTED_PROXY_COUNT`).
     pub http_trusted_proxy_count: u32,
+    /// Peers whose `X-Forwarded-For` is believed (`HTTP_TRUSTED_PROXIES`).
+    pub http_trusted_proxies: TrustedProxies,
+    /// Open connections at most, over all clients (`HTTP_MAX_CONNECTIONS`).
+    pub http_max_connections: usize,
+    /// Open connections at most per client not a trusted proxy (`HTTP_MAX_CONNECTIONS_PER_CLIENT`).
+    pub http_max_connections_per_client: u32,
+    /// How long a client may leave linkd's answer unread before it is cut (`HTTP_SEND_TIMEOUT`).
+    pub http_send_timeout: Duration,
     /// tracing filter (`LOG_LEVEL`).
     pub log_level: String,
     /// Log line format (`LOG_FORMAT`).
@@ -102,6 +121,8 @@ pub struct Config {
     pub cache_bytes: usize,
     /// Where `/metrics` is served, if anywhere (`METRICS_ADDR`).
     pub metrics_addr: Option<SocketAddr>,
+    /// The heading of the watch page, what viewers see (`STREAM_TITLE`).
+    pub stream_title: String,
     /// Where "now" comes from; tests replace it.
     pub clock: Clock,
 }
@@ -145,10 +166,15 @@ struct Raw {
     shutdown_grace: Option<Value>,
     probe_interval: Option<Value>,
     http_trusted_proxy_count: Option<Value>,
+    http_trusted_proxies: Option<Value>,
+    http_max_connections: Option<Value>,
+    http_max_connections_per_client: Option<Value>,
+    http_send_timeout: Option<Value>,
     log_level: Option<Value>,
     log_format: Option<Value>,
     cache_bytes: Option<Value>,
     metrics_addr: Option<Value>,
+    stream_title: Option<Value>,
 }
 
 impl Config {
@@ -234,6 +260,7 @@ impl Config {
                 _ => Err("not a number from 0 to 10 (0 = nothing in front of linkd)".into()),
             },
         );
+        let limits = HttpLimits::check(&raw, &mut p);
         let log_level = p.parse("LOG_LEVEL", &raw.log_level, "info", parse_log_level);
         let log_format = p.parse("LOG_FORMAT", &raw.log_format, "text", |v| {
             match v.to_ascii_lowercase().as_str() {
@@ -254,6 +281,12 @@ impl Config {
                 .parse("METRICS_ADDR", &raw.metrics_addr, "", parse_listen_addr)
                 .map(Some),
         };
+        let stream_title = p.parse("STREAM_TITLE", &raw.stream_title, "Live stream", |v| {
+            if v.is_empty() || v.chars().count() > 100 || v.chars().any(char::is_control) {
+                return Err("use one line of 1 to 100 characters, e.g. Sunday service".into());
+            }
+            Ok(v.to_string())
+        });
         if !p.0.is_empty() {
             return Err(ConfigError { problems: p.0 });
         }
@@ -271,10 +304,15 @@ impl Config {
             shutdown_grace: shutdown_grace.expect("checked"),
             probe_interval: probe_interval.expect("checked"),
             http_trusted_proxy_count: http_trusted_proxy_count.expect("checked"),
+            http_trusted_proxies: limits.trusted_proxies.expect("checked"),
+            http_max_connections: limits.max_connections.expect("checked"),
+            http_max_connections_per_client: limits.max_per_client.expect("checked"),
+            http_send_timeout: limits.send_timeout.expect("checked"),
             log_level: log_level.expect("checked"),
             log_format: log_format.expect("checked"),
             cache_bytes: cache_bytes.expect("checked"),
             metrics_addr: metrics_addr.flatten(),
+            stream_title: stream_title.expect("checked"),
             clock: Clock::system(),
         })
     }
@@ -296,10 +334,15 @@ impl Config {
             shutdown_grace: Duration::from_secs(10),
             probe_interval: Duration::from_secs(2),
             http_trusted_proxy_count: 0,
+            http_trusted_proxies: TrustedProxies::default_ranges(),
+            http_max_connections: 16384,
+            http_max_connections_per_client: 64,
+            http_send_timeout: Duration::from_secs(60),
             log_level: "info".into(),
             log_format: LogFormat::Text,
             cache_bytes: 64 << 20,
             metrics_addr: None,
+            stream_title: "Live stream".into(),
             clock: Clock::system(),
         }
     }
@@ -333,6 +376,19 @@ impl Config {
                 "HTTP_TRUSTED_PROXY_COUNT",
                 self.http_trusted_proxy_count.to_string(),
             ),
+            (
+                "HTTP_TRUSTED_PROXIES",
+                self.http_trusted_proxies.to_string(),
+            ),
+            (
+                "HTTP_MAX_CONNECTIONS",
+                self.http_max_connections.to_string(),
+            ),
+            (
+                "HTTP_MAX_CONNECTIONS_PER_CLIENT",
+                self.http_max_connections_per_client.to_string(),
+            ),
+            ("HTTP_SEND_TIMEOUT", d(self.http_send_timeout)),
             ("LOG_LEVEL", self.log_level.clone()),
             (
                 "LOG_FORMAT",
@@ -346,6 +402,7 @@ impl Config {
                 "METRICS_ADDR",
                 self.metrics_addr.map(|a| a.to_string()).unwrap_or_default(),
             ),
+            ("STREAM_TITLE", self.stream_title.clone()),
         ];
         lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
     }
@@ -527,6 +584,10 @@ mod tests {
         assert_eq!(c.default_link_ttl, Duration::from_secs(3600));
         assert_eq!(c.link_retention, Duration::ZERO, "ended links are kept");
         assert_eq!(c.http_trusted_proxy_count, 1);
+        assert_eq!(c.http_trusted_proxies.to_string(), DEFAULT_TRUSTED_PROXIES);
+        assert_eq!(c.http_max_connections, 16384);
+        assert_eq!(c.http_max_connections_per_client, 64);
+        assert_eq!(c.http_send_timeout, Duration::from_secs(60));
         assert_eq!(c.log_level, "info");
         assert_eq!(c.log_format, LogFormat::Text);
     }
@@ -540,6 +601,10 @@ mod tests {
             ("LOG_LEVEL", "loud"),
             ("LOG_FORMAT", "xml"),
             ("HTTP_TRUSTED_PROXY_COUNT", "-1"),
+            ("HTTP_TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("HTTP_MAX_CONNECTIONS", "0"),
+            ("HTTP_MAX_CONNECTIONS_PER_CLIENT", "many"),
+            ("HTTP_SEND_TIMEOUT", "5m"),
             ("LINK_RETENTION", "forever"),
             ("MEDIAMTX_HLS_BASE_URL", "ftp://x"),
         ];
@@ -570,6 +635,13 @@ mod tests {
         let cases = [
             ("HTTP_TRUSTED_PROXY_COUNT", "0", true),
             ("HTTP_TRUSTED_PROXY_COUNT", "11", false),
+            ("HTTP_TRUSTED_PROXIES", "", true),
+            ("HTTP_TRUSTED_PROXIES", "203.0.113.4, 2001:db8::/32", true),
+            ("HTTP_TRUSTED_PROXIES", "caddy", false),
+            ("HTTP_MAX_CONNECTIONS", "20000", true),
+            ("HTTP_MAX_CONNECTIONS_PER_CLIENT", "0", false),
+            ("HTTP_SEND_TIMEOUT", "10s", true),
+            ("HTTP_SEND_TIMEOUT", "500ms", false),
             ("HTTP_ADDR", ":9000", true),
             ("HTTP_ADDR", "127.0.0.1:9000", true),
             ("HTTP_ADDR", "[::1]:9000", true),
@@ -598,6 +670,8 @@ mod tests {
             ("BASE_URL", "https://watch.example.org/tv", true),
             ("COOKIE_SECURE", "false", true),
             ("PROBE_INTERVAL", "10ms", false),
+            ("STREAM_TITLE", "\"Sunday service\"", true),
+            ("STREAM_TITLE", "two\nlines", false),
         ];
         for (var, value, accepted) in cases {
             let mut pairs: Vec<(&str, &str)> = OK.to_vec();

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod events;
 pub mod http;
+pub mod keys;
 pub mod links;
 pub mod logging;
 pub mod memory;
@@ -128,6 +129,8 @@ pub struct Shared {
     pub config: Config,
     /// The link table (the only writer of links).
     pub links: links::Links,
+    /// The keys that sign playback sessions.
+    pub keys: keys::SigningKeys,
     /// The event log.
     pub events: events::Events,
     /// Who is watching.
@@ -149,7 +152,7 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let (store, links, key) = match open_state(&config).await {
+    let (store, links, keys) = match open_state(&config).await {
         Ok(state) => state,
         Err(e) => {
             let _ = std::fs::remove_file(&listeners.rpc_path);
@@ -160,6 +163,7 @@ pub async fn run(
     let shared = Arc::new(Shared {
         events: events::Events::new(store.clone(), config.clock.clone()),
         links,
+        keys,
         viewers: viewers::Viewers::default(),
         stream: stream::StreamState::default(),
         started: Instant::now(),
@@ -186,10 +190,11 @@ pub async fn run(
             .map(|p| p.expose()),
     ));
     let web = Arc::new(http::Web::new(
-        &key,
+        shared.keys.sessions(),
         origin.clone(),
         shared.config.cookie_secure,
         shared.config.cache_bytes,
+        http::conns::Conns::from_config(&shared.config),
     ));
     let grace = shared.config.shutdown_grace;
     let rpc_task = tokio::spawn(rpc::serve(
@@ -236,8 +241,10 @@ pub async fn run(
     Ok(())
 }
 
-/// Opens the database and loads what linkd keeps in memory: the links and the session key.
-async fn open_state(config: &Config) -> Result<(store::Store, links::Links, Vec<u8>), Error> {
+/// Opens the database and loads what linkd keeps in memory: the links and the session keys.
+async fn open_state(
+    config: &Config,
+) -> Result<(store::Store, links::Links, keys::SigningKeys), Error> {
     let db_path = config.db_path.clone();
     let store = tokio::task::spawn_blocking(move || store::Store::open(&db_path))
         .await
@@ -254,17 +261,8 @@ async fn open_state(config: &Config) -> Result<(store::Store, links::Links, Vec<
         config.default_link_ttl,
     )
     .map_err(unreadable)?;
-    let now = config.clock.now();
-    let key = store
-        .call_now(|c| {
-            store::key(c, "session", now, || {
-                let mut k = vec![0u8; 32];
-                getrandom::fill(&mut k).expect("the operating system's random source failed");
-                k
-            })
-        })
-        .map_err(unreadable)?;
-    Ok((store, links, key))
+    let keys = keys::SigningKeys::load(store.clone(), config.clock.clone()).map_err(unreadable)?;
+    Ok((store, links, keys))
 }
 
 /// How often expired origin answers are dropped from memory.
@@ -290,6 +288,11 @@ async fn cleanup(shared: Arc<Shared>, shutdown: CancellationToken) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "ended links cleaned up"),
             Err(e) => tracing::warn!(error = %e, "link cleanup failed"),
+        }
+        match shared.keys.prune().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "retired session signing keys deleted"),
+            Err(e) => tracing::warn!(error = %e, "signing key cleanup failed"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

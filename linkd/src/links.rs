@@ -209,16 +209,15 @@ impl Links {
             .cloned()
     }
 
-    /// The state of link `id` now, and its expiry; `None` when it does not exist.
+    /// `f` of link `id` under the table's read lock (no copy); `None` when it does not exist.
     /// This is the per-request check of `/play`: memory only.
-    pub fn check(&self, id: i64) -> Option<(LinkState, Option<i64>)> {
-        let now = self.clock.now();
+    pub fn with_entry<R>(&self, id: i64, f: impl FnOnce(&Entry) -> R) -> Option<R> {
         let t = self.table.read().unwrap_or_else(|p| p.into_inner());
-        t.by_id.get(&id).map(|e| (e.state(now), e.expires_at))
+        t.by_id.get(&id).map(f)
     }
 
-    /// Changes whenever a link is switched off, extended or deleted (subscribe, then
-    /// [`Links::check`]).
+    /// Changes whenever a link is switched off, extended or deleted (subscribe, then look at
+    /// the link).
     pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changes.subscribe()
     }
@@ -361,8 +360,18 @@ impl Links {
         self.update(id, |e| e.expires_at = Some(expires_at))
     }
 
-    /// Marks link `id` as opened; returns true the first time ever.
+    /// Marks link `id` as opened; returns true the first time ever. Called on every `/play`
+    /// request: the write lock is taken only the first time.
     pub fn mark_opened(&self, id: i64) -> bool {
+        if self
+            .table
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .opened
+            .contains(&id)
+        {
+            return false;
+        }
         self.table
             .write()
             .unwrap_or_else(|p| p.into_inner())

@@ -5,7 +5,7 @@
 
 use crate::Shared;
 use futures::StreamExt;
-use proto::{ApiError, Event, Link, LinkApi, Pong, Status};
+use proto::{ApiError, Event, Link, LinkApi, Pong, SigningKeyRotation, Status};
 use std::future::Future;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -300,5 +300,19 @@ impl LinkApi for RpcServer {
 
     async fn ack_events(self, _: Context, consumer: String, last_id: u64) -> Result<(), ApiError> {
         logged("ack_events", self.shared.events.ack(&consumer, last_id)).await
+    }
+
+    async fn rotate_signing_key(
+        self,
+        _: Context,
+        logout_all: bool,
+    ) -> Result<SigningKeyRotation, ApiError> {
+        logged("rotate_signing_key", async {
+            self.writable()?;
+            let r = self.shared.keys.rotate(logout_all).await?;
+            tracing::info!(key_id = r.key_id, logout_all, "session signing key rotated");
+            Ok(r)
+        })
+        .await
     }
 }

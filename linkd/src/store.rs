@@ -11,6 +11,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub mod signing_keys;
+
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 
 /// What to do about a file linkd may not write.
@@ -55,6 +57,14 @@ mod schema {
         }
     }
     diesel::table! {
+        linkd_signing_keys (id) {
+            id -> BigInt,
+            value -> Binary,
+            created_at -> BigInt,
+            retired_at -> Nullable<BigInt>,
+        }
+    }
+    diesel::table! {
         link_events (id) {
             id -> BigInt,
             at -> BigInt,
@@ -77,7 +87,7 @@ mod schema {
     }
 }
 
-use schema::{event_cursors, link_events, link_opens, linkd_keys, watch_links};
+use schema::{event_cursors, link_events, link_opens, watch_links};
 
 /// A row of `watch_links`.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -327,34 +337,6 @@ pub fn delete_ended(c: &mut SqliteConnection, before: i64) -> QueryResult<Vec<i6
                 .execute(c)?;
         }
         Ok(ids)
-    })
-}
-
-/// The key named `name`, made with `make` and stored the first time it is asked for.
-pub fn key(
-    c: &mut SqliteConnection,
-    name: &str,
-    now: i64,
-    make: impl FnOnce() -> Vec<u8>,
-) -> QueryResult<Vec<u8>> {
-    c.transaction(|c| {
-        let found: Option<Vec<u8>> = linkd_keys::table
-            .find(name)
-            .select(linkd_keys::value)
-            .first(c)
-            .optional()?;
-        if let Some(v) = found {
-            return Ok(v);
-        }
-        let value = make();
-        diesel::insert_into(linkd_keys::table)
-            .values((
-                linkd_keys::name.eq(name),
-                linkd_keys::value.eq(&value),
-                linkd_keys::created_at.eq(now),
-            ))
-            .execute(c)?;
-        Ok(value)
     })
 }
 

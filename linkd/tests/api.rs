@@ -95,6 +95,7 @@ async fn linkctl_creates_lists_and_disables_links() {
     assert_eq!(s["active_links"], 1);
     assert_eq!(s["live"], false);
     assert_eq!(s["version"], env!("CARGO_PKG_VERSION"));
+    assert!(s["live_since"].is_null(), "offline: no live_since");
     for key in [
         "live",
         "live_since",
@@ -144,6 +145,74 @@ async fn refusals_and_their_exit_codes() {
         "{}",
         out.stderr
     );
+    l.stop().await.unwrap();
+}
+
+/// linkctl without flags, as an operator types it: it finds the socket of each documented
+/// install, says which paths it tried, names itself, and gives scripts JSON errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linkctl_finds_its_socket_and_explains_itself() {
+    let (_dir, l) = Linkd::start(|_| {}).await;
+    let run = |cwd: std::path::PathBuf, args: Vec<&'static str>| async move {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_linkctl"))
+            .args(args)
+            .current_dir(cwd)
+            .env_remove("RPC_SOCKET")
+            .output()
+            .await
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    // Beside the socket (a local run): ./linkd.sock.
+    let (code, stdout, _) = run(l.dir.clone(), vec!["--json", "status"]).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    // Nowhere: every path tried is named.
+    let empty = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(empty.path().into(), vec!["list"]).await;
+    assert_eq!(code, Some(69));
+    for path in [
+        "/run/tempstream/linkd.sock",
+        "./linkd.sock",
+        "is linkd running?",
+    ] {
+        assert!(stderr.contains(path), "{path} missing in {stderr}");
+    }
+    let (code, _, stderr) = run(empty.path().into(), vec!["--json", "list"]).await;
+    assert_eq!(code, Some(69));
+    let e: serde_json::Value = serde_json::from_str(stderr.trim()).expect("a JSON error");
+    assert_eq!(e["error"]["code"], "unreachable", "{e}");
+    // Its name, examples and exit codes.
+    let (_, version, _) = run(empty.path().into(), vec!["--version"]).await;
+    assert!(version.starts_with("linkctl "), "{version}");
+    let (_, help, _) = run(empty.path().into(), vec!["--help"]).await;
+    for words in [
+        "Usage: linkctl",
+        "Examples:",
+        "linkctl new 90m",
+        "Exit codes:",
+        "69",
+    ] {
+        assert!(help.contains(words), "{words} missing in {help}");
+    }
+    // Refusals as JSON with a stable code (exit 1).
+    let (id, _, _) = l.new_link(&["1h"]).await;
+    l.linkctl(&["off", &id.to_string()]).await;
+    let id = id.to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--json", "off", "999"], "not_found"),
+        (vec!["--json", "off", &id], "already_disabled"),
+        (vec!["--json", "new", "soon"], "bad_ttl"),
+        (vec!["--json", "off", "--last"], "no_active_links"),
+    ];
+    for (args, code) in cases {
+        let out = l.linkctl(&args).await;
+        assert_eq!(out.code, 1, "{args:?}");
+        let e: serde_json::Value = serde_json::from_str(out.stderr.trim())
+            .unwrap_or_else(|_| panic!("not JSON: {}", out.stderr));
+        assert_eq!(e["error"]["code"], code, "{args:?}: {e}");
+        assert!(e["error"]["message"].is_string());
+    }
     l.stop().await.unwrap();
 }
 
@@ -463,8 +532,11 @@ async fn events_are_delivered_until_acknowledged_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let l = Linkd::start_in(dir.path(), |_| {}).await;
     let (id, token, _) = l.new_link(&["1h", "--note", "first"]).await;
-    l.open(&token).await;
-    l.open(&token).await;
+    // Opened means a session fetched the stream (the origin is not there: 502 is fine).
+    for _ in 0..2 {
+        let cookie = l.open(&token).await;
+        let _ = common::get(&l.url("/play/index.m3u8"), Some(&cookie)).await;
+    }
     let c = proto::connect(&l.socket).await.unwrap();
     let mut ctx = tarpc::context::current();
     ctx.deadline = std::time::Instant::now() + Duration::from_secs(15);

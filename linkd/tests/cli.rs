@@ -57,6 +57,14 @@ fn check_config_prints_the_effective_config_with_secrets_masked() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("HTTP_ADDR=0.0.0.0:8080"), "{text}");
+    for line in [
+        "HTTP_TRUSTED_PROXIES=127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7\n",
+        "HTTP_MAX_CONNECTIONS=16384\n",
+        "HTTP_MAX_CONNECTIONS_PER_CLIENT=64\n",
+        "HTTP_SEND_TIMEOUT=1m\n",
+    ] {
+        assert!(text.contains(line), "{line} missing in {text}");
+    }
     assert!(text.contains("MEDIAMTX_READ_PASSWORD=***"));
     assert!(!text.contains("s3cret-pass"));
     let bad = linkd(&[("BASE_URL", "x")], &["--check-config"])
@@ -177,13 +185,53 @@ fn unusable_databases_are_refused_with_the_path_and_the_fix() {
 #[test]
 fn sigterm_stops_linkd_with_exit_0_and_removes_the_socket() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("db.sqlite");
-    let sock = dir.path().join("linkd.sock");
+    let (code, _) = run_until_term(dir.path(), &[]);
+    assert_eq!(code, Some(0));
+    assert!(!dir.path().join("linkd.sock").exists());
+}
+
+/// Logs read well where they end up: no colour codes in a pipe or a file, no timestamp of
+/// linkd's own under journald (it stamps lines itself), one JSON object per line for shippers.
+#[test]
+fn log_lines_suit_pipes_journald_and_shippers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, piped) = run_until_term(dir.path(), &[]);
+    let (_, journal) = run_until_term(dir.path(), &[("JOURNAL_STREAM", "8:12345")]);
+    let (_, json) = run_until_term(dir.path(), &[("LOG_FORMAT", "json")]);
+    for (name, out) in [("piped", &piped), ("journald", &journal), ("json", &json)] {
+        assert!(out.lines().count() >= 2, "{name}: {out}");
+        assert!(!out.contains('\x1b'), "{name} has escape codes: {out:?}");
+    }
+    for line in piped.lines() {
+        assert!(
+            line.starts_with("20"),
+            "a piped line starts with its time: {line}"
+        );
+    }
+    for line in journal.lines() {
+        assert!(
+            line.trim_start().starts_with("INFO") || line.trim_start().starts_with("WARN"),
+            "a journald line starts with its level: {line}"
+        );
+    }
+    for line in json.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["level"].is_string() && v["message"].is_string(), "{line}");
+    }
+}
+
+/// Runs the linkd binary in `dir` until it serves its socket, stops it with SIGTERM and
+/// returns its exit code and stderr.
+fn run_until_term(dir: &std::path::Path, extra: &[(&str, &str)]) -> (Option<i32>, String) {
+    let db = dir.join("db.sqlite");
+    let sock = dir.join("linkd.sock");
     let mut child = Command::new(env!("CARGO_BIN_EXE_linkd"))
         .env_clear()
-        .envs(base_env(dir.path(), &db))
+        .envs(base_env(dir, &db))
+        .envs(extra.iter().copied())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -200,8 +248,9 @@ fn sigterm_stops_linkd_with_exit_0_and_removes_the_socket() {
         assert!(Instant::now() < deadline, "linkd did not stop");
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert_eq!(status.code(), Some(0));
-    assert!(!sock.exists());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status.code(), stderr)
 }
 
 fn unsafe_kill(pid: u32, sig: &str) {

@@ -8,6 +8,8 @@ mod common;
 use common::origin::{Behaviour, FakeOrigin};
 use common::{get, raw_status, request, Linkd};
 use linkd::http::session::Sessions;
+
+const TOKEN: &str = "3q2-7wEHQWq9Yyb4Cq1c0Zp7cTbfS5rV";
 use proptest::prelude::*;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -42,29 +44,52 @@ proptest! {
     #[test]
     fn random_cookie_values_never_verify(value in prop_oneof![
         any::<String>(),
-        "v1\\.[A-Za-z0-9_-]{32}\\.[A-Za-z0-9_-]{22}",
-        "v1\\.[A-Za-z0-9_=+/.-]{0,80}",
+        "v2\\.[A-Za-z0-9_-]{38}\\.[A-Za-z0-9_-]{22}",
+        "v2\\.[A-Za-z0-9_=+/.-]{0,80}",
     ]) {
-        let s = Sessions::new(&[7u8; 32]);
-        prop_assert_eq!(s.verify(&value, 0), None);
+        let s = Sessions::single(&[7u8; 32]);
+        prop_assert_eq!(s.verify(&value, 0, TOKEN, None), None);
+    }
+
+    /// Well-formed cookies naming a real key and a plausible expiry, with any MAC: only the
+    /// MAC can refuse them, and it does.
+    #[test]
+    fn plausible_cookies_with_a_made_up_mac_never_verify(
+        link_id in any::<i64>(),
+        id in any::<u64>(),
+        expires_in in 1i64..1_000_000,
+        tag in proptest::collection::vec(any::<u8>(), 16),
+    ) {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut payload = Vec::new();
+        payload.extend_from_slice(&link_id.to_le_bytes());
+        payload.extend_from_slice(&id.to_le_bytes());
+        payload.extend_from_slice(&(1_000_000_000 + expires_in).to_le_bytes());
+        payload.extend_from_slice(&1u32.to_le_bytes());
+        let value = format!("v2.{}.{}", b64.encode(&payload), b64.encode(&tag));
+        let s = Sessions::single(&[7u8; 32]);
+        prop_assert!(linkd::http::session::Claim::parse(&value).is_some());
+        prop_assert_eq!(s.verify(&value, 1_000_000_000, TOKEN, None), None);
     }
 
     #[test]
     fn a_session_with_any_byte_changed_never_verifies(
         link_id in any::<i64>(),
         expires_at in 1i64..i64::MAX,
-        at in 0usize..58,
+        at in 0usize..64,
         with in 0x20u8..0x7f,
     ) {
-        let s = Sessions::new(&[9u8; 32]);
-        let (_, value) = s.issue(link_id, expires_at);
-        prop_assert_eq!(value.len(), 58);
-        prop_assert!(s.verify(&value, expires_at - 1).is_some());
+        let s = Sessions::single(&[9u8; 32]);
+        let (_, value) = s.issue(link_id, TOKEN, expires_at);
+        prop_assert_eq!(value.len(), 64);
+        let now = expires_at - 1;
+        prop_assert!(s.verify(&value, now, TOKEN, None).is_some());
         let mut bytes = value.clone().into_bytes();
         prop_assume!(bytes[at] != with);
         bytes[at] = with;
         let changed = String::from_utf8(bytes).unwrap();
-        prop_assert_eq!(s.verify(&changed, expires_at - 1), None, "{} -> {}", value, changed);
+        prop_assert_eq!(s.verify(&changed, now, TOKEN, None), None, "{} -> {}", value, changed);
     }
 
     #[test]

@@ -131,6 +131,27 @@ async fn linkd_renews_its_upstream_session_when_the_origin_forgets_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_opening_the_stream_do_not_open_a_mediamtx_session_each() {
+    let (_d, l, o, cookie) = setup(sessions()).await;
+    let r = get(&l.url("/play/video1_stream.m3u8"), Some(&cookie))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let opened = o.state.sessions_opened();
+    for _ in 0..5 {
+        let r = get(&l.url("/play/index.m3u8"), Some(&cookie))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+        assert!(!r.body_text().contains("session="), "{}", r.body_text());
+        // Past the playlist's shared lifetime, so each is a new answer for the cache.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(o.state.sessions_opened(), opened, "a session per viewer");
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_streams_files_reach_the_origin() {
     let (_d, l, o, cookie) = setup(Behaviour::default()).await;
     let before = o.state.requests().len();

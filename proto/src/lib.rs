@@ -34,6 +34,14 @@
 //! its deadline passed); the inner one is the method's own `Result<_, ApiError>`, where an
 //! error is an externally tagged [`ApiError`], e.g. `{"Err":{"NotFound":{"id":9}}}`.
 //! A client may also cancel: `{"Cancel":{"trace_context":{...},"request_id":1}}`.
+//!
+//! Rotating the key that signs playback sessions (`linkctl signing-key rotate --logout-all`):
+//!
+//! ```json
+//! {"Request":{"context":{...},"id":2,"message":{"RotateSigningKey":{"logout_all":true}}}}
+//! {"request_id":2,"message":{"Ok":{"RotateSigningKey":{"Ok":{"key_id":3,
+//!   "created_at":1795956279,"older_keys_accepted":0,"logged_out_all":true}}}}}
+//! ```
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -79,6 +87,23 @@ pub trait LinkApi {
     async fn next_events(consumer: String, wait_ms: u32) -> Result<Vec<Event>, ApiError>;
     /// Marks every event of `consumer` up to and including `last_id` as handled.
     async fn ack_events(consumer: String, last_id: u64) -> Result<(), ApiError>;
+    /// Signs new playback sessions with a new master key from now on. Sessions signed by
+    /// older keys stay valid until they end, or, with `logout_all`, end at once (their
+    /// viewers open their link again).
+    async fn rotate_signing_key(logout_all: bool) -> Result<SigningKeyRotation, ApiError>;
+}
+
+/// Answer to [`LinkApi::rotate_signing_key`]. The key itself never leaves linkd.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKeyRotation {
+    /// Id of the key that signs new sessions from now on.
+    pub key_id: u32,
+    /// When it was made, Unix seconds.
+    pub created_at: i64,
+    /// Older keys whose sessions are still accepted until they end (0 after `logout_all`).
+    pub older_keys_accepted: u32,
+    /// Whether every session signed by an older key was ended.
+    pub logged_out_all: bool,
 }
 
 /// Answer to [`LinkApi::ping`].
@@ -365,6 +390,36 @@ mod tests {
         let parsed: tarpc::Response<LinkApiResponse> = serde_json::from_str(answer).unwrap();
         match parsed.message {
             Ok(LinkApiResponse::DisableLink(Err(ApiError::NotFound { id: 9 }))) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The key rotation frames shown in the crate docs are what the transport carries.
+    #[test]
+    fn documented_key_rotation_frames_parse() {
+        let request = r#"{"Request":{"context":{"deadline":{"secs":10,"nanos":0},
+          "trace_context":{"trace_id":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"span_id":0,
+          "sampling_decision":"Unsampled"}},
+          "id":2,"message":{"RotateSigningKey":{"logout_all":true}}}}"#;
+        let parsed: tarpc::ClientMessage<LinkApiRequest> = serde_json::from_str(request).unwrap();
+        match parsed {
+            tarpc::ClientMessage::Request(r) => match r.message {
+                LinkApiRequest::RotateSigningKey { logout_all } => assert!(logout_all),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+        let answer = r#"{"request_id":2,"message":{"Ok":{"RotateSigningKey":{"Ok":{"key_id":3,
+          "created_at":1795956279,"older_keys_accepted":0,"logged_out_all":true}}}}}"#;
+        let parsed: tarpc::Response<LinkApiResponse> = serde_json::from_str(answer).unwrap();
+        let want = SigningKeyRotation {
+            key_id: 3,
+            created_at: 1795956279,
+            older_keys_accepted: 0,
+            logged_out_all: true,
+        };
+        match parsed.message {
+            Ok(LinkApiResponse::RotateSigningKey(Ok(r))) => assert_eq!(r, want),
             other => panic!("{other:?}"),
         }
     }

@@ -11,6 +11,7 @@ Caddyfile and env.example, for what must hold before anything is started.
 - Each container gets only the secrets it needs; botd and linkd share the socket volume.
 - Every variable that compose.yaml or the Caddyfile uses, and every setting of both daemons,
   is documented in env.example.
+- The Go service's stack upgrades in place (upgrade-layout.py checks this part).
 
 Usage: /usr/bin/python3 tests/deploy/check-config.py [REPO_DIR]
 Needs PyYAML (Debian: python3-yaml; tests/deploy/run.sh installs it). Prints one line per
@@ -31,10 +32,11 @@ DAEMON_VARIABLES = [
     "HTTP_ADDR", "BASE_URL", "DB_PATH", "RPC_SOCKET", "MEDIAMTX_HLS_BASE_URL",
     "MEDIAMTX_READ_USER", "MEDIAMTX_READ_PASSWORD", "COOKIE_SECURE", "DEFAULT_LINK_TTL",
     "LINK_RETENTION", "SHUTDOWN_GRACE", "PROBE_INTERVAL", "HTTP_TRUSTED_PROXY_COUNT",
-    "LOG_LEVEL", "LOG_FORMAT",
+    "HTTP_TRUSTED_PROXIES", "HTTP_MAX_CONNECTIONS", "HTTP_MAX_CONNECTIONS_PER_CLIENT",
+    "HTTP_SEND_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT", "STREAM_TITLE",
     # botd
     "TELEGRAM_BOT_TOKEN", "ALLOWED_CHAT_IDS", "TIME_ZONE", "LINK_TTL_OPTIONS",
-    "TELEGRAM_API_URL", "NOTIFY",
+    "TELEGRAM_API_URL", "NOTIFY", "NOTIFY_DEBOUNCE",
     # MediaMTX
     "MEDIAMTX_PUBLISH_USER", "MEDIAMTX_PUBLISH_PASSWORD",
 ]
@@ -44,7 +46,7 @@ ROOT_ALLOWED = {"caddy": "its certificate volume is root-owned; keeps only NET_B
 SECRET_NAME = re.compile(r"(TOKEN|PASSWORD|PASS)$")
 SECRETS_ALLOWED = {
     "mediamtx": {"MTX_AUTHINTERNALUSERS_0_PASS", "MTX_AUTHINTERNALUSERS_1_PASS"},
-    "linkd": {"MEDIAMTX_READ_PASSWORD"},
+    "tempstream": {"MEDIAMTX_READ_PASSWORD"},
     "botd": {"TELEGRAM_BOT_TOKEN"},
     "caddy": set(),
 }
@@ -133,7 +135,7 @@ services = compose.get("services", {}) or {}
 
 # --- compose: the services and what they publish -----------------------------------------
 
-for name in ("mediamtx", "linkd", "botd", "caddy"):
+for name in ("mediamtx", "tempstream", "botd", "caddy"):
     check(name in services, f"compose.yaml has service {name}")
 
 rtmp_port = port_of(mtx.get("rtmpAddress", ":1935"))
@@ -180,11 +182,11 @@ for name, svc in services.items():
     check(svc.get("restart") in ("always", "unless-stopped", "on-failure"), f"{name} has a restart policy")
     check(svc.get("read_only") is True, f"{name} has a read-only root file system")
 
-for name in ("linkd", "caddy"):
+for name in ("tempstream", "caddy"):
     hc = (services.get(name) or {}).get("healthcheck") or {}
     check(hc.get("test") and not hc.get("disable"), f"{name} has a health check")
-if "linkd" in services:
-    test = " ".join(map(str, (services["linkd"].get("healthcheck") or {}).get("test", [])))
+if "tempstream" in services:
+    test = " ".join(map(str, (services["tempstream"].get("healthcheck") or {}).get("test", [])))
     check("/healthz" in test or "linkctl" in test, "linkd's health check asks linkd itself (/healthz or linkctl)")
     check(not re.search(r"\b(curl|wget)\b", test), "linkd's health check uses no tool the image lacks (curl, wget)")
 
@@ -208,6 +210,12 @@ for index, prefix in ((0, "MEDIAMTX_PUBLISH"), (1, "MEDIAMTX_READ")):
     for field, var in (("USER", "USER"), ("PASS", "PASSWORD")):
         key = f"MTX_AUTHINTERNALUSERS_{index}_{field}"
         value = mtx_env.get(key, "")
+        if (index, field) == (1, "USER"):
+            # The reader's name is no secret: it may have a default (it is new since the Go
+            # service, whose .env lacks it).
+            check(re.fullmatch(r"\$\{MEDIAMTX_READ_USER(:\?[^}]*|:-[^}]+)\}", value),
+                  f"mediamtx's {key} is MEDIAMTX_READ_USER, required or with a default")
+            continue
         check(re.fullmatch(r"\$\{" + prefix + "_" + var + r":\?[^}]*\}", value),
               f"mediamtx's {key} is the required variable {prefix}_{var} (${{...:?...}})")
 
@@ -224,15 +232,15 @@ def mounts(svc):
     return out
 
 
-linkd_mounts = mounts(services.get("linkd", {}))
+linkd_mounts = mounts(services.get("tempstream", {}))
 botd_mounts = mounts(services.get("botd", {}))
-linkd_sock = environment(services.get("linkd", {})).get("RPC_SOCKET", "")
+linkd_sock = environment(services.get("tempstream", {})).get("RPC_SOCKET", "")
 botd_sock = environment(services.get("botd", {})).get("RPC_SOCKET", "")
 check(linkd_sock and linkd_sock == botd_sock, f"linkd and botd use the same RPC_SOCKET ({linkd_sock!r}, {botd_sock!r})")
 shared = [src for src, dst in linkd_mounts.items()
           if src in (compose.get("volumes") or {}) and botd_mounts.get(src) == dst and linkd_sock.startswith(dst + "/")]
 check(shared, "the socket's directory is a named volume mounted by linkd and botd at the same place")
-db = environment(services.get("linkd", {})).get("DB_PATH", "")
+db = environment(services.get("tempstream", {})).get("DB_PATH", "")
 db_volumes = [src for src, dst in linkd_mounts.items() if db.startswith(dst + "/")]
 check(db_volumes and not any(v in botd_mounts for v in db_volumes), "botd does not mount linkd's database volume")
 

@@ -227,24 +227,36 @@ impl Linkd {
             .expect("connect to linkd")
     }
 
-    /// Opens a watch URL like a browser would; returns the HTTP status line.
+    /// Opens a watch URL like a browser would (the page, then the stream with the page's
+    /// session, which is when the link counts as opened); returns the page's status line.
     pub async fn open(&self, url: &str) -> String {
         let path = url
             .strip_prefix("http://127.0.0.1")
             .expect("a local watch url");
+        let page = self.http_get(path, "").await;
+        let cookie = page
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: watch_session="))
+            .and_then(|v| v.split(';').next())
+            .map(|v| format!("Cookie: watch_session={v}\r\n"))
+            .unwrap_or_default();
+        if !cookie.is_empty() {
+            self.http_get("/play/index.m3u8", &cookie).await;
+        }
+        page.lines().next().unwrap_or("").to_string()
+    }
+
+    /// The whole answer to a GET of `path` with extra header lines.
+    async fn http_get(&self, path: &str, headers: &str) -> String {
         let mut stream = tokio::net::TcpStream::connect(self.http_addr)
             .await
             .expect("connect http");
         let request =
-            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.expect("write");
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).await.expect("read");
-        String::from_utf8_lossy(&answer)
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string()
+        String::from_utf8_lossy(&answer).into_owned()
     }
 }
 
@@ -257,8 +269,14 @@ pub struct Bot {
 /// A configuration pointing at the fake Bot API and `socket`.
 pub fn config(tg: &FakeTelegram, socket: &Path, extra_toml: &str) -> botd::Config {
     use figment::providers::{Format, Toml};
+    // Stream changes are announced after 300 ms here, not the 15 s of the default.
+    let debounce = if extra_toml.contains("notify_debounce") {
+        ""
+    } else {
+        "notify_debounce = \"300ms\"\n"
+    };
     let toml = format!(
-        "telegram_bot_token = {TOKEN:?}\nallowed_chat_ids = [{OPERATOR}, {GROUP}]\nrpc_socket = {:?}\ntelegram_api_url = {:?}\n{extra_toml}",
+        "telegram_bot_token = {TOKEN:?}\nallowed_chat_ids = [{OPERATOR}, {GROUP}]\nrpc_socket = {:?}\ntelegram_api_url = {:?}\n{debounce}{extra_toml}",
         socket.display().to_string(),
         tg.url(),
     );

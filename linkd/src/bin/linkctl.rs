@@ -1,20 +1,50 @@
 //! linkctl: manage watch links from scripts and the shell, over linkd's socket.
 //!
 //! Exit codes: 0 ok, 1 linkd refused (its message is printed), 2 usage, 69 linkd unreachable.
-//! `--json` prints one JSON document (a link object, an array of them, or the status).
+//! `--json` prints one JSON document (a link object, an array of them, or the status), and
+//! errors as `{"error": {"code": ..., "message": ...}}` on stderr.
+//!
+//! Without `--socket` it tries `$RPC_SOCKET`, then the systemd units' socket, then
+//! `./linkd.sock`, and names every path it tried when none answers.
 
 use clap::{Parser, Subcommand};
-use proto::{ApiError, Link, Status};
+use proto::{ApiError, Link, SigningKeyRotation, Status};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tarpc::context;
 
+/// What `--help` shows after the options.
+const AFTER_HELP: &str = "\
+Examples:
+  linkctl new 90m --note Grandma     a link for 90 minutes (30m, 1h30m, 1.5h, 2d; up to 30d)
+  linkctl new --permanent            a link that never expires
+  linkctl list                       the active links, newest first
+  linkctl off 3                      switch link 3 off (linkctl off --last: the newest)
+  linkctl extend 3 2h                link 3 now ends 2 hours from now
+  linkctl --json status              live/offline, viewers, version, as JSON
+
+The socket: --socket PATH, else $RPC_SOCKET, else /run/tempstream/linkd.sock (the systemd
+units), else ./linkd.sock; the first that answers is used.
+
+Exit codes:
+  0   done
+  1   linkd refused (not found, already disabled, expired, bad TTL or note, storage)
+  2   usage error
+  69  linkd is not reachable (not running, or your user is not in its group)
+
+With --json, an error is one JSON object on stderr: {\"error\": {\"code\": ..., \"message\": ...}},
+code one of not_found, already_disabled, expired, no_active_links, bad_ttl, bad_note,
+storage, shutting_down, unreachable.";
+
+/// The socket of the systemd units.
+const UNIT_SOCKET: &str = "/run/tempstream/linkd.sock";
+
 /// Manage tempstream watch links through linkd's socket.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(name = "linkctl", version, about, after_help = AFTER_HELP)]
 struct Args {
-    /// linkd's socket [default: $RPC_SOCKET, else ./linkd.sock]
+    /// linkd's socket [default: $RPC_SOCKET, else /run/tempstream/linkd.sock, else ./linkd.sock]
     #[arg(long, global = true, value_name = "PATH")]
     socket: Option<PathBuf>,
     /// Print JSON instead of a table.
@@ -57,11 +87,97 @@ enum Command {
     },
     /// Stream and service status.
     Status,
+    /// The key that signs viewers' playback sessions.
+    #[command(subcommand)]
+    SigningKey(SigningKeyCommand),
+}
+
+#[derive(Subcommand)]
+enum SigningKeyCommand {
+    /// Sign new sessions with a new key; sessions signed by older keys stay valid until they end.
+    Rotate {
+        /// End every session signed by an older key now (its viewers open their link again).
+        #[arg(long)]
+        logout_all: bool,
+    },
 }
 
 enum Failure {
     Refused(ApiError),
     Unreachable(String),
+}
+
+/// The stable code of a refusal, for scripts (`--json`).
+fn code_of(e: &ApiError) -> &'static str {
+    match e {
+        ApiError::NotFound { .. } => "not_found",
+        ApiError::AlreadyDisabled { .. } => "already_disabled",
+        ApiError::AlreadyExpired { .. } => "expired",
+        ApiError::NoActiveLinks => "no_active_links",
+        ApiError::InvalidTtl { .. } => "bad_ttl",
+        ApiError::InvalidNote { .. } => "bad_note",
+        ApiError::InvalidConsumer => "bad_request",
+        ApiError::Storage { .. } => "storage",
+        ApiError::ShuttingDown => "shutting_down",
+    }
+}
+
+/// The sockets to try, in order: `--socket` alone when given, else `$RPC_SOCKET`, the
+/// units' socket and `./linkd.sock`.
+fn candidates(flag: Option<&std::path::Path>, env: Option<std::ffi::OsString>) -> Vec<PathBuf> {
+    if let Some(path) = flag {
+        return vec![path.to_path_buf()];
+    }
+    let mut out: Vec<PathBuf> = env
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    for p in [UNIT_SOCKET, "./linkd.sock"] {
+        if !out.iter().any(|o| o == std::path::Path::new(p)) {
+            out.push(PathBuf::from(p));
+        }
+    }
+    out
+}
+
+/// Connects to the first socket that answers; otherwise says what each one answered.
+async fn connect(paths: &[PathBuf]) -> Result<proto::LinkApiClient, Failure> {
+    let mut tried = Vec::new();
+    for path in paths {
+        match proto::connect(path).await {
+            Ok(c) => return Ok(c),
+            Err(e) => tried.push(format!("{}: {e}", path.display())),
+        }
+    }
+    let hint = "is linkd running? is your user in its group? --socket PATH names another socket";
+    Err(Failure::Unreachable(match tried.as_slice() {
+        [one] => format!("cannot reach linkd at {one} ({hint})"),
+        _ => format!("cannot reach linkd; tried {} ({hint})", tried.join(", ")),
+    }))
+}
+
+/// Prints a failure on stderr, as a sentence or (with `--json`) as a JSON object.
+fn report(json: bool, failure: &Failure) {
+    let (code, message) = match failure {
+        Failure::Refused(e) => (code_of(e), e.to_string()),
+        Failure::Unreachable(why) => ("unreachable", why.clone()),
+    };
+    if json {
+        let mut error = serde_json::json!({ "code": code, "message": message });
+        if let Failure::Refused(e) = failure {
+            if let Ok(serde_json::Value::Object(details)) = serde_json::to_value(e) {
+                for fields in details.values().filter_map(|v| v.as_object()) {
+                    for (k, v) in fields {
+                        error[k] = v.clone();
+                    }
+                }
+            }
+        }
+        eprintln!("{}", serde_json::json!({ "error": error }));
+    } else {
+        eprintln!("linkctl: {message}");
+    }
 }
 
 fn main() -> ExitCode {
@@ -73,15 +189,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let socket = args
-        .socket
-        .clone()
-        .or_else(|| {
-            std::env::var_os("RPC_SOCKET")
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(|| PathBuf::from("./linkd.sock"));
+    let sockets = candidates(args.socket.as_deref(), std::env::var_os("RPC_SOCKET"));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
@@ -92,29 +200,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(execute(&args, &socket)) {
+    match rt.block_on(execute(&args, &sockets)) {
         Ok(out) => {
             print!("{out}");
             ExitCode::SUCCESS
         }
-        Err(Failure::Refused(e)) => {
-            eprintln!("linkctl: {e}");
-            ExitCode::from(1)
-        }
-        Err(Failure::Unreachable(why)) => {
-            eprintln!(
-                "linkctl: cannot reach linkd at {}: {why} (is linkd running? is your user in its group?)",
-                socket.display()
-            );
-            ExitCode::from(69)
+        Err(failure) => {
+            report(args.json, &failure);
+            match failure {
+                Failure::Refused(_) => ExitCode::from(1),
+                Failure::Unreachable(_) => ExitCode::from(69),
+            }
         }
     }
 }
 
-async fn execute(args: &Args, socket: &std::path::Path) -> Result<String, Failure> {
-    let client = proto::connect(socket)
-        .await
-        .map_err(|e| Failure::Unreachable(e.to_string()))?;
+async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
+    let client = connect(sockets).await?;
     let json = args.json;
     match &args.command {
         Command::New {
@@ -165,12 +267,20 @@ async fn execute(args: &Args, socket: &std::path::Path) -> Result<String, Failur
             })
         }
         Command::Status => {
-            let status = call(client.status(ctx()).await)?;
+            let mut status = call(client.status(ctx()).await)?;
             Ok(if json {
+                // `live_since` is when the stream went live: nothing while it is offline.
+                if !status.live {
+                    status.live_since = None;
+                }
                 to_json(&status)
             } else {
                 status_text(&status)
             })
+        }
+        Command::SigningKey(SigningKeyCommand::Rotate { logout_all }) => {
+            let r = call(client.rotate_signing_key(ctx(), *logout_all).await)?;
+            Ok(if json { to_json(&r) } else { rotation_text(&r) })
         }
     }
 }
@@ -185,7 +295,9 @@ fn call<T>(r: Result<Result<T, ApiError>, tarpc::client::RpcError>) -> Result<T,
     match r {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(Failure::Refused(e)),
-        Err(e) => Err(Failure::Unreachable(e.to_string())),
+        Err(e) => Err(Failure::Unreachable(format!(
+            "linkd stopped answering: {e}"
+        ))),
     }
 }
 
@@ -254,6 +366,20 @@ fn link_table(links: &[Link]) -> String {
     out
 }
 
+fn rotation_text(r: &SigningKeyRotation) -> String {
+    if r.logged_out_all {
+        format!(
+            "signing key {} in use; every older session was ended\n",
+            r.key_id
+        )
+    } else {
+        format!(
+            "signing key {} in use; sessions signed by {} older key(s) stay valid until they end\n",
+            r.key_id, r.older_keys_accepted
+        )
+    }
+}
+
 fn status_text(s: &Status) -> String {
     let stream = match (s.live, s.live_since) {
         (true, Some(t)) => format!("live since {}", relative(t, s.now)),
@@ -268,4 +394,79 @@ fn status_text(s: &Status) -> String {
         s.version,
         humantime::format_duration(Duration::from_secs(s.uptime_s)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockets_are_tried_in_the_documented_order() {
+        let p = |v: &[&str]| v.iter().map(PathBuf::from).collect::<Vec<_>>();
+        let flag = std::path::Path::new("/x.sock");
+        assert_eq!(
+            candidates(Some(flag), Some("/y.sock".into())),
+            p(&["/x.sock"])
+        );
+        assert_eq!(
+            candidates(None, Some("/y.sock".into())),
+            p(&["/y.sock", UNIT_SOCKET, "./linkd.sock"])
+        );
+        assert_eq!(
+            candidates(None, Some("".into())),
+            p(&[UNIT_SOCKET, "./linkd.sock"])
+        );
+        assert_eq!(
+            candidates(None, Some(UNIT_SOCKET.into())),
+            p(&[UNIT_SOCKET, "./linkd.sock"])
+        );
+    }
+
+    #[test]
+    fn every_refusal_has_a_stable_code() {
+        let cases = [
+            (ApiError::NotFound { id: 1 }, "not_found"),
+            (
+                ApiError::AlreadyDisabled {
+                    id: 1,
+                    disabled_at: None,
+                },
+                "already_disabled",
+            ),
+            (
+                ApiError::AlreadyExpired {
+                    id: 1,
+                    expires_at: 1,
+                },
+                "expired",
+            ),
+            (ApiError::NoActiveLinks, "no_active_links"),
+            (
+                ApiError::InvalidTtl {
+                    given: "x".into(),
+                    reason: "r".into(),
+                    min_secs: 1,
+                    max_secs: 2,
+                },
+                "bad_ttl",
+            ),
+            (
+                ApiError::InvalidNote {
+                    problem: proto::NoteProblem::TooLong,
+                    max_chars: 200,
+                },
+                "bad_note",
+            ),
+            (
+                ApiError::Storage {
+                    message: "disk".into(),
+                },
+                "storage",
+            ),
+            (ApiError::ShuttingDown, "shutting_down"),
+        ];
+        for (e, code) in cases {
+            assert_eq!(code_of(&e), code, "{e:?}");
+        }
+    }
 }

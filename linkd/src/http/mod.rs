@@ -1,9 +1,11 @@
-//! linkd's HTTP server: the route table, connection limits, the access log and graceful drain.
+//! linkd's HTTP server: the route table, connection limits (`conns`), the client's address
+//! (`peers`), the access log and graceful drain.
 //!
 //! | method      | path                    | answer                                                   |
 //! |-------------|-------------------------|----------------------------------------------------------|
 //! | GET         | `/healthz`              | 200 `ok`                                                 |
-//! | GET         | `/live/stream/{token}`  | watch page + playback cookie; 404 / 410 page otherwise    |
+//! | GET         | `/`                     | 200 `watch service is running` (as the Go service)       |
+//! | GET, HEAD   | `/live/stream/{token}`  | watch page + playback cookie (not for HEAD or previews)   |
 //! | GET, HEAD   | `/play/_session`        | the session's state as JSON (200 active, 403 otherwise)   |
 //! | GET, HEAD   | `/play/{path}`          | proxied to the origin with a valid cookie, else 403       |
 //! | GET, HEAD   | `/assets/{name}`        | embedded page assets, cached for a year                   |
@@ -11,8 +13,11 @@
 
 pub mod assets;
 pub mod conditional;
+pub mod conns;
+pub mod limiter;
 pub mod page;
 pub mod path;
+pub mod peers;
 pub mod play;
 pub mod renew;
 pub mod revoke;
@@ -68,38 +73,42 @@ pub struct Web {
     pub pages: page::Pages,
     /// Embedded static files.
     pub assets: assets::Assets,
-    /// Signs and checks playback sessions.
-    pub sessions: session::Sessions,
+    /// Signs and checks playback sessions (shared with the key rotation).
+    pub sessions: Arc<session::Sessions>,
     /// The upstream client.
     pub origin: Arc<Origin>,
     /// Failed link openings per client.
-    pub limiter: watch::Limiter,
+    pub limiter: limiter::Limiter,
     /// Whether cookies are `Secure`.
     pub cookie_secure: bool,
     /// Shared origin answers.
     pub cache: crate::cache::Cache,
     /// Requests by route and status.
     pub requests: crate::metrics::RequestCounts,
+    /// Open connections and the caps on them.
+    pub conns: Arc<conns::Conns>,
 }
 
 impl Web {
-    /// The HTTP side's state; `session_key` signs playback sessions.
+    /// The HTTP side's state; `sessions` signs playback sessions.
     pub fn new(
-        session_key: &[u8],
+        sessions: Arc<session::Sessions>,
         origin: Arc<Origin>,
         cookie_secure: bool,
         cache_bytes: usize,
+        conns: Arc<conns::Conns>,
     ) -> Web {
         let assets = assets::Assets::new();
         Web {
             pages: page::Pages::new(assets.urls()),
             assets,
-            sessions: session::Sessions::new(session_key),
+            sessions,
             origin,
-            limiter: watch::Limiter::default(),
+            limiter: limiter::Limiter::default(),
             cookie_secure,
             cache: crate::cache::Cache::new(cache_bytes),
             requests: crate::metrics::RequestCounts::default(),
+            conns,
         }
     }
 }
@@ -119,6 +128,9 @@ pub async fn serve(
         .max_buf_size(MAX_HEAD_BYTES.max(8192))
         .keep_alive(true);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let conns = web.conns.clone();
+    let send_timeout = shared.config.http_send_timeout;
+    let mut refused = (0u64, None::<Instant>);
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -132,6 +144,14 @@ pub async fn serve(
                 }
             },
         };
+        let permit = match conns.admit(peer.ip()) {
+            Ok(p) => p,
+            Err(why) => {
+                warn_refused(&mut refused, peer, why, conns.open());
+                tokio::spawn(conns::refuse(stream, why));
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let web = web.clone();
@@ -140,12 +160,14 @@ pub async fn serve(
             let web = web.clone();
             async move { Ok::<_, std::convert::Infallible>(handle(shared, web, req, peer).await) }
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let io = conns::SendTimeout::new(stream, send_timeout);
+        let conn = builder.serve_connection(TokioIo::new(io), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "http connection ended with an error");
             }
+            drop(permit);
         });
     }
     drop(listener);
@@ -154,6 +176,24 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("http requests still running after the grace period; dropping them");
+    }
+}
+
+/// Logs refused connections: one warning per 10 s however many are refused.
+fn warn_refused(
+    refused: &mut (u64, Option<Instant>),
+    peer: SocketAddr,
+    why: conns::Refusal,
+    open: usize,
+) {
+    refused.0 += 1;
+    if refused
+        .1
+        .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+    {
+        tracing::warn!(client = %peer.ip(), ?why, refused = refused.0, open,
+            "connections refused: over the limit (HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT)");
+        *refused = (0, Some(Instant::now()));
     }
 }
 
@@ -190,7 +230,7 @@ impl Route {
 
 /// Picks the route of a path.
 pub fn route_of(path: &str) -> Route {
-    if path == "/healthz" {
+    if path == "/healthz" || path == "/" {
         Route::Health
     } else if path.starts_with("/live/stream/") {
         Route::Watch
@@ -214,7 +254,13 @@ async fn handle(
     let start = Instant::now();
     let route = route_of(req.uri().path());
     let method = req.method().clone();
-    let client = client_ip(&req, peer, shared.config.http_trusted_proxy_count);
+    let cfg = &shared.config;
+    let client = peers::client_ip(
+        &req,
+        peer,
+        &cfg.http_trusted_proxies,
+        cfg.http_trusted_proxy_count,
+    );
     let response = dispatch(&shared, &web, route, req, client).await;
     let status = response.status().as_u16();
     web.requests.record(route, status);
@@ -249,8 +295,11 @@ async fn dispatch(
         return r;
     }
     match route {
+        Route::Health if req.uri().path() == "/" => {
+            text(StatusCode::OK, "watch service is running")
+        }
         Route::Health => text(StatusCode::OK, "ok"),
-        Route::Watch => watch::watch(web, shared, req.uri().path(), client),
+        Route::Watch => watch::watch(web, shared, &req, client),
         Route::Session => play::session_state(web, shared, &req),
         Route::Play => revoke::play(web, shared, req).await,
         Route::Asset => {
@@ -260,69 +309,5 @@ async fn dispatch(
                 .unwrap_or_else(|| web.pages.error(page::ErrorPage::NotFound))
         }
         Route::NotFound => web.pages.error(page::ErrorPage::NotFound),
-    }
-}
-
-/// The client's address: the peer, or with `trusted` proxies in front, the entry of
-/// `X-Forwarded-For` that the outermost trusted proxy added.
-pub fn client_ip<B>(req: &Request<B>, peer: SocketAddr, trusted: u32) -> IpAddr {
-    if trusted == 0 {
-        return peer.ip();
-    }
-    // Each trusted proxy appends the address it was connected from, so the entry `trusted`
-    // places from the end is the client as the outermost trusted proxy saw it. With fewer
-    // entries, the first one is used. Walks the header values from the end without
-    // allocating (this runs on every request).
-    let mut hops = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .rev()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.rsplit(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    let mut last = None;
-    for _ in 1..trusted {
-        match hops.next() {
-            Some(h) => last = Some(h),
-            None => break,
-        }
-    }
-    match hops.next().or(last) {
-        Some(h) => h.parse().unwrap_or(peer.ip()),
-        None => peer.ip(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_ip_table() {
-        let peer: SocketAddr = "10.0.0.9:5000".parse().unwrap();
-        // (X-Forwarded-For, trusted proxies, expected client)
-        let cases = [
-            (None, 0, "10.0.0.9"),
-            (Some("203.0.113.7"), 0, "10.0.0.9"),
-            (Some("203.0.113.7"), 1, "203.0.113.7"),
-            (Some("198.51.100.1, 203.0.113.7"), 1, "203.0.113.7"),
-            (Some("198.51.100.1, 203.0.113.7"), 2, "198.51.100.1"),
-            (None, 1, "10.0.0.9"),
-            (Some("garbage"), 1, "10.0.0.9"),
-        ];
-        for (xff, trusted, want) in cases {
-            let mut b = Request::builder();
-            if let Some(x) = xff {
-                b = b.header("x-forwarded-for", x);
-            }
-            let req = b.body(()).unwrap();
-            assert_eq!(
-                client_ip(&req, peer, trusted).to_string(),
-                want,
-                "{xff:?} {trusted}"
-            );
-        }
     }
 }

@@ -45,18 +45,37 @@ impl Gate {
     }
 }
 
-/// Checks the request's session: signature, then the link's state in memory.
+/// Checks the request's session: the link it names (memory), its signature under that
+/// link's key, then the link's state.
 pub fn gate(web: &Web, shared: &Shared, headers: &http::HeaderMap) -> (Gate, Option<i64>) {
     let now = shared.links.now();
-    let Some(s) = session::from_cookie_header(headers).and_then(|v| web.sessions.verify(v, now))
-    else {
+    let Some(claim) = session::from_cookie_header(headers).and_then(session::Claim::parse) else {
         return (Gate::Invalid, None);
     };
-    match shared.links.check(s.link_id) {
-        Some((LinkState::Active, exp)) => (Gate::Open(s), exp),
-        Some((LinkState::Expired, exp)) => (Gate::Expired, exp),
-        Some((LinkState::Disabled, exp)) => (Gate::Disabled, exp),
+    let checked = shared.links.with_entry(claim.link_id, |e| {
+        let s = web.sessions.check(&claim, &e.token, e.expires_at, now);
+        s.map(|s| (s, e.state(now), e.expires_at))
+    });
+    match checked.flatten() {
+        Some((s, LinkState::Active, exp)) => (Gate::Open(s), exp),
+        Some((_, LinkState::Expired, exp)) => (Gate::Expired, exp),
+        Some((_, LinkState::Disabled, exp)) => (Gate::Disabled, exp),
         None => (Gate::Invalid, None),
+    }
+}
+
+/// A session's first fetch of the stream is when its link counts as opened (not the page,
+/// which link previews fetch too).
+fn first_fetch(shared: &Arc<Shared>, s: &Session) {
+    if shared.links.mark_opened(s.link_id) {
+        let note = shared
+            .links
+            .get(s.link_id)
+            .map(|e| e.note)
+            .unwrap_or_default();
+        let (shared, id) = (shared.clone(), s.link_id);
+        tokio::spawn(async move { shared.events.link_opened(id, note).await });
+        tracing::info!(link_id = id, "link opened");
     }
 }
 
@@ -97,12 +116,10 @@ pub fn session_state(web: &Web, shared: &Shared, req: &Request<Incoming>) -> Res
     let name = match g {
         Gate::Open(s) => {
             shared.viewers.touch(s.id, s.link_id);
-            renewed = Some(super::renew::cookie(
-                web,
-                shared.links.now(),
-                &s,
-                expires_at,
-            ));
+            let now = shared.links.now();
+            renewed = shared.links.with_entry(s.link_id, |e| {
+                super::renew::cookie(web, now, &s, &e.token, e.expires_at)
+            });
             g.name()
         }
         // The session cookie was already cleared when the link ended.
@@ -134,12 +151,13 @@ pub fn session_state(web: &Web, shared: &Shared, req: &Request<Incoming>) -> Res
 
 /// `GET|HEAD /play/{file}`: the gated proxy. Gate check, then the shared fetch, then the
 /// answer to this request.
-pub async fn play(web: &Web, shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+pub async fn play(web: &Web, shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let session = match gate(web, shared, req.headers()) {
         (Gate::Open(s), _) => s,
         (g, _) => return refuse(web, g),
     };
     shared.viewers.touch(session.id, session.link_id);
+    first_fetch(shared, &session);
     let raw = &req.uri().path()["/play/".len()..];
     let Ok(file) = StreamFile::parse(raw, req.uri().query()) else {
         return plain(StatusCode::BAD_REQUEST, "this is not a file of the stream");

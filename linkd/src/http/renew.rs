@@ -9,11 +9,17 @@
 use super::session::{self, Session, SESSION_SECS};
 use super::Web;
 
-/// The `Set-Cookie` value renewing session `s` at `now`, for a link that ends at
+/// The `Set-Cookie` value renewing session `s` at `now`, for its link (`token`) that ends at
 /// `link_expires_at` (`None`: permanent).
-pub fn cookie(web: &Web, now: i64, s: &Session, link_expires_at: Option<i64>) -> String {
+pub fn cookie(
+    web: &Web,
+    now: i64,
+    s: &Session,
+    token: &str,
+    link_expires_at: Option<i64>,
+) -> String {
     let end = session::session_end(now, link_expires_at);
     debug_assert!(end - now <= SESSION_SECS);
-    let value = web.sessions.renew(s, end);
+    let value = web.sessions.renew(s, token, end);
     session::set_cookie(&value, end - now, web.cookie_secure)
 }

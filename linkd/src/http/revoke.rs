@@ -37,7 +37,7 @@ pub async fn link_ended(shared: Arc<Shared>, link_id: i64) {
     // Subscribe before looking, so that no change between the look and the wait is missed.
     let mut changes = shared.links.changes();
     loop {
-        let wait = match shared.links.check(link_id) {
+        let wait = match look(&shared, link_id) {
             Some((LinkState::Active, Some(at))) => shared.config.clock.until(at),
             Some((LinkState::Active, None)) => LOOK_AGAIN,
             _ => return,
@@ -78,9 +78,17 @@ pub async fn play(web: &Web, shared: &Arc<Shared>, req: Request<Incoming>) -> Re
     Response::from_parts(parts, Cut::new(body, ended, link_id).boxed())
 }
 
+/// Link `link_id`'s state now and its expiry; `None` once it is deleted.
+fn look(shared: &Shared, link_id: i64) -> Option<(LinkState, Option<i64>)> {
+    let now = shared.links.now();
+    shared
+        .links
+        .with_entry(link_id, |e| (e.state(now), e.expires_at))
+}
+
 /// Why link `link_id` no longer plays.
 fn gate_now(shared: &Shared, link_id: i64) -> Gate {
-    match shared.links.check(link_id) {
+    match look(shared, link_id) {
         Some((LinkState::Expired, _)) => Gate::Expired,
         Some((LinkState::Disabled, _)) => Gate::Disabled,
         _ => Gate::Invalid,

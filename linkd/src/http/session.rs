@@ -1,18 +1,26 @@
 //! The playback credential in the `watch_session` cookie: a signed session, not the link token.
 //!
-//! Value: `v1.` + base64url(link id, session id, expiry; 24 bytes) + `.` + base64url(first 16
-//! bytes of HMAC-SHA256 over `v1.` and the payload). The key lives in the database, so
-//! sessions survive a restart; a tampered, truncated or forged value fails verification.
+//! Value: `v2.` + base64url(link id, session id, expiry, key id; 28 bytes) + `.` + base64url
+//! (first 16 bytes of HMAC-SHA256 over `v2.` and the payload). The MAC key is the link's own:
+//! HMAC-SHA256(master key, `session\0` + link token), so a copy of the database taken before a
+//! link existed cannot sign sessions for it. Master keys are kept by id (the cookie names
+//! the one that signed it) and rotated with `linkctl signing-key rotate`. A tampered,
+//! truncated or forged value fails verification, and a claimed expiry beyond
+//! [`MAX_SESSION_SECS`] from now is refused.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::sync::{Arc, RwLock};
 
 /// Name of the cookie.
 pub const COOKIE: &str = "watch_session";
 /// Path the cookie is limited to.
 pub const COOKIE_PATH: &str = "/play/";
+/// Longest expiry a cookie may claim (a bound on forged or old values; linkd itself issues
+/// [`SESSION_SECS`]).
+pub const MAX_SESSION_SECS: i64 = 30 * 86400;
 /// How long a playback session lives. The open page renews it at each `/play/_session` poll,
 /// so a closed page's session ends by itself this long after its last poll.
 pub const SESSION_SECS: i64 = 60;
@@ -24,11 +32,11 @@ pub fn session_end(now: i64, link_expires_at: Option<i64>) -> i64 {
     link_expires_at.map_or(end, |e| e.min(end))
 }
 
-const PREFIX: &str = "v1.";
-const PAYLOAD_LEN: usize = 24;
+const PREFIX: &str = "v2.";
+const PAYLOAD_LEN: usize = 28;
 const MAC_LEN: usize = 16;
-/// Exact length of a cookie value: prefix, 32 payload characters, dot, 22 MAC characters.
-const VALUE_LEN: usize = 3 + 32 + 1 + 22;
+/// Exact length of a cookie value: prefix, 38 payload characters, dot, 22 MAC characters.
+pub const VALUE_LEN: usize = 3 + 38 + 1 + 22;
 
 /// A verified playback session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,26 +45,111 @@ pub struct Session {
     pub link_id: i64,
     /// Random id of this viewer's session.
     pub id: u64,
-    /// When the credential stops being accepted (Unix seconds).
+    /// When the credential stops being accepted (Unix seconds): what it claims, never later
+    /// than its link's expiry.
     pub expires_at: i64,
 }
 
-/// Signs and verifies sessions with one key.
-#[derive(Clone)]
+/// What a cookie value says before its signature is checked: enough to find the link and
+/// the key that must have signed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim<'a> {
+    /// The link it names.
+    pub link_id: i64,
+    id: u64,
+    expires_at: i64,
+    key_id: u32,
+    body: &'a str,
+    tag: [u8; MAC_LEN],
+}
+
+impl<'a> Claim<'a> {
+    /// Parses a cookie value; `None` for anything not shaped like one.
+    pub fn parse(value: &'a str) -> Option<Claim<'a>> {
+        if value.len() != VALUE_LEN {
+            return None;
+        }
+        let (body, tag) = value.strip_prefix(PREFIX)?.split_once('.')?;
+        let tag: [u8; MAC_LEN] = B64.decode(tag).ok()?.try_into().ok()?;
+        let payload = B64.decode(body).ok()?;
+        if payload.len() != PAYLOAD_LEN {
+            return None;
+        }
+        let word =
+            |r: std::ops::Range<usize>| -> [u8; 8] { payload[r].try_into().unwrap_or([0; 8]) };
+        Some(Claim {
+            link_id: i64::from_le_bytes(word(0..8)),
+            id: u64::from_le_bytes(word(8..16)),
+            expires_at: i64::from_le_bytes(word(16..24)),
+            key_id: u32::from_le_bytes(payload[24..28].try_into().ok()?),
+            body,
+            tag,
+        })
+    }
+}
+
+/// The master keys by id, and the one new sessions are signed with.
+struct Keyring {
+    current: u32,
+    keys: Vec<(u32, Hmac<Sha256>)>,
+}
+
+impl Keyring {
+    fn master(&self, id: u32) -> Option<&Hmac<Sha256>> {
+        self.keys.iter().find(|(k, _)| *k == id).map(|(_, m)| m)
+    }
+}
+
+/// Signs and verifies sessions with per-link keys derived from the master keys.
 pub struct Sessions {
-    mac: Hmac<Sha256>,
+    ring: RwLock<Arc<Keyring>>,
 }
 
 impl Sessions {
-    /// A signer with `key` (32 random bytes kept by linkd).
-    pub fn new(key: &[u8]) -> Sessions {
-        Sessions {
-            mac: Hmac::new_from_slice(key).expect("HMAC takes keys of any length"),
-        }
+    /// A signer with master `keys` (id, 32 random bytes kept by linkd); new sessions are
+    /// signed with key `current`, which must be one of them.
+    pub fn new(keys: &[(u32, Vec<u8>)], current: u32) -> Sessions {
+        let s = Sessions {
+            ring: RwLock::new(Arc::new(Keyring {
+                current,
+                keys: Vec::new(),
+            })),
+        };
+        s.install(keys, current);
+        s
     }
 
-    /// A new session for link `link_id` that ends at `expires_at`.
-    pub fn issue(&self, link_id: i64, expires_at: i64) -> (Session, String) {
+    /// A signer with one master key, id 1 (tests and tools).
+    pub fn single(key: &[u8]) -> Sessions {
+        Sessions::new(&[(1, key.to_vec())], 1)
+    }
+
+    /// Replaces the master keys (after a rotation): sessions of keys no longer given stop
+    /// verifying at once.
+    pub fn install(&self, keys: &[(u32, Vec<u8>)], current: u32) {
+        let ring = Keyring {
+            current,
+            keys: keys
+                .iter()
+                .map(|(id, k)| {
+                    let mac = Hmac::new_from_slice(k).expect("HMAC takes keys of any length");
+                    (*id, mac)
+                })
+                .collect(),
+        };
+        assert!(
+            ring.master(current).is_some(),
+            "the current key is one of the keys"
+        );
+        *self.ring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
+    }
+
+    fn ring(&self) -> Arc<Keyring> {
+        self.ring.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A new session for the link `link_id` with `token`, ending at `expires_at`.
+    pub fn issue(&self, link_id: i64, token: &str, expires_at: i64) -> (Session, String) {
         let mut id = [0u8; 8];
         getrandom::fill(&mut id).expect("the operating system's random source failed");
         let s = Session {
@@ -64,53 +157,76 @@ impl Sessions {
             id: u64::from_le_bytes(id),
             expires_at,
         };
-        (s, self.encode(&s))
+        (s, self.sign(&s, token))
     }
 
-    /// Session `s` (the same viewer) with the new end `expires_at`.
-    pub fn renew(&self, s: &Session, expires_at: i64) -> String {
-        self.encode(&Session { expires_at, ..*s })
+    /// Session `s` (the same viewer) of the link with `token`, with the new end `expires_at`.
+    pub fn renew(&self, s: &Session, token: &str, expires_at: i64) -> String {
+        self.sign(&Session { expires_at, ..*s }, token)
     }
 
-    fn encode(&self, s: &Session) -> String {
+    fn sign(&self, s: &Session, token: &str) -> String {
+        let ring = self.ring();
+        let master = ring
+            .master(ring.current)
+            .expect("the current key is in the ring");
         let mut payload = [0u8; PAYLOAD_LEN];
         payload[..8].copy_from_slice(&s.link_id.to_le_bytes());
         payload[8..16].copy_from_slice(&s.id.to_le_bytes());
-        payload[16..].copy_from_slice(&s.expires_at.to_le_bytes());
+        payload[16..24].copy_from_slice(&s.expires_at.to_le_bytes());
+        payload[24..].copy_from_slice(&ring.current.to_le_bytes());
         let body = B64.encode(payload);
-        let mut mac = self.mac.clone();
-        mac.update(PREFIX.as_bytes());
-        mac.update(body.as_bytes());
-        let tag = mac.finalize().into_bytes();
+        let tag = link_mac(master, token, &body).finalize().into_bytes();
         format!("{PREFIX}{body}.{}", B64.encode(&tag[..MAC_LEN]))
     }
 
-    /// The session in `value` if its signature holds and it has not ended at `now`.
-    pub fn verify(&self, value: &str, now: i64) -> Option<Session> {
-        if value.len() != VALUE_LEN {
+    /// The session of `claim` if its link's key (from `token`) signed it, it has not ended
+    /// at `now` and it claims no more than [`MAX_SESSION_SECS`] from now. Its expiry is
+    /// capped at `link_expires_at`.
+    pub fn check(
+        &self,
+        claim: &Claim<'_>,
+        token: &str,
+        link_expires_at: Option<i64>,
+        now: i64,
+    ) -> Option<Session> {
+        if now >= claim.expires_at || claim.expires_at > now.saturating_add(MAX_SESSION_SECS) {
             return None;
         }
-        let rest = value.strip_prefix(PREFIX)?;
-        let (body, tag) = rest.split_once('.')?;
-        let tag = B64.decode(tag).ok()?;
-        if tag.len() != MAC_LEN {
-            return None;
-        }
-        let mut mac = self.mac.clone();
-        mac.update(PREFIX.as_bytes());
-        mac.update(body.as_bytes());
-        mac.verify_truncated_left(&tag).ok()?;
-        let payload = B64.decode(body).ok()?;
-        if payload.len() != PAYLOAD_LEN {
-            return None;
-        }
-        let s = Session {
-            link_id: i64::from_le_bytes(payload[..8].try_into().ok()?),
-            id: u64::from_le_bytes(payload[8..16].try_into().ok()?),
-            expires_at: i64::from_le_bytes(payload[16..].try_into().ok()?),
-        };
-        (now < s.expires_at).then_some(s)
+        let ring = self.ring();
+        let master = ring.master(claim.key_id)?;
+        link_mac(master, token, claim.body)
+            .verify_truncated_left(&claim.tag)
+            .ok()?;
+        Some(Session {
+            link_id: claim.link_id,
+            id: claim.id,
+            expires_at: claim.expires_at.min(link_expires_at.unwrap_or(i64::MAX)),
+        })
     }
+
+    /// [`Claim::parse`] then [`Sessions::check`], for a caller that knows the link already.
+    pub fn verify(
+        &self,
+        value: &str,
+        now: i64,
+        token: &str,
+        link_expires_at: Option<i64>,
+    ) -> Option<Session> {
+        self.check(&Claim::parse(value)?, token, link_expires_at, now)
+    }
+}
+
+/// The MAC of a cookie body under the link's own key, HMAC(master, `session\0` + token).
+fn link_mac(master: &Hmac<Sha256>, token: &str, body: &str) -> Hmac<Sha256> {
+    let mut k = master.clone();
+    k.update(b"session\0");
+    k.update(token.as_bytes());
+    let key = k.finalize().into_bytes();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length");
+    mac.update(PREFIX.as_bytes());
+    mac.update(body.as_bytes());
+    mac
 }
 
 /// The value of cookie `name` in the `Cookie` headers, if present.
@@ -175,24 +291,26 @@ pub fn ended_state(headers: &http::HeaderMap) -> Option<&'static str> {
 mod tests {
     use super::*;
 
+    const TOKEN: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
     fn signer() -> Sessions {
-        Sessions::new(&[7u8; 32])
+        Sessions::single(&[7u8; 32])
     }
 
     #[test]
     fn issued_sessions_verify_until_they_end() {
         let s = signer();
-        let (session, value) = s.issue(42, 1000);
+        let (session, value) = s.issue(42, TOKEN, 1000);
         assert_eq!(value.len(), VALUE_LEN);
-        assert_eq!(s.verify(&value, 999), Some(session));
-        assert_eq!(s.verify(&value, 1000), None);
+        assert_eq!(s.verify(&value, 999, TOKEN, None), Some(session));
+        assert_eq!(s.verify(&value, 1000, TOKEN, None), None);
     }
 
     #[test]
     fn forged_tampered_and_truncated_values_are_refused() {
         let s = signer();
-        let (_, value) = s.issue(42, 1000);
-        let other = Sessions::new(&[8u8; 32]).issue(42, 1000).1;
+        let (_, value) = s.issue(42, TOKEN, 1000);
+        let other = Sessions::single(&[8u8; 32]).issue(42, TOKEN, 1000).1;
         let mut flipped = value.clone().into_bytes();
         flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
         let flipped = String::from_utf8(flipped).unwrap();
@@ -203,13 +321,53 @@ mod tests {
             value[..value.len() - 1].to_string(),
             format!("{value}A"),
             format!("{body}.AAAAAAAAAAAAAAAAAAAAAA"),
-            value.replace("v1.", "v2."),
+            value.replace("v2.", "v1."),
             String::new(),
-            "v1..".into(),
+            "v2..".into(),
         ];
         for c in cases {
-            assert_eq!(s.verify(&c, 0), None, "{c}");
+            assert_eq!(s.verify(&c, 0, TOKEN, None), None, "{c}");
         }
+    }
+
+    /// The key is the link's: a session signed for one link's token never verifies for
+    /// another, even with the same master key and link id.
+    #[test]
+    fn a_session_is_bound_to_its_links_token() {
+        let s = signer();
+        let (_, value) = s.issue(42, TOKEN, 1000);
+        let other_token = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
+        assert!(s.verify(&value, 0, TOKEN, None).is_some());
+        assert_eq!(s.verify(&value, 0, other_token, None), None);
+    }
+
+    /// A cookie may not claim more than the longest session from now, and never outlives
+    /// its link.
+    #[test]
+    fn claimed_expiry_is_bounded() {
+        let s = signer();
+        let now = 1_000_000;
+        let (_, far) = s.issue(42, TOKEN, now + MAX_SESSION_SECS + 1);
+        assert_eq!(s.verify(&far, now, TOKEN, None), None);
+        let (_, ok) = s.issue(42, TOKEN, now + MAX_SESSION_SECS);
+        let got = s.verify(&ok, now, TOKEN, Some(now + 60)).unwrap();
+        assert_eq!(got.expires_at, now + 60);
+    }
+
+    /// After a rotation new sessions name the new key and old ones verify until their keys
+    /// are dropped.
+    #[test]
+    fn rotated_keys_keep_old_sessions_until_dropped() {
+        let s = Sessions::new(&[(1, vec![1; 32])], 1);
+        let (_, old) = s.issue(42, TOKEN, 1000);
+        s.install(&[(1, vec![1; 32]), (2, vec![2; 32])], 2);
+        let (_, new) = s.issue(42, TOKEN, 1000);
+        assert_eq!(Claim::parse(&new).unwrap().key_id, 2);
+        assert!(s.verify(&old, 0, TOKEN, None).is_some());
+        assert!(s.verify(&new, 0, TOKEN, None).is_some());
+        s.install(&[(2, vec![2; 32])], 2);
+        assert_eq!(s.verify(&old, 0, TOKEN, None), None);
+        assert!(s.verify(&new, 0, TOKEN, None).is_some());
     }
 
     #[test]
@@ -224,9 +382,9 @@ mod tests {
             assert_eq!(session_end(now, link), want, "{now} {link:?}");
         }
         let s = signer();
-        let (session, _) = s.issue(42, 1060);
-        let renewed = s.renew(&session, 1120);
-        let again = s.verify(&renewed, 1100).unwrap();
+        let (session, _) = s.issue(42, TOKEN, 1060);
+        let renewed = s.renew(&session, TOKEN, 1120);
+        let again = s.verify(&renewed, 1100, TOKEN, None).unwrap();
         assert_eq!(
             (again.id, again.link_id, again.expires_at),
             (session.id, 42, 1120)

@@ -1,59 +1,65 @@
-//! `GET /live/stream/{token}`: opens a link. An active link gets the watch page and a fresh
-//! playback session in the cookie; anything else gets a page that says why, and no cookie.
-//! Malformed tokens are refused before any lookup, and clients that keep trying bad tokens
-//! are slowed down with 429.
+//! `GET|HEAD /live/stream/{token}`: opens a link. An active link gets the watch page and a
+//! fresh playback session in the cookie; anything else gets a page that says why, and no
+//! cookie. Malformed tokens are refused before any lookup, and clients that keep trying bad
+//! tokens are slowed down with 429.
+//!
+//! `HEAD` and link-preview fetches (a messenger showing a card for the URL) get the same
+//! page without a session: they are not a viewer, and the link counts as opened only when a
+//! session first fetches the stream (`/play`).
 
 use super::page::{ErrorPage, PlayerConfig};
 use super::session;
 use super::{Body, Web};
 use crate::Shared;
-use http::{header, HeaderValue, Response};
+use http::{header, HeaderValue, Method, Request, Response};
 use proto::LinkState;
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-/// Failed openings allowed per client address and window.
-pub const MAX_FAILURES: u32 = 20;
-/// The window of [`MAX_FAILURES`].
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// User-Agent words of the crawlers that fetch a page to show a preview card: Telegram,
+/// WhatsApp (Signal's clients send `WhatsApp` too), Slack, Discord, Facebook and iMessage
+/// (`facebookexternalhit`, `Facebot`), Twitter/X, Apple, LinkedIn, Skype/Teams and the embed
+/// services. Only crawler names: an app's own in-app browser (`Telegram-Android`,
+/// `FBAN`, `LinkedInApp`) is a viewer and gets a session.
+const PREVIEWERS: &[&str] = &[
+    "TelegramBot",
+    "WhatsApp",
+    "Signal",
+    "Slackbot",
+    "Slack-ImgProxy",
+    "Discordbot",
+    "facebookexternalhit",
+    "Facebot",
+    "Twitterbot",
+    "Applebot",
+    "LinkedInBot",
+    "SkypeUriPreview",
+    "Iframely",
+    "Embedly",
+    "redditbot",
+    "vkShare",
+];
 
-/// Counts failed link openings per client address.
-#[derive(Default)]
-pub struct Limiter {
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+/// Whether `user_agent` is a link-preview crawler (ASCII case-insensitive).
+pub fn is_link_preview(user_agent: &str) -> bool {
+    let ua = user_agent.as_bytes();
+    PREVIEWERS.iter().any(|w| {
+        ua.windows(w.len())
+            .any(|win| win.eq_ignore_ascii_case(w.as_bytes()))
+    })
 }
 
-impl Limiter {
-    fn blocked(&self, ip: IpAddr) -> bool {
-        let f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        f.get(&ip)
-            .is_some_and(|(n, since)| *n >= MAX_FAILURES && since.elapsed() < FAILURE_WINDOW)
-    }
-
-    fn fail(&self, ip: IpAddr) {
-        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if f.len() > 10_000 {
-            f.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
-        }
-        let e = f.entry(ip).or_insert((0, Instant::now()));
-        if e.1.elapsed() >= FAILURE_WINDOW {
-            *e = (0, Instant::now());
-        }
-        e.0 += 1;
-        if e.0 == MAX_FAILURES {
-            tracing::warn!(client = %ip, "too many invalid links tried; slowing this client down");
-        }
-    }
-}
-
-/// Opens the link named in `path` (`/live/stream/{token}`).
-pub fn watch(web: &Web, shared: &Arc<Shared>, path: &str, client: IpAddr) -> Response<Body> {
+/// Opens the link named in the request's path (`/live/stream/{token}`).
+pub fn watch<B>(
+    web: &Web,
+    shared: &Arc<Shared>,
+    req: &Request<B>,
+    client: IpAddr,
+) -> Response<Body> {
     if web.limiter.blocked(client) {
         return web.pages.error(ErrorPage::TooManyRequests);
     }
-    let token = &path["/live/stream/".len()..];
+    let token = &req.uri().path()["/live/stream/".len()..];
     let Some(entry) = shared.links.by_token(token) else {
         web.limiter.fail(client);
         return web.pages.error(ErrorPage::InvalidLink);
@@ -64,21 +70,28 @@ pub fn watch(web: &Web, shared: &Arc<Shared>, path: &str, client: IpAddr) -> Res
         LinkState::Disabled => return web.pages.error(ErrorPage::Disabled),
         LinkState::Active => {}
     }
-    let ends = session::session_end(now, entry.expires_at);
-    let (s, value) = web.sessions.issue(entry.id, ends);
-    shared.viewers.touch(s.id, entry.id);
-    if shared.links.mark_opened(entry.id) {
-        let shared = shared.clone();
-        let note = entry.note.clone();
-        tokio::spawn(async move { shared.events.link_opened(entry.id, note).await });
-    }
-    tracing::info!(link_id = entry.id, "link opened");
     let cfg = PlayerConfig {
         play_url: "/play/index.m3u8",
         session_url: "/play/_session",
         expires_at: entry.expires_at,
     };
-    let mut r = web.pages.watch(&entry.note, &cfg);
+    let mut r = web.pages.watch(&shared.config.stream_title, &cfg);
+    let preview = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_link_preview);
+    if req.method() == Method::HEAD || preview {
+        tracing::info!(
+            link_id = entry.id,
+            preview,
+            "link page fetched without a session"
+        );
+        return r;
+    }
+    let ends = session::session_end(now, entry.expires_at);
+    let (_, value) = web.sessions.issue(entry.id, &entry.token, ends);
+    tracing::info!(link_id = entry.id, "session issued");
     let cookie = session::set_cookie(&value, ends - now, web.cookie_secure);
     for c in [cookie, session::clear_state_cookie(web.cookie_secure)] {
         if let Ok(v) = HeaderValue::from_str(&c) {
@@ -86,4 +99,33 @@ pub fn watch(web: &Web, shared: &Arc<Shared>, path: &str, client: IpAddr) -> Res
         }
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_preview_user_agents() {
+        // (User-Agent as the crawler sends it, is a preview)
+        let cases = [
+            ("TelegramBot (like TwitterBot)", true),
+            ("WhatsApp/2.23.20.0 A", true),
+            ("WhatsApp/2", true),
+            ("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", true),
+            ("Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)", true),
+            ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", true),
+            ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_11_1) AppleWebKit/601.2.4 (KHTML, like Gecko) Version/9.0.1 Safari/601.2.4 facebookexternalhit/1.1 Facebot Twitterbot/1.0", true),
+            ("Twitterbot/1.0", true),
+            ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36 Telegram-Android/11.5.3 (Google Pixel 8; Android 14; SDK 34; HIGH)", false),
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/470.0.0.40.97]", false),
+            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", false),
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1", false),
+            ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", false),
+            ("", false),
+        ];
+        for (ua, want) in cases {
+            assert_eq!(is_link_preview(ua), want, "{ua}");
+        }
+    }
 }

@@ -5,6 +5,11 @@
 
 use std::{collections::BTreeMap, fmt, path::PathBuf, time::Duration};
 
+mod values;
+
+use values::text_of;
+pub use values::{BotToken, LogFormat, Notify, Ttl};
+
 use figment::{
     providers::{Env, Format, Toml},
     value::Value,
@@ -21,110 +26,10 @@ const VARIABLES: &[(&str, Option<&str>)] = &[
     ("DEFAULT_LINK_TTL", Some("1h")),
     ("TELEGRAM_API_URL", Some("https://api.telegram.org")),
     ("NOTIFY", Some("live,offline,opened")),
+    ("NOTIFY_DEBOUNCE", Some("15s")),
     ("LOG_LEVEL", Some("info")),
     ("LOG_FORMAT", Some("text")),
 ];
-
-/// The bot token. Its `Debug` and `Display` never show the secret part.
-#[derive(Clone, PartialEq, Eq)]
-pub struct BotToken(String);
-
-impl BotToken {
-    /// Checks the `digits:chars` shape Telegram uses.
-    pub fn parse(s: &str) -> Option<BotToken> {
-        let (id, secret) = s.split_once(':')?;
-        let id_ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit());
-        let secret_ok = !secret.is_empty()
-            && secret
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        (id_ok && secret_ok).then(|| BotToken(s.to_string()))
-    }
-
-    /// The full token, for the Telegram client only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for BotToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl fmt::Display for BotToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let id = self.0.split_once(':').map_or("", |(id, _)| id);
-        write!(f, "{id}:********")
-    }
-}
-
-/// A link lifetime as written by the operator (`90m`) and its length.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ttl {
-    /// As written, trimmed; this is what is sent to linkd.
-    pub text: String,
-    /// Its length.
-    pub duration: Duration,
-}
-
-impl Ttl {
-    /// Parses a duration (Go's syntax like `1.5h` or `1h30m`, or humantime's like `2d`)
-    /// within the range linkd accepts.
-    pub fn parse(s: &str) -> Result<Ttl, String> {
-        let text = proto::env::unquote(s);
-        let duration = proto::env::parse_duration(text)?;
-        let secs = duration.as_secs();
-        if !(proto::MIN_TTL_SECS..=proto::MAX_TTL_SECS).contains(&secs) {
-            return Err(format!(
-                "out of range ({}s to {}s)",
-                proto::MIN_TTL_SECS,
-                proto::MAX_TTL_SECS
-            ));
-        }
-        Ok(Ttl {
-            text: text.to_string(),
-            duration,
-        })
-    }
-}
-
-/// Which events are announced in the allowed chats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Notify {
-    /// The stream went live.
-    pub live: bool,
-    /// The stream went offline.
-    pub offline: bool,
-    /// A link was opened for the first time.
-    pub opened: bool,
-}
-
-impl Notify {
-    fn names(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        if self.live {
-            v.push("live");
-        }
-        if self.offline {
-            v.push("offline");
-        }
-        if self.opened {
-            v.push("opened");
-        }
-        v
-    }
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
 
 /// The effective, validated configuration.
 #[derive(Debug, Clone)]
@@ -146,6 +51,9 @@ pub struct Config {
     pub telegram_api_url: url::Url,
     /// `NOTIFY`: which events are announced.
     pub notify: Notify,
+    /// `NOTIFY_DEBOUNCE`: how long the stream must stay live (or offline) before it is
+    /// announced.
+    pub notify_debounce: Duration,
     /// `LOG_LEVEL`: a level or a `RUST_LOG`-style filter.
     pub log_level: String,
     /// `LOG_FORMAT`.
@@ -175,26 +83,6 @@ impl fmt::Display for ConfigError {
             write!(f, "\n  {}: {}", p.variable, p.message)?;
         }
         Ok(())
-    }
-}
-
-/// Turns a figment value (a string from the environment, or a number, list or string from
-/// TOML) into the text form the environment would have.
-fn text_of(v: &Value) -> Option<String> {
-    match v {
-        Value::String(_, s) => Some(proto::env::unquote(s).to_string()),
-        Value::Char(_, c) => Some(c.to_string()),
-        Value::Bool(_, b) => Some(b.to_string()),
-        Value::Num(_, n) => n
-            .to_i128()
-            .map(|i| i.to_string())
-            .or_else(|| n.to_u128().map(|u| u.to_string()))
-            .or_else(|| n.to_f64().map(|f| f.to_string())),
-        Value::Array(_, items) => {
-            let parts: Option<Vec<String>> = items.iter().map(text_of).collect();
-            parts.map(|p| p.join(","))
-        }
-        Value::Dict(..) | Value::Empty(..) => None,
     }
 }
 
@@ -255,6 +143,7 @@ impl Config {
         let default_ttl_s = field("DEFAULT_LINK_TTL");
         let api_s = field("TELEGRAM_API_URL");
         let notify_s = field("NOTIFY");
+        let debounce_s = field("NOTIFY_DEBOUNCE");
         let level_s = field("LOG_LEVEL");
         let format_s = field("LOG_FORMAT");
         let missing: Vec<&str> = problems.iter().map(|p| p.variable).collect();
@@ -362,6 +251,19 @@ impl Config {
             }
         }
 
+        let debounce = proto::env::parse_duration(&debounce_s)
+            .ok()
+            .filter(|d| *d <= Duration::from_secs(3600));
+        if debounce.is_none() {
+            bad(
+                "NOTIFY_DEBOUNCE",
+                format!(
+                    "{:?} is not a duration up to 1h: use e.g. 15s, 1m or 0 (announce at once)",
+                    debounce_s.trim()
+                ),
+            );
+        }
+
         let level = level_s.trim().to_string();
         if tracing_subscriber::EnvFilter::try_new(&level).is_err() || level.is_empty() {
             bad(
@@ -388,19 +290,22 @@ impl Config {
             return Err(ConfigError { problems });
         }
         // Every `None` above added a problem, so these are all present.
-        match (token, tz, default_ttl, api, format) {
-            (Some(token), Some(tz), Some(default_ttl), Some(api), Some(format)) => Ok(Config {
-                telegram_bot_token: token,
-                allowed_chat_ids: chats,
-                rpc_socket: socket,
-                time_zone: tz,
-                link_ttl_options: ttls,
-                default_link_ttl: default_ttl,
-                telegram_api_url: api,
-                notify,
-                log_level: level,
-                log_format: format,
-            }),
+        match (token, tz, default_ttl, api, format, debounce) {
+            (Some(token), Some(tz), Some(default_ttl), Some(api), Some(format), Some(debounce)) => {
+                Ok(Config {
+                    telegram_bot_token: token,
+                    allowed_chat_ids: chats,
+                    rpc_socket: socket,
+                    time_zone: tz,
+                    link_ttl_options: ttls,
+                    default_link_ttl: default_ttl,
+                    telegram_api_url: api,
+                    notify,
+                    notify_debounce: debounce,
+                    log_level: level,
+                    log_format: format,
+                })
+            }
             _ => Err(ConfigError {
                 problems: Vec::new(),
             }),
@@ -429,6 +334,10 @@ impl Config {
             ),
             ("TELEGRAM_API_URL", self.telegram_api_url.to_string()),
             ("NOTIFY", self.notify.names().join(",")),
+            (
+                "NOTIFY_DEBOUNCE",
+                humantime::format_duration(self.notify_debounce).to_string(),
+            ),
             ("LOG_LEVEL", self.log_level.clone()),
             (
                 "LOG_FORMAT",
@@ -477,6 +386,7 @@ mod tests {
             }
         );
         assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.notify_debounce, Duration::from_secs(15));
     }
 
     #[test]
@@ -491,22 +401,6 @@ mod tests {
         assert_eq!(c.time_zone, chrono_tz::Europe::Berlin);
         let c = load("telegram_bot_token = \"1:x\"\nallowed_chat_ids = 42").unwrap();
         assert_eq!(c.allowed_chat_ids, vec![42]);
-    }
-
-    #[test]
-    fn numbers_of_every_width_are_text() {
-        use figment::value::{Num, Tag};
-        let cases = [
-            (Value::Num(Tag::Default, Num::U8(1)), "1"),
-            (Value::Num(Tag::Default, Num::I64(-100)), "-100"),
-            (
-                Value::Num(Tag::Default, Num::U64(u64::MAX)),
-                "18446744073709551615",
-            ),
-        ];
-        for (v, want) in cases {
-            assert_eq!(text_of(&v).as_deref(), Some(want));
-        }
     }
 
     #[test]
@@ -572,21 +466,6 @@ mod tests {
         let vars: Vec<&str> = err.problems.iter().map(|p| p.variable).collect();
         assert_eq!(vars, ["TELEGRAM_BOT_TOKEN", "ALLOWED_CHAT_IDS"]);
         assert!(err.to_string().contains("is required"));
-    }
-
-    #[test]
-    fn token_shapes() {
-        for (input, ok) in [
-            ("123:abc", true),
-            ("123456789:AAH-x_y", true),
-            ("abc:def", false),
-            (":def", false),
-            ("123:", false),
-            ("123", false),
-            ("123:a b", false),
-        ] {
-            assert_eq!(BotToken::parse(input).is_some(), ok, "{input}");
-        }
     }
 
     #[test]
