@@ -90,8 +90,6 @@ pub struct Links {
     default_ttl: Duration,
     table: RwLock<Table>,
     writes: tokio::sync::Mutex<()>,
-    /// Bumped after every change to a link, so that answers under way can look again.
-    changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// Whether a string has the shape of a token (so malformed ones cost no lookup).
@@ -174,7 +172,6 @@ impl Links {
             default_ttl,
             table: RwLock::new(table),
             writes: tokio::sync::Mutex::new(()),
-            changes: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -214,16 +211,6 @@ impl Links {
     pub fn with_entry<R>(&self, id: i64, f: impl FnOnce(&Entry) -> R) -> Option<R> {
         let t = self.table.read().unwrap_or_else(|p| p.into_inner());
         t.by_id.get(&id).map(f)
-    }
-
-    /// Changes whenever a link is switched off, extended or deleted (subscribe, then look at
-    /// the link).
-    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.changes.subscribe()
-    }
-
-    fn changed(&self) {
-        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// One link by id.
@@ -315,10 +302,7 @@ impl Links {
         let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
         let entry = t.by_id.get_mut(&id).ok_or(ApiError::NotFound { id })?;
         change(entry);
-        let entry = entry.clone();
-        drop(t);
-        self.changed();
-        Ok(entry)
+        Ok(entry.clone())
     }
 
     /// Switches link `id` off.
@@ -397,8 +381,6 @@ impl Links {
         for id in &ids {
             t.remove(*id);
         }
-        drop(t);
-        self.changed();
         Ok(ids.len())
     }
 

@@ -3,12 +3,10 @@
 //! off or expires; a body being sent stops there: linkd hands the connection no further byte,
 //! and with a known length the client sees the answer cut short.
 //!
-//! Each answer watches its link: the link table's change signal ([`Links::changes`]) wakes it
-//! on `off`, `extend` and deletion, and a timer wakes it at the link's expiry; either way it
-//! looks at the link again. Only this viewer's answer ends: a fetch shared with viewers of
-//! other links goes on for them (see `cache`).
-//!
-//! [`Links::changes`]: crate::links::Links::changes
+//! An answer still awaited looks at its link in the link table (memory) every [`LOOK_EVERY`]
+//! and exactly at the link's expiry; a body being sent looks again before each [`PIECE`] it
+//! hands out, so not one piece leaves after the link ended. Only this viewer's answer ends: a
+//! fetch shared with viewers of other links goes on for them (see `cache`).
 
 use super::play::{self, Gate};
 use super::{Body, Web};
@@ -28,31 +26,19 @@ use std::time::Duration;
 /// effect between pieces rather than after a whole media file.
 pub const PIECE: usize = 16 * 1024;
 
-/// Longest sleep between two looks at a link that does not expire (a safety net only: changes
-/// wake the watcher at once).
-const LOOK_AGAIN: Duration = Duration::from_secs(3600);
+/// How often an answer under way looks at its link (a read of the in-memory table).
+pub const LOOK_EVERY: Duration = Duration::from_millis(200);
 
 /// Resolves once link `link_id` is no longer active: switched off, expired or deleted.
 pub async fn link_ended(shared: Arc<Shared>, link_id: i64) {
-    // Subscribe before looking, so that no change between the look and the wait is missed.
-    let mut changes = shared.links.changes();
     loop {
         let wait = match look(&shared, link_id) {
-            Some((LinkState::Active, Some(at))) => shared.config.clock.until(at),
-            Some((LinkState::Active, None)) => LOOK_AGAIN,
+            Some((LinkState::Active, Some(at))) => shared.config.clock.until(at).min(LOOK_EVERY),
+            Some((LinkState::Active, None)) => LOOK_EVERY,
             _ => return,
         };
         // At least a millisecond, so a timer that fires a hair early cannot spin.
-        let wait = wait.max(Duration::from_millis(1));
-        tokio::select! {
-            changed = changes.changed() => {
-                if changed.is_err() {
-                    // The link table is gone: linkd is stopping, and draining decides.
-                    std::future::pending::<()>().await;
-                }
-            }
-            () = tokio::time::sleep(wait) => {}
-        }
+        tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
     }
 }
 
@@ -75,7 +61,9 @@ pub async fn play(web: &Web, shared: &Arc<Shared>, req: Request<Incoming>) -> Re
         }
     };
     let (parts, body) = answer.into_parts();
-    Response::from_parts(parts, Cut::new(body, ended, link_id).boxed())
+    let shared = shared.clone();
+    let plays = Box::new(move || matches!(look(&shared, link_id), Some((LinkState::Active, _))));
+    Response::from_parts(parts, Cut::new(body, ended, plays, link_id).boxed())
 }
 
 /// Link `link_id`'s state now and its expiry; `None` once it is deleted.
@@ -102,16 +90,24 @@ struct Cut {
     rest: Bytes,
     /// The link's end; a `Mutex` only to make the body `Sync` (it is never contended).
     ended: Mutex<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// Whether the link still plays, asked before each piece.
+    plays: Box<dyn Fn() -> bool + Send + Sync>,
     cut: bool,
     link_id: i64,
 }
 
 impl Cut {
-    fn new(inner: Body, ended: Pin<Box<dyn Future<Output = ()> + Send>>, link_id: i64) -> Cut {
+    fn new(
+        inner: Body,
+        ended: Pin<Box<dyn Future<Output = ()> + Send>>,
+        plays: Box<dyn Fn() -> bool + Send + Sync>,
+        link_id: i64,
+    ) -> Cut {
         Cut {
             inner,
             rest: Bytes::new(),
             ended: Mutex::new(ended),
+            plays,
             cut: false,
             link_id,
         }
@@ -136,7 +132,7 @@ impl hyper::body::Body for Cut {
             return Poll::Ready(None);
         }
         let ended = this.ended.get_mut().unwrap_or_else(|p| p.into_inner());
-        if ended.as_mut().poll(cx).is_ready() {
+        if ended.as_mut().poll(cx).is_ready() || !(this.plays)() {
             // Ending short of the announced length makes hyper close the connection, so the
             // client sees a broken answer rather than a complete one.
             this.cut = true;
@@ -196,7 +192,7 @@ mod tests {
     #[tokio::test]
     async fn bodies_keep_their_length_and_come_in_pieces() {
         let never: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(std::future::pending());
-        let mut b = Cut::new(whole(PIECE * 2 + 5), never, 1);
+        let mut b = Cut::new(whole(PIECE * 2 + 5), never, Box::new(|| true), 1);
         assert_eq!(b.size_hint().exact(), Some((PIECE * 2 + 5) as u64));
         let mut sizes = Vec::new();
         while let Some(f) = b.frame().await {
@@ -211,10 +207,23 @@ mod tests {
         let ended: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
             let _ = rx.await;
         });
-        let mut b = Cut::new(whole(PIECE * 4), ended, 1);
+        let mut b = Cut::new(whole(PIECE * 4), ended, Box::new(|| true), 1);
         assert!(b.frame().await.is_some());
         tx.send(()).unwrap();
         assert!(b.frame().await.is_none(), "no byte after the end");
         assert!(b.is_end_stream());
+    }
+
+    #[tokio::test]
+    async fn each_piece_asks_whether_the_link_still_plays() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let playing = Arc::new(AtomicBool::new(true));
+        let p = playing.clone();
+        let never: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(std::future::pending());
+        let plays = Box::new(move || p.load(Ordering::SeqCst));
+        let mut b = Cut::new(whole(PIECE * 4), never, plays, 1);
+        assert!(b.frame().await.is_some());
+        playing.store(false, Ordering::SeqCst);
+        assert!(b.frame().await.is_none(), "the next piece is not sent");
     }
 }
