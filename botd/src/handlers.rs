@@ -70,7 +70,7 @@ fn with_keyboard(replies: &mut Vec<Reply>, keyboard: teloxide::types::KeyboardMa
         )
     }) {
         Some(reply) => reply.markup = messages::Markup::Keyboard(keyboard),
-        None => replies.push(messages::keyboard_refresh(keyboard)),
+        None => replies.push(crate::keyboard::keyboard_refresh(keyboard)),
     }
 }
 
@@ -133,7 +133,7 @@ async fn run(app: &App, chat: ChatId, cmd: Command) -> Vec<Reply> {
     let tz = app.config.time_zone;
     let result: Result<Vec<Reply>, CallError> = async {
         Ok(match cmd {
-            Command::Start | Command::Help => vec![messages::help(
+            Command::Start | Command::Help => vec![crate::keyboard::help(
                 &app.ttl_options(),
                 app.config
                     .default_link_ttl
@@ -145,7 +145,7 @@ async fn run(app: &App, chat: ChatId, cmd: Command) -> Vec<Reply> {
                 if let Some(on) = on {
                     app.set_notify(chat, on);
                 }
-                vec![messages::notify_setting(
+                vec![crate::notify::notify_setting(
                     app.notify_on(chat),
                     app.config.notify,
                 )]
@@ -156,7 +156,7 @@ async fn run(app: &App, chat: ChatId, cmd: Command) -> Vec<Reply> {
             } => vec![create(app, Some(ttl), note).await?],
             Command::New { ttl: None, note } => {
                 let note_id = note.as_ref().map(|n| app.remember_note(n.clone()));
-                vec![messages::ttl_choice(
+                vec![crate::keyboard::ttl_choice(
                     &app.ttl_options(),
                     note.as_deref(),
                     note_id,
@@ -264,21 +264,9 @@ async fn callback(bot: &Bot, app: &App, q: &CallbackQuery) {
             match listed_ids(msg, id) {
                 // A list of links: this one is shown as off, the others stay.
                 Some(ids) => {
-                    let mut links = Vec::with_capacity(ids.len());
-                    for other in ids {
-                        match app
-                            .linkd
-                            .call(|c, ctx| async move { c.get_link(ctx, other).await })
-                            .await
-                        {
-                            Ok(l) => links.push(l),
-                            Err(CallError::Api(ApiError::NotFound { .. })) => {}
-                            Err(_) => return,
-                        }
+                    if let Some(reply) = list_now(app, ids).await {
+                        telegram::edit(bot, chat, msg.id, &reply).await;
                     }
-                    let now = app.linkd.now();
-                    let reply = messages::list_after_off(&links, now, tz);
-                    telegram::edit(bot, chat, msg.id, &reply).await;
                 }
                 None => {
                     telegram::edit(
@@ -319,6 +307,28 @@ async fn callback(bot: &Bot, app: &App, q: &CallbackQuery) {
             }
         }
     }
+}
+
+/// A list message as it reads now: its links, those switched off shown as off. `None` when
+/// linkd cannot be asked (the message then stays as it is).
+async fn list_now(app: &App, ids: Vec<i64>) -> Option<Reply> {
+    let mut links = Vec::with_capacity(ids.len());
+    for id in ids {
+        match app
+            .linkd
+            .call(|c, ctx| async move { c.get_link(ctx, id).await })
+            .await
+        {
+            Ok(l) => links.push(l),
+            Err(CallError::Api(ApiError::NotFound { .. })) => {}
+            Err(_) => return None,
+        }
+    }
+    Some(messages::list_after_off(
+        &links,
+        app.linkd.now(),
+        app.config.time_zone,
+    ))
 }
 
 /// For a list message (several Disable buttons), the ids it lists, in order, `id` included;

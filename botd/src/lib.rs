@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod debounce;
 pub mod handlers;
+pub mod keyboard;
 pub mod linkd;
 pub mod messages;
 pub mod notify;
@@ -125,7 +126,7 @@ impl App {
 
     /// The reply keyboard for this configuration.
     pub fn reply_keyboard(&self) -> teloxide::types::KeyboardMarkup {
-        messages::reply_keyboard(
+        keyboard::reply_keyboard(
             &self.ttl_options(),
             self.config
                 .default_link_ttl

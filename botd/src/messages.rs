@@ -4,10 +4,10 @@
 //! no I/O, so the wording and the 4096-character limit are covered by table tests.
 
 use chrono_tz::Tz;
-use proto::{ApiError, Event, EventKind, Link, LinkState, NoteProblem, Status};
-use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup};
+use proto::{ApiError, Link, LinkState, NoteProblem, Status};
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, KeyboardMarkup};
 
-use crate::commands::{Callback, Choice, MENU};
+use crate::commands::Callback;
 pub use crate::text::{clock, escape, expiry, plain, span, visible_len};
 use crate::text::{plural, round_span};
 
@@ -39,14 +39,14 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn text(text: impl Into<String>) -> Reply {
+    pub(crate) fn text(text: impl Into<String>) -> Reply {
         Reply {
             text: text.into(),
             markup: Markup::None,
         }
     }
 
-    fn inline(text: impl Into<String>, rows: Vec<Vec<InlineKeyboardButton>>) -> Reply {
+    pub(crate) fn inline(text: impl Into<String>, rows: Vec<Vec<InlineKeyboardButton>>) -> Reply {
         Reply {
             text: text.into(),
             markup: Markup::Inline(InlineKeyboardMarkup::new(rows)),
@@ -187,37 +187,6 @@ pub fn status(s: &Status, tz: Tz) -> Reply {
     ))
 }
 
-/// The `/new` keyboard: one button per configured lifetime, then Permanent.
-pub fn ttl_choice(options: &[String], note: Option<&str>, note_id: Option<u64>) -> Reply {
-    let mut rows: Vec<Vec<InlineKeyboardButton>> = options
-        .chunks(3)
-        .map(|row| {
-            row.iter()
-                .map(|t| {
-                    let cb = Callback::New {
-                        choice: Choice::Ttl(t.clone()),
-                        note_id,
-                    };
-                    InlineKeyboardButton::callback(t.clone(), cb.data())
-                })
-                .collect()
-        })
-        .collect();
-    let perm = Callback::New {
-        choice: Choice::Permanent,
-        note_id,
-    };
-    rows.push(vec![InlineKeyboardButton::callback(
-        "♾ Permanent",
-        perm.data(),
-    )]);
-    let mut text = String::from("How long should the new link work?");
-    if let Some(note) = note {
-        text.push_str(&format!("\nNote: {}", escape(note)));
-    }
-    Reply::inline(text, rows)
-}
-
 /// The answer when linkd refused a request, written for a person.
 pub fn api_error(e: &ApiError, now: i64, tz: Tz) -> String {
     match e {
@@ -289,83 +258,6 @@ pub fn refusal(chat_id: i64) -> Reply {
     ))
 }
 
-/// `/start` and `/help`: what the bot does, its commands, and the reply keyboard.
-pub fn help(ttl_options: &[String], default_ttl: Option<&str>) -> Reply {
-    let mut text = String::from(
-        "I make watch links for your live stream and switch them off again.\n\
-         Send a link to the people you choose; it stops working when it expires or when you press <b>Disable</b>.\n",
-    );
-    for (name, description) in MENU {
-        text.push_str(&format!("\n/{name} — {}", escape(description)));
-    }
-    if ttl_options.is_empty() {
-        text.push_str("\n\n/new offers permanent links only.");
-    } else {
-        text.push_str(&format!(
-            "\n\n/new without a lifetime offers {} and permanent. A lifetime is a duration like 30m, 1h30m or 2d.",
-            escape(&ttl_options.join(", "))
-        ));
-    }
-    Reply {
-        text,
-        markup: Markup::Keyboard(reply_keyboard(ttl_options, default_ttl)),
-    }
-}
-
-/// The reply keyboard under the phone's text field: commands, so that what a button sends
-/// reads the same as what the operator would type.
-pub fn reply_keyboard(ttl_options: &[String], default_ttl: Option<&str>) -> KeyboardMarkup {
-    let first_row = match (ttl_options.is_empty(), default_ttl) {
-        (true, _) => vec![KeyboardButton::new("/newperm")],
-        (false, Some(ttl)) => vec![
-            KeyboardButton::new(format!("/new {ttl}")),
-            KeyboardButton::new("/new"),
-        ],
-        (false, None) => vec![KeyboardButton::new("/new"), KeyboardButton::new("/newperm")],
-    };
-    KeyboardMarkup::new(vec![
-        first_row,
-        vec![
-            KeyboardButton::new("/active"),
-            KeyboardButton::new("/status"),
-        ],
-        vec![
-            KeyboardButton::new("/offlast"),
-            KeyboardButton::new("/help"),
-        ],
-    ])
-    .resize_keyboard()
-}
-
-/// Sent after a reply that carries buttons of its own, the first time a chat is answered:
-/// it puts the current reply keyboard in place of whatever the phone still shows.
-pub fn keyboard_refresh(keyboard: KeyboardMarkup) -> Reply {
-    Reply {
-        text: "⌨️ The buttons under the text field are up to date; /help says what they do.".into(),
-        markup: Markup::Keyboard(keyboard),
-    }
-}
-
-/// `/notify`: whether this chat gets notifications, and which kinds the bot sends.
-pub fn notify_setting(on: bool, kinds: crate::config::Notify) -> Reply {
-    let mut what = Vec::new();
-    if kinds.live || kinds.offline {
-        what.push("when the stream goes live or offline");
-    }
-    if kinds.opened {
-        what.push("when a link is opened for the first time");
-    }
-    let text = match (on, what.is_empty()) {
-        (_, true) => "This bot sends no notifications (NOTIFY is empty in its settings).".into(),
-        (true, false) => format!(
-            "🔔 Notifications are on in this chat: I write {}. /notify off silences them.",
-            what.join(" and ")
-        ),
-        (false, false) => "🔕 Notifications are off in this chat until /notify on (or until the bot restarts; NOTIFY in its settings applies to every chat).".into(),
-    };
-    Reply::text(text)
-}
-
 /// A malformed known command.
 pub fn usage(usage: &str) -> Reply {
     Reply::text(format!("Usage: {}", escape(usage)))
@@ -379,39 +271,6 @@ pub fn unknown(command: Option<&str>) -> Reply {
             escape(c)
         )),
         None => Reply::text("Send /help to see what I can do."),
-    }
-}
-
-/// A notification, or `None` for a kind the operator did not ask for.
-pub fn event(e: &Event, now: i64, tz: Tz, notify: crate::config::Notify) -> Option<Reply> {
-    match &e.kind {
-        EventKind::StreamLive if notify.live => Some(Reply::text(format!(
-            "🔴 The stream is live (since {}).",
-            clock(e.at, now, tz)
-        ))),
-        EventKind::StreamOffline if notify.offline => Some(Reply::text(format!(
-            "⚫ The stream went offline ({}).",
-            clock(e.at, now, tz)
-        ))),
-        EventKind::LinkOpened { link_id, note } if notify.opened => {
-            let who = if note.is_empty() {
-                String::new()
-            } else {
-                format!(" · {}", escape(note))
-            };
-            let button = InlineKeyboardButton::callback(
-                format!("⛔ Disable #{link_id}"),
-                Callback::Off(*link_id).data(),
-            );
-            Some(Reply::inline(
-                format!(
-                    "👀 <b>Link #{link_id}</b>{who} was opened for the first time ({}).",
-                    clock(e.at, now, tz)
-                ),
-                vec![vec![button]],
-            ))
-        }
-        _ => None,
     }
 }
 
@@ -585,57 +444,5 @@ mod tests {
             let text = api_error(&e, T, UTC);
             assert!(text.contains(want), "{text}");
         }
-    }
-
-    #[test]
-    fn events_follow_notify() {
-        use crate::config::Notify;
-        let all = Notify {
-            live: true,
-            offline: true,
-            opened: true,
-        };
-        let live = Event {
-            id: 1,
-            at: T,
-            kind: EventKind::StreamLive,
-        };
-        assert!(event(&live, T, UTC, all).unwrap().text.contains("live"));
-        assert_eq!(event(&live, T, UTC, Notify::default()), None);
-        let opened = Event {
-            id: 2,
-            at: T,
-            kind: EventKind::LinkOpened {
-                link_id: 4,
-                note: "x".into(),
-            },
-        };
-        let r = event(&opened, T, UTC, all).unwrap();
-        assert!(r.text.contains("Link #4</b> · x was opened"), "{}", r.text);
-    }
-
-    #[test]
-    fn ttl_keyboard_has_options_and_permanent() {
-        let r = ttl_choice(&["30m".into(), "1h".into()], Some("kids"), Some(5));
-        let Markup::Inline(kb) = &r.markup else {
-            panic!()
-        };
-        let data: Vec<String> = kb
-            .inline_keyboard
-            .iter()
-            .flatten()
-            .map(|b| {
-                serde_json::to_value(b).unwrap()["callback_data"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
-        assert_eq!(data, ["new:30m:5", "new:1h:5", "new:perm:5"]);
-        let r = ttl_choice(&[], None, None);
-        let Markup::Inline(kb) = &r.markup else {
-            panic!()
-        };
-        assert_eq!(kb.inline_keyboard.len(), 1);
     }
 }

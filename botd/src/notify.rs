@@ -15,7 +15,16 @@ use std::{
 use proto::{Event, EventKind};
 use teloxide::{types::ChatId, Bot};
 
-use crate::{debounce::Debounce, linkd::CallError, messages, telegram, App};
+use chrono_tz::Tz;
+use teloxide::types::InlineKeyboardButton;
+
+use crate::{
+    commands::Callback,
+    debounce::Debounce,
+    linkd::CallError,
+    messages::{clock, escape, Reply},
+    telegram, App,
+};
 
 /// The consumer name botd's events are kept under in linkd.
 pub const CONSUMER: &str = "botd";
@@ -95,9 +104,9 @@ async fn announce_due(bot: &Bot, app: &App, stream: &mut Debounce) {
 }
 
 /// Sends one event to every allowed chat that wants notifications.
-async fn tell(bot: &Bot, app: &App, event: &Event) {
-    let Some(reply) = messages::event(
-        event,
+async fn tell(bot: &Bot, app: &App, what: &Event) {
+    let Some(reply) = event(
+        what,
         app.linkd.now(),
         app.config.time_zone,
         app.config.notify,
@@ -110,5 +119,94 @@ async fn tell(bot: &Bot, app: &App, event: &Event) {
         }
         // A chat that cannot be reached must not hold up the others or the ack.
         let _ = telegram::send(bot, ChatId(*chat), &reply).await;
+    }
+}
+
+/// `/notify`: whether this chat gets notifications, and which kinds the bot sends.
+pub fn notify_setting(on: bool, kinds: crate::config::Notify) -> Reply {
+    let mut what = Vec::new();
+    if kinds.live || kinds.offline {
+        what.push("when the stream goes live or offline");
+    }
+    if kinds.opened {
+        what.push("when a link is opened for the first time");
+    }
+    let text = match (on, what.is_empty()) {
+        (_, true) => "This bot sends no notifications (NOTIFY is empty in its settings).".into(),
+        (true, false) => format!(
+            "🔔 Notifications are on in this chat: I write {}. /notify off silences them.",
+            what.join(" and ")
+        ),
+        (false, false) => "🔕 Notifications are off in this chat until /notify on (or until the bot restarts; NOTIFY in its settings applies to every chat).".into(),
+    };
+    Reply::text(text)
+}
+
+/// A notification, or `None` for a kind the operator did not ask for.
+pub fn event(e: &Event, now: i64, tz: Tz, notify: crate::config::Notify) -> Option<Reply> {
+    match &e.kind {
+        EventKind::StreamLive if notify.live => Some(Reply::text(format!(
+            "🔴 The stream is live (since {}).",
+            clock(e.at, now, tz)
+        ))),
+        EventKind::StreamOffline if notify.offline => Some(Reply::text(format!(
+            "⚫ The stream went offline ({}).",
+            clock(e.at, now, tz)
+        ))),
+        EventKind::LinkOpened { link_id, note } if notify.opened => {
+            let who = if note.is_empty() {
+                String::new()
+            } else {
+                format!(" · {}", escape(note))
+            };
+            let button = InlineKeyboardButton::callback(
+                format!("⛔ Disable #{link_id}"),
+                Callback::Off(*link_id).data(),
+            );
+            Some(Reply::inline(
+                format!(
+                    "👀 <b>Link #{link_id}</b>{who} was opened for the first time ({}).",
+                    clock(e.at, now, tz)
+                ),
+                vec![vec![button]],
+            ))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::UTC;
+
+    // 2024-05-01 16:30:00 UTC.
+    const T: i64 = 1_714_581_000;
+
+    #[test]
+    fn events_follow_notify() {
+        use crate::config::Notify;
+        let all = Notify {
+            live: true,
+            offline: true,
+            opened: true,
+        };
+        let live = Event {
+            id: 1,
+            at: T,
+            kind: EventKind::StreamLive,
+        };
+        assert!(event(&live, T, UTC, all).unwrap().text.contains("live"));
+        assert_eq!(event(&live, T, UTC, Notify::default()), None);
+        let opened = Event {
+            id: 2,
+            at: T,
+            kind: EventKind::LinkOpened {
+                link_id: 4,
+                note: "x".into(),
+            },
+        };
+        let r = event(&opened, T, UTC, all).unwrap();
+        assert!(r.text.contains("Link #4</b> · x was opened"), "{}", r.text);
     }
 }

@@ -42,6 +42,7 @@ pub const VARIABLES: &[&str] = &[
     "LOG_FORMAT",
     "CACHE_BYTES",
     "METRICS_ADDR",
+    "STREAM_TITLE",
 ];
 
 /// How log lines are written.
@@ -120,6 +121,8 @@ pub struct Config {
     pub cache_bytes: usize,
     /// Where `/metrics` is served, if anywhere (`METRICS_ADDR`).
     pub metrics_addr: Option<SocketAddr>,
+    /// The heading of the watch page, what viewers see (`STREAM_TITLE`).
+    pub stream_title: String,
     /// Where "now" comes from; tests replace it.
     pub clock: Clock,
 }
@@ -171,6 +174,7 @@ struct Raw {
     log_format: Option<Value>,
     cache_bytes: Option<Value>,
     metrics_addr: Option<Value>,
+    stream_title: Option<Value>,
 }
 
 impl Config {
@@ -277,6 +281,12 @@ impl Config {
                 .parse("METRICS_ADDR", &raw.metrics_addr, "", parse_listen_addr)
                 .map(Some),
         };
+        let stream_title = p.parse("STREAM_TITLE", &raw.stream_title, "Live stream", |v| {
+            if v.is_empty() || v.chars().count() > 100 || v.chars().any(char::is_control) {
+                return Err("use one line of 1 to 100 characters, e.g. Sunday service".into());
+            }
+            Ok(v.to_string())
+        });
         if !p.0.is_empty() {
             return Err(ConfigError { problems: p.0 });
         }
@@ -302,6 +312,7 @@ impl Config {
             log_format: log_format.expect("checked"),
             cache_bytes: cache_bytes.expect("checked"),
             metrics_addr: metrics_addr.flatten(),
+            stream_title: stream_title.expect("checked"),
             clock: Clock::system(),
         })
     }
@@ -331,6 +342,7 @@ impl Config {
             log_format: LogFormat::Text,
             cache_bytes: 64 << 20,
             metrics_addr: None,
+            stream_title: "Live stream".into(),
             clock: Clock::system(),
         }
     }
@@ -390,6 +402,7 @@ impl Config {
                 "METRICS_ADDR",
                 self.metrics_addr.map(|a| a.to_string()).unwrap_or_default(),
             ),
+            ("STREAM_TITLE", self.stream_title.clone()),
         ];
         lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
     }
@@ -657,6 +670,8 @@ mod tests {
             ("BASE_URL", "https://watch.example.org/tv", true),
             ("COOKIE_SECURE", "false", true),
             ("PROBE_INTERVAL", "10ms", false),
+            ("STREAM_TITLE", "\"Sunday service\"", true),
+            ("STREAM_TITLE", "two\nlines", false),
         ];
         for (var, value, accepted) in cases {
             let mut pairs: Vec<(&str, &str)> = OK.to_vec();

@@ -168,11 +168,12 @@ impl Pages {
         Pages { tera, assets }
     }
 
-    /// The watch page of a link.
-    pub fn watch(&self, note: &str, config: &PlayerConfig) -> Response<Body> {
+    /// The watch page under the operator's `STREAM_TITLE`. A link's note is the operator's
+    /// private label ("ex-boss") and never reaches the page.
+    pub fn watch(&self, title: &str, config: &PlayerConfig) -> Response<Body> {
         let ctx = WatchContext {
-            title: "Live stream",
-            note,
+            title,
+            note: "",
             config_json: script_safe_json(config),
             assets: &self.assets,
         };

@@ -1,0 +1,163 @@
+//! The typed values of botd's settings: the bot token (never shown), a link lifetime as
+//! written, the notification kinds and the log format.
+
+use std::{fmt, time::Duration};
+
+use figment::value::Value;
+
+/// The bot token. Its `Debug` and `Display` never show the secret part.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BotToken(String);
+
+impl BotToken {
+    /// Checks the `digits:chars` shape Telegram uses.
+    pub fn parse(s: &str) -> Option<BotToken> {
+        let (id, secret) = s.split_once(':')?;
+        let id_ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit());
+        let secret_ok = !secret.is_empty()
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        (id_ok && secret_ok).then(|| BotToken(s.to_string()))
+    }
+
+    /// The full token, for the Telegram client only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BotToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for BotToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = self.0.split_once(':').map_or("", |(id, _)| id);
+        write!(f, "{id}:********")
+    }
+}
+
+/// A link lifetime as written by the operator (`90m`) and its length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ttl {
+    /// As written, trimmed; this is what is sent to linkd.
+    pub text: String,
+    /// Its length.
+    pub duration: Duration,
+}
+
+impl Ttl {
+    /// Parses a duration (Go's syntax like `1.5h` or `1h30m`, or humantime's like `2d`)
+    /// within the range linkd accepts.
+    pub fn parse(s: &str) -> Result<Ttl, String> {
+        let text = proto::env::unquote(s);
+        let duration = proto::env::parse_duration(text)?;
+        let secs = duration.as_secs();
+        if !(proto::MIN_TTL_SECS..=proto::MAX_TTL_SECS).contains(&secs) {
+            return Err(format!(
+                "out of range ({}s to {}s)",
+                proto::MIN_TTL_SECS,
+                proto::MAX_TTL_SECS
+            ));
+        }
+        Ok(Ttl {
+            text: text.to_string(),
+            duration,
+        })
+    }
+}
+
+/// Which events are announced in the allowed chats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Notify {
+    /// The stream went live.
+    pub live: bool,
+    /// The stream went offline.
+    pub offline: bool,
+    /// A link was opened for the first time.
+    pub opened: bool,
+}
+
+impl Notify {
+    pub(crate) fn names(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.live {
+            v.push("live");
+        }
+        if self.offline {
+            v.push("offline");
+        }
+        if self.opened {
+            v.push("opened");
+        }
+        v
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Turns a figment value (a string from the environment, or a number, list or string from
+/// TOML) into the text form the environment would have.
+pub(crate) fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(_, s) => Some(proto::env::unquote(s).to_string()),
+        Value::Char(_, c) => Some(c.to_string()),
+        Value::Bool(_, b) => Some(b.to_string()),
+        Value::Num(_, n) => n
+            .to_i128()
+            .map(|i| i.to_string())
+            .or_else(|| n.to_u128().map(|u| u.to_string()))
+            .or_else(|| n.to_f64().map(|f| f.to_string())),
+        Value::Array(_, items) => {
+            let parts: Option<Vec<String>> = items.iter().map(text_of).collect();
+            parts.map(|p| p.join(","))
+        }
+        Value::Dict(..) | Value::Empty(..) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_of_every_width_are_text() {
+        use figment::value::{Num, Tag};
+        let cases = [
+            (Value::Num(Tag::Default, Num::U8(1)), "1"),
+            (Value::Num(Tag::Default, Num::I64(-100)), "-100"),
+            (
+                Value::Num(Tag::Default, Num::U64(u64::MAX)),
+                "18446744073709551615",
+            ),
+        ];
+        for (v, want) in cases {
+            assert_eq!(text_of(&v).as_deref(), Some(want));
+        }
+    }
+
+    #[test]
+    fn token_shapes() {
+        for (input, ok) in [
+            ("123:abc", true),
+            ("123456789:AAH-x_y", true),
+            ("abc:def", false),
+            (":def", false),
+            ("123:", false),
+            ("123", false),
+            ("123:a b", false),
+        ] {
+            assert_eq!(BotToken::parse(input).is_some(), ok, "{input}");
+        }
+    }
+}
