@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # What a viewer sees during a link's life, on the page that is open: sourced by e2e/run.sh,
-# whose helpers (watch, check_watch, lc, new_link, start_linkd, stop_pid, ...) it uses.
+# whose functions (watch, check_watch, lc, new_link, start_linkd, stop_pid, ...) it uses.
 #
 #   extend_while_watching RUN    linkctl extend while playing: the page shows the new expiry
 #                                within 5 s and plays on past the old one without a reload
