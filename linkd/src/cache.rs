@@ -39,7 +39,7 @@ pub const ERROR_TTL: Duration = Duration::from_millis(200);
 pub const MAX_ENTRY_BYTES: usize = 16 * 1024 * 1024;
 
 /// An origin answer held in memory.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Cached {
     /// Its status.
     pub status: StatusCode,

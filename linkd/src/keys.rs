@@ -108,3 +108,77 @@ impl SigningKeys {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+    /// A retired key signs nothing new, verifies its sessions until the longest session has
+    /// passed, and is then deleted.
+    #[tokio::test]
+    async fn retired_keys_are_kept_until_their_sessions_have_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let clock = Clock::manual(1_800_000_000);
+        let keys = SigningKeys::load(store.clone(), clock.clone()).unwrap();
+        let sessions = keys.sessions();
+        let now = clock.now();
+        let (_, old) = sessions.issue(1, TOKEN, now + MAX_SESSION_SECS);
+        let r = keys.rotate(false).await.unwrap();
+        assert_eq!((r.older_keys_accepted, r.logged_out_all), (1, false));
+        clock.advance(MAX_SESSION_SECS - 10);
+        assert_eq!(keys.prune().await.unwrap(), 0);
+        assert!(sessions.verify(&old, clock.now(), TOKEN, None).is_some());
+        clock.advance(20);
+        assert_eq!(keys.prune().await.unwrap(), 1);
+        // A restart loads what is left, the key in use, which signed nothing before.
+        let again = SigningKeys::load(store.clone(), clock.clone()).unwrap();
+        let (_, new) = again.sessions().issue(1, TOKEN, clock.now() + 60);
+        assert!(sessions.verify(&new, clock.now(), TOKEN, None).is_some());
+        let rows = store.call_now(signing_keys::all).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].id as u32, r.key_id);
+    }
+}
+
+#[cfg(test)]
+mod carried_over {
+    use super::*;
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+
+    /// A database of the previous release (one `session` key in `linkd_keys`) keeps its key
+    /// as key 1, so the upgrade changes the cookie format but not the key material.
+    #[test]
+    fn the_key_of_an_earlier_release_becomes_key_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite");
+        let mut c = diesel::sqlite::SqliteConnection::establish(db.to_str().unwrap()).unwrap();
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations/");
+        for m in [
+            "2024-01-01-000001_watch_links",
+            "2024-01-01-000002_linkd_state",
+        ] {
+            let sql = std::fs::read_to_string(format!("{root}{m}/up.sql")).unwrap();
+            c.batch_execute(&sql).unwrap();
+        }
+        c.batch_execute(
+            "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL,
+                 run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);
+             INSERT INTO __diesel_schema_migrations (version) VALUES ('20240101000001'), ('20240101000002');
+             INSERT INTO linkd_keys (name, value, created_at) VALUES ('session', x'0707070707070707070707070707070707070707070707070707070707070707', 5);",
+        )
+        .unwrap();
+        drop(c);
+        let store = Store::open(&db).unwrap();
+        let rows = store.call_now(signing_keys::all).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].id, rows[0].created_at), (1, 5));
+        assert_eq!(rows[0].value, vec![7u8; 32]);
+        let keys = SigningKeys::load(store, Clock::manual(100)).unwrap();
+        let (_, v) = Sessions::single(&[7u8; 32]).issue(1, "t", 200);
+        assert!(keys.sessions().verify(&v, 100, "t", None).is_some());
+    }
+}

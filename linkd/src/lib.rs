@@ -205,6 +205,7 @@ pub async fn run(
         origin.clone(),
         shared.config.cookie_secure,
         shared.config.cache_bytes,
+        http::conns::Conns::from_config(&shared.config),
     ));
     let grace = shared.config.shutdown_grace;
     let rpc_task = tokio::spawn(rpc::serve(

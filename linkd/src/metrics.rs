@@ -1,6 +1,6 @@
 //! `/metrics` in Prometheus text format, on its own listener (`METRICS_ADDR`, off unless set):
 //! requests by route and status, upstream fetches, cache hits and bytes, coalesced waiters,
-//! expired answers given while they were refreshed,
+//! expired answers given while they were refreshed, open and refused connections,
 //! viewers per link, and whether the stream is live.
 
 use crate::http::{full, Body, Route, Web};
@@ -113,6 +113,16 @@ pub fn render(shared: &Shared, web: &Web) -> String {
         out,
         "# HELP tempstream_stream_live Whether the stream is live (1) or offline (0).\n# TYPE tempstream_stream_live gauge\ntempstream_stream_live {}",
         u8::from(shared.stream.live())
+    );
+    let (over_total, over_client) = web.conns.refused();
+    let _ = writeln!(
+        out,
+        "# HELP tempstream_http_connections Open HTTP connections.\n# TYPE tempstream_http_connections gauge\ntempstream_http_connections {}\n\
+         # HELP tempstream_http_connections_refused_total Connections refused with a 503, by the cap they were over.\n\
+         # TYPE tempstream_http_connections_refused_total counter\n\
+         tempstream_http_connections_refused_total{{cap=\"total\"}} {over_total}\n\
+         tempstream_http_connections_refused_total{{cap=\"client\"}} {over_client}",
+        web.conns.open()
     );
     out.push_str("# HELP tempstream_viewers Playback sessions watching now, by link id.\n# TYPE tempstream_viewers gauge\n");
     let mut per_link: Vec<(i64, u32)> = shared.viewers.per_link().into_iter().collect();

@@ -5,19 +5,25 @@
 //! `index.m3u8`) and answers 401 after a pause for an unknown one. linkd keeps its own
 //! session per origin, adds it to every fetch, renews it (one renewal at a time, by asking
 //! `index.m3u8` again) when the origin answers 401 for it, and removes `session=` from every
-//! playlist it passes on, so viewers never see or send one. Origins without sessions
-//! (MediaMTX 1.17, nginx) are detected from their playlists and asked plainly.
+//! playlist it passes on, so viewers never see or send one. Since every `index.m3u8` opens a
+//! session at MediaMTX, the one that opened linkd's session is given to viewers again for
+//! [`INDEX_REUSE`] instead of opening one per viewer. Origins without sessions (MediaMTX
+//! 1.17, nginx) are detected from their playlists and asked plainly.
 
 use crate::cache::Cached;
 use crate::origin::{Origin, OriginError};
 use bytes::Bytes;
 use http::StatusCode;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// The file that opens a MediaMTX session.
 const INDEX: &str = "index.m3u8";
 /// Longest session id taken from a playlist (MediaMTX's are UUIDs).
 const MAX_SESSION: usize = 64;
+/// How long the `index.m3u8` that opened linkd's session is given to viewers again, while
+/// that session lives (a gone stream or a restarted muxer ends it at the next fetch).
+pub const INDEX_REUSE: Duration = Duration::from_secs(10);
 
 /// What linkd knows of its upstream session.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,6 +43,8 @@ pub struct Session {
     current: Mutex<Current>,
     /// Held while a renewal asks the origin, so concurrent 401s cause one renewal.
     renewing: tokio::sync::Mutex<()>,
+    /// The rewritten `index.m3u8` that opened the session named with it, and when.
+    index: Mutex<Option<(Arc<str>, Cached, Instant)>>,
 }
 
 impl Session {
@@ -51,11 +59,37 @@ impl Session {
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = c;
     }
 
-    /// Learns the session of an `index.m3u8` answer when none is known.
-    fn adopt(&self, index: &Cached) {
-        let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if *cur == Current::Unknown {
-            *cur = learned(index);
+    /// Learns the session of a raw `index.m3u8` answer when none is known; returns the
+    /// answer rewritten for viewers, remembered if it opened the session in use.
+    fn adopt(&self, raw: Cached) -> Cached {
+        let learned = learned(&raw);
+        let now = {
+            let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
+            if *cur == Current::Unknown {
+                *cur = learned.clone();
+            }
+            cur.clone()
+        };
+        let c = rewritten(raw);
+        if let Current::Id(id) = learned {
+            if now == Current::Id(id.clone()) {
+                *self.index.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((id, c.clone(), Instant::now()));
+            }
+        }
+        c
+    }
+
+    /// The remembered `index.m3u8`, if it opened the session in use less than
+    /// [`INDEX_REUSE`] ago.
+    fn reusable_index(&self) -> Option<Cached> {
+        let Current::Id(cur) = self.get() else {
+            return None;
+        };
+        let index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        match &*index {
+            Some((id, c, at)) if *id == cur && at.elapsed() < INDEX_REUSE => Some(c.clone()),
+            _ => None,
         }
     }
 }
@@ -79,9 +113,15 @@ pub async fn fetch(
     query: Option<&str>,
 ) -> Result<Cached, OriginError> {
     if path == INDEX {
-        let c = origin.get_whole(path, query).await?;
-        origin.session.adopt(&c);
-        return Ok(rewritten(c));
+        if let Some(c) = query
+            .is_none()
+            .then(|| origin.session.reusable_index())
+            .flatten()
+        {
+            return Ok(c);
+        }
+        let raw = origin.get_whole(path, query).await?;
+        return Ok(origin.session.adopt(raw));
     }
     let mut used = origin.session.get();
     if used == Current::Unknown {
@@ -110,18 +150,14 @@ async fn renew(origin: &Origin, failed: &Current) -> Current {
     if now != *failed {
         return now;
     }
-    let next = match origin.get_whole(INDEX, None).await {
-        Ok(index) => learned(&index),
-        Err(e) => {
-            tracing::debug!(error = %e, "origin session not renewed");
-            Current::Unknown
+    origin.session.set(Current::Unknown);
+    match origin.get_whole(INDEX, None).await {
+        Ok(index) => {
+            origin.session.adopt(index);
         }
-    };
-    if matches!(next, Current::Id(_)) {
-        tracing::debug!("origin session renewed");
+        Err(e) => tracing::debug!(error = %e, "origin session not renewed"),
     }
-    origin.session.set(next.clone());
-    next
+    origin.session.get()
 }
 
 fn with_session(query: Option<&str>, session: &Current) -> Option<String> {

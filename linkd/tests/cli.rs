@@ -57,6 +57,14 @@ fn check_config_prints_the_effective_config_with_secrets_masked() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("HTTP_ADDR=0.0.0.0:8080"), "{text}");
+    for line in [
+        "HTTP_TRUSTED_PROXIES=127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7\n",
+        "HTTP_MAX_CONNECTIONS=16384\n",
+        "HTTP_MAX_CONNECTIONS_PER_CLIENT=64\n",
+        "HTTP_SEND_TIMEOUT=1m\n",
+    ] {
+        assert!(text.contains(line), "{line} missing in {text}");
+    }
     assert!(text.contains("MEDIAMTX_READ_PASSWORD=***"));
     assert!(!text.contains("s3cret-pass"));
     let bad = linkd(&[("BASE_URL", "x")], &["--check-config"])

@@ -51,6 +51,28 @@ proptest! {
         prop_assert_eq!(s.verify(&value, 0, TOKEN, None), None);
     }
 
+    /// Well-formed cookies naming a real key and a plausible expiry, with any MAC: only the
+    /// MAC can refuse them, and it does.
+    #[test]
+    fn plausible_cookies_with_a_made_up_mac_never_verify(
+        link_id in any::<i64>(),
+        id in any::<u64>(),
+        expires_in in 1i64..1_000_000,
+        tag in proptest::collection::vec(any::<u8>(), 16),
+    ) {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut payload = Vec::new();
+        payload.extend_from_slice(&link_id.to_le_bytes());
+        payload.extend_from_slice(&id.to_le_bytes());
+        payload.extend_from_slice(&(1_000_000_000 + expires_in).to_le_bytes());
+        payload.extend_from_slice(&1u32.to_le_bytes());
+        let value = format!("v2.{}.{}", b64.encode(&payload), b64.encode(&tag));
+        let s = Sessions::single(&[7u8; 32]);
+        prop_assert!(linkd::http::session::Claim::parse(&value).is_some());
+        prop_assert_eq!(s.verify(&value, 1_000_000_000, TOKEN, None), None);
+    }
+
     #[test]
     fn a_session_with_any_byte_changed_never_verifies(
         link_id in any::<i64>(),

@@ -48,7 +48,7 @@ async fn hold(l: &Linkd, n: usize) -> Vec<TcpStream> {
 async fn answer_of_new_connection(l: &Linkd) -> String {
     let mut s = TcpStream::connect(l.addr).await.unwrap();
     let _ = s
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await;
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
@@ -99,9 +99,11 @@ async fn connections_over_the_caps_get_a_503_and_are_closed() {
     let (_d, l) = Linkd::start(|c| {
         c.http_trusted_proxies = linkd::http::peers::TrustedProxies::parse("10.0.0.0/8").unwrap();
         c.http_max_connections_per_client = 2;
+        c.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
     })
     .await;
     let mut kept = hold(&l, 2).await;
+    let before = metrics(&l).await;
     let refused = answer_of_new_connection(&l).await;
     assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
     assert!(
@@ -109,6 +111,15 @@ async fn connections_over_the_caps_get_a_503_and_are_closed() {
         "{refused}"
     );
     assert!(refused.contains("connection: close"), "{refused}");
+    let after = metrics(&l).await;
+    let refusals = |m: &str| {
+        metric(
+            m,
+            "tempstream_http_connections_refused_total{cap=\"client\"}",
+        )
+    };
+    assert_eq!(refusals(&after), refusals(&before) + 1, "{after}");
+    assert_eq!(metric(&after, "tempstream_http_connections"), 2, "{after}");
     // A place that frees up is taken again.
     kept.pop();
     wait_for(
@@ -141,6 +152,20 @@ async fn connections_over_the_caps_get_a_503_and_are_closed() {
     })
     .await;
     l.stop().await.unwrap();
+}
+
+async fn metrics(l: &Linkd) -> String {
+    get(&format!("http://{}/metrics", l.metrics.unwrap()), None)
+        .await
+        .unwrap()
+        .body_text()
+}
+
+/// The value of the sample `name` (with its labels) in a metrics page.
+fn metric(page: &str, name: &str) -> u64 {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing in {page}"))
 }
 
 /// 25 bad tokens, each with another forged `X-Forwarded-For`; the statuses.

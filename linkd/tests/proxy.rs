@@ -131,6 +131,27 @@ async fn linkd_renews_its_upstream_session_when_the_origin_forgets_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_opening_the_stream_do_not_open_a_mediamtx_session_each() {
+    let (_d, l, o, cookie) = setup(sessions()).await;
+    let r = get(&l.url("/play/video1_stream.m3u8"), Some(&cookie))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let opened = o.state.sessions_opened();
+    for _ in 0..5 {
+        let r = get(&l.url("/play/index.m3u8"), Some(&cookie))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+        assert!(!r.body_text().contains("session="), "{}", r.body_text());
+        // Past the playlist's shared lifetime, so each is a new answer for the cache.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(o.state.sessions_opened(), opened, "a session per viewer");
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_streams_files_reach_the_origin() {
     let (_d, l, o, cookie) = setup(Behaviour::default()).await;
     let before = o.state.requests().len();
@@ -155,6 +176,49 @@ async fn only_the_streams_files_reach_the_origin() {
         seen.iter().all(|p| p == "/live/stream/index.m3u8"),
         "refused paths reached the origin: {seen:?}"
     );
+    l.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_origins_session_redirect_is_followed() {
+    let (_d, l, o, cookie) = setup(Behaviour::default()).await;
+    let refused = [
+        "/live/stream/../../etc/passwd.mp4?cookieCheck=1",
+        "/live/stream/%2e%2e/x.mp4?cookieCheck=1",
+        "/live/stream/.%2e/x.mp4?cookieCheck=1",
+        "/live/stream/%5c..%5cx.mp4?cookieCheck=1",
+        "/live/stream/a/b.mp4?cookieCheck=1",
+        "/live/other/x.mp4?cookieCheck=1",
+        "//elsewhere.invalid/live/stream/x.mp4?cookieCheck=1",
+        "/live/stream/x.mp4",
+    ];
+    for (n, location) in refused.iter().enumerate() {
+        *o.state.redirect.lock().unwrap() = Some(location.to_string());
+        let file = format!("seg{}.mp4", 100 + n);
+        let r = get(&l.url(&format!("/play/{file}")), Some(&cookie))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 502, "{location}");
+        assert_policies(location, &r);
+        // Nothing but the file itself (and the probe's playlists) was asked.
+        let last = o
+            .state
+            .requests()
+            .into_iter()
+            .rfind(|s| !s.path.ends_with(".m3u8"))
+            .map(|s| s.path);
+        assert_eq!(
+            last,
+            Some(format!("/live/stream/{file}")),
+            "{location}: followed"
+        );
+    }
+    // MediaMTX's own: followed.
+    *o.state.redirect.lock().unwrap() = Some("/live/stream/seg7.mp4?cookieCheck=1".into());
+    let r = get(&l.url("/play/seg200.mp4"), Some(&cookie))
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.body_text().as_str()), (200, "MEDIA:seg7.mp4"));
     l.stop().await.unwrap();
 }
 

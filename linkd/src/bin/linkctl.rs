@@ -8,7 +8,7 @@
 //! `./linkd.sock`, and names every path it tried when none answers.
 
 use clap::{Parser, Subcommand};
-use proto::{ApiError, Link, Status};
+use proto::{ApiError, Link, SigningKeyRotation, Status};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -299,19 +299,7 @@ async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
         }
         Command::SigningKey(SigningKeyCommand::Rotate { logout_all }) => {
             let r = call(client.rotate_signing_key(ctx(), *logout_all).await)?;
-            Ok(if json {
-                to_json(&r)
-            } else if r.logged_out_all {
-                format!(
-                    "signing key {} in use; every older session was ended\n",
-                    r.key_id
-                )
-            } else {
-                format!(
-                    "signing key {} in use; sessions signed by {} older key(s) stay valid until they end\n",
-                    r.key_id, r.older_keys_accepted
-                )
-            })
+            Ok(if json { to_json(&r) } else { rotation_text(&r) })
         }
     }
 }
@@ -395,6 +383,20 @@ fn link_table(links: &[Link]) -> String {
         out.push('\n');
     }
     out
+}
+
+fn rotation_text(r: &SigningKeyRotation) -> String {
+    if r.logged_out_all {
+        format!(
+            "signing key {} in use; every older session was ended\n",
+            r.key_id
+        )
+    } else {
+        format!(
+            "signing key {} in use; sessions signed by {} older key(s) stay valid until they end\n",
+            r.key_id, r.older_keys_accepted
+        )
+    }
 }
 
 fn status_text(s: &Status) -> String {

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -29,6 +29,7 @@ pub enum Refusal {
 /// Open connections, in all and per client.
 pub struct Conns {
     open: AtomicUsize,
+    refused: [AtomicU64; 2],
     max: usize,
     max_per_client: u32,
     per_client: Mutex<HashMap<u128, u32>>,
@@ -46,6 +47,7 @@ impl Conns {
     pub fn new(max: usize, max_per_client: u32, proxies: TrustedProxies) -> Arc<Conns> {
         Arc::new(Conns {
             open: AtomicUsize::new(0),
+            refused: [AtomicU64::new(0), AtomicU64::new(0)],
             max,
             max_per_client,
             per_client: Mutex::new(HashMap::new()),
@@ -53,15 +55,31 @@ impl Conns {
         })
     }
 
+    /// The limits of `config`.
+    pub fn from_config(config: &crate::Config) -> Arc<Conns> {
+        Conns::new(
+            config.http_max_connections,
+            config.http_max_connections_per_client,
+            config.http_trusted_proxies.clone(),
+        )
+    }
+
     /// Connections open now.
     pub fn open(&self) -> usize {
         self.open.load(Ordering::Relaxed)
+    }
+
+    /// Connections refused so far, over the total cap and over a client's cap.
+    pub fn refused(&self) -> (u64, u64) {
+        let [t, c] = &self.refused;
+        (t.load(Ordering::Relaxed), c.load(Ordering::Relaxed))
     }
 
     /// A place for a new connection from `peer`, or why there is none.
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<Permit, Refusal> {
         if self.open.fetch_add(1, Ordering::Relaxed) >= self.max {
             self.open.fetch_sub(1, Ordering::Relaxed);
+            self.refused[0].fetch_add(1, Ordering::Relaxed);
             return Err(Refusal::Total);
         }
         let mut permit = Permit {
@@ -73,6 +91,7 @@ impl Conns {
             let mut per = self.per_client.lock().unwrap_or_else(|p| p.into_inner());
             let n = per.entry(key).or_insert(0);
             if *n >= self.max_per_client {
+                self.refused[1].fetch_add(1, Ordering::Relaxed);
                 return Err(Refusal::Client);
             }
             *n += 1;
@@ -231,6 +250,7 @@ mod tests {
         let _p4 = conns.admit(proxy).unwrap();
         assert_eq!(conns.admit(proxy).err(), Some(Refusal::Total));
         assert_eq!(conns.open(), 4);
+        assert_eq!(conns.refused(), (1, 1));
         drop(p1);
         assert_eq!(conns.open(), 3);
         let _p5 = conns.admit(a).unwrap();

@@ -83,6 +83,8 @@ pub struct Web {
     pub cache: crate::cache::Cache,
     /// Requests by route and status.
     pub requests: crate::metrics::RequestCounts,
+    /// Open connections and the caps on them.
+    pub conns: Arc<conns::Conns>,
 }
 
 impl Web {
@@ -92,6 +94,7 @@ impl Web {
         origin: Arc<Origin>,
         cookie_secure: bool,
         cache_bytes: usize,
+        conns: Arc<conns::Conns>,
     ) -> Web {
         let assets = assets::Assets::new();
         Web {
@@ -103,6 +106,7 @@ impl Web {
             cookie_secure,
             cache: crate::cache::Cache::new(cache_bytes),
             requests: crate::metrics::RequestCounts::default(),
+            conns,
         }
     }
 }
@@ -122,13 +126,8 @@ pub async fn serve(
         .max_buf_size(MAX_HEAD_BYTES.max(8192))
         .keep_alive(true);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let cfg = &shared.config;
-    let conns = conns::Conns::new(
-        cfg.http_max_connections,
-        cfg.http_max_connections_per_client,
-        cfg.http_trusted_proxies.clone(),
-    );
-    let send_timeout = cfg.http_send_timeout;
+    let conns = web.conns.clone();
+    let send_timeout = shared.config.http_send_timeout;
     let mut refused = (0u64, None::<Instant>);
     loop {
         let (stream, peer) = tokio::select! {
@@ -146,16 +145,7 @@ pub async fn serve(
         let permit = match conns.admit(peer.ip()) {
             Ok(p) => p,
             Err(why) => {
-                // One warning per 10 s however many are refused.
-                refused.0 += 1;
-                if refused
-                    .1
-                    .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
-                {
-                    tracing::warn!(client = %peer.ip(), ?why, refused = refused.0, open = conns.open(),
-                        "connections refused: over the limit (HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT)");
-                    refused = (0, Some(Instant::now()));
-                }
+                warn_refused(&mut refused, peer, why, conns.open());
                 tokio::spawn(conns::refuse(stream, why));
                 continue;
             }
@@ -184,6 +174,24 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("http requests still running after the grace period; dropping them");
+    }
+}
+
+/// Logs refused connections: one warning per 10 s however many are refused.
+fn warn_refused(
+    refused: &mut (u64, Option<Instant>),
+    peer: SocketAddr,
+    why: conns::Refusal,
+    open: usize,
+) {
+    refused.0 += 1;
+    if refused
+        .1
+        .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+    {
+        tracing::warn!(client = %peer.ip(), ?why, refused = refused.0, open,
+            "connections refused: over the limit (HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT)");
+        *refused = (0, Some(Instant::now()));
     }
 }
 

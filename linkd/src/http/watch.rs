@@ -18,8 +18,9 @@ use std::sync::Arc;
 
 /// User-Agent words of the crawlers that fetch a page to show a preview card: Telegram,
 /// WhatsApp (Signal's clients send `WhatsApp` too), Slack, Discord, Facebook and iMessage
-/// (`facebookexternalhit`, `Facebot`), Twitter/X, Apple, LinkedIn, Skype/Teams, Viber,
-/// Mattermost and the embed services.
+/// (`facebookexternalhit`, `Facebot`), Twitter/X, Apple, LinkedIn, Skype/Teams and the embed
+/// services. Only crawler names: an app's own in-app browser (`Telegram-Android`,
+/// `FBAN`, `LinkedInApp`) is a viewer and gets a session.
 const PREVIEWERS: &[&str] = &[
     "TelegramBot",
     "WhatsApp",
@@ -33,8 +34,6 @@ const PREVIEWERS: &[&str] = &[
     "Applebot",
     "LinkedInBot",
     "SkypeUriPreview",
-    "Viber",
-    "Mattermost",
     "Iframely",
     "Embedly",
     "redditbot",
@@ -124,6 +123,8 @@ mod tests {
             ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", true),
             ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_11_1) AppleWebKit/601.2.4 (KHTML, like Gecko) Version/9.0.1 Safari/601.2.4 facebookexternalhit/1.1 Facebot Twitterbot/1.0", true),
             ("Twitterbot/1.0", true),
+            ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36 Telegram-Android/11.5.3 (Google Pixel 8; Android 14; SDK 34; HIGH)", false),
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/470.0.0.40.97]", false),
             ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", false),
             ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1", false),
             ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", false),

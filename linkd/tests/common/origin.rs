@@ -54,6 +54,9 @@ pub struct OriginState {
     pub frozen: AtomicBool,
     /// Blocking reloads whose request was dropped (the client went away) before they were answered.
     pub abandoned_waits: AtomicU64,
+    /// While set, media files asked without `cookieCheck=1` answer 302 to this `Location`
+    /// (a hostile origin, or MediaMTX's session redirect).
+    pub redirect: Mutex<Option<String>>,
     sessions: Mutex<HashSet<String>>,
     next_session: AtomicU64,
 }
@@ -130,6 +133,7 @@ impl FakeOrigin {
             seen: Mutex::new(Vec::new()),
             frozen: AtomicBool::new(false),
             abandoned_waits: AtomicU64::new(0),
+            redirect: Mutex::new(None),
             sessions: Mutex::new(HashSet::new()),
             next_session: AtomicU64::new(0),
         });
@@ -225,15 +229,7 @@ async fn handle(s: Arc<OriginState>, req: Request<Incoming>) -> Response<Full<By
     if req.method() != http::Method::GET {
         return reply(StatusCode::NOT_FOUND, "text/plain", "404 page not found");
     }
-    let b = &s.behaviour;
-    let unauthorized = || {
-        reply(
-            StatusCode::UNAUTHORIZED,
-            "application/json",
-            r#"{"status":"error","error":"authentication error"}"#,
-        )
-    };
-    if let Some(want) = &b.auth {
+    if let Some(want) = &s.behaviour.auth {
         let got = req
             .headers()
             .get("authorization")
@@ -250,9 +246,30 @@ async fn handle(s: Arc<OriginState>, req: Request<Incoming>) -> Response<Full<By
     let Some(file) = path.strip_prefix("/live/stream/") else {
         return reply(StatusCode::NOT_FOUND, "text/plain", "404 page not found");
     };
-    let live = s.live.load(Ordering::SeqCst);
     let q = query.as_deref();
-    // The session query to append to every URI, when sessions are on.
+    match session_suffix(&s, file, q).await {
+        Ok(suffix) => serve(&s, file, q, &suffix).await,
+        Err(r) => r,
+    }
+}
+
+fn unauthorized() -> Response<Full<Bytes>> {
+    reply(
+        StatusCode::UNAUTHORIZED,
+        "application/json",
+        r#"{"status":"error","error":"authentication error"}"#,
+    )
+}
+
+/// The session flow: the query to append to every URI of the answer, or the answer itself
+/// (the cookieCheck redirect, 404 offline, 401 after the pause).
+async fn session_suffix(
+    s: &OriginState,
+    file: &str,
+    q: Option<&str>,
+) -> Result<String, Response<Full<Bytes>>> {
+    let b = &s.behaviour;
+    let live = s.live.load(Ordering::SeqCst);
     let mut suffix = String::new();
     if file == "index.m3u8" {
         if b.sessions && param(q, "cookieCheck") != Some("1") {
@@ -267,10 +284,10 @@ async fn handle(s: Arc<OriginState>, req: Request<Incoming>) -> Response<Full<By
                     .parse()
                     .unwrap(),
             );
-            return r;
+            return Err(r);
         }
         if !live {
-            return reply(StatusCode::NOT_FOUND, "application/json", "");
+            return Err(reply(StatusCode::NOT_FOUND, "application/json", ""));
         }
         if b.sessions {
             let n = s.next_session.fetch_add(1, Ordering::SeqCst);
@@ -282,13 +299,23 @@ async fn handle(s: Arc<OriginState>, req: Request<Incoming>) -> Response<Full<By
         let ok = param(q, "session").is_some_and(|id| s.sessions.lock().unwrap().contains(id));
         if !ok || !live {
             tokio::time::sleep(SESSION_PAUSE).await;
-            return unauthorized();
+            return Err(unauthorized());
         }
         suffix = format!("?session={}", param(q, "session").unwrap());
     } else if !live {
-        return reply(StatusCode::NOT_FOUND, "application/json", "");
+        return Err(reply(StatusCode::NOT_FOUND, "application/json", ""));
     }
-    let parts = s.parts.load(Ordering::SeqCst);
+    Ok(suffix)
+}
+
+/// A file of a live stream, with `suffix` appended to every URI of a playlist.
+async fn serve(
+    s: &OriginState,
+    file: &str,
+    q: Option<&str>,
+    suffix: &str,
+) -> Response<Full<Bytes>> {
+    let b = &s.behaviour;
     if file == "index.m3u8" && b.low_latency {
         let body = format!(
             "#EXTM3U\n#EXT-X-VERSION:10\n#EXT-X-INDEPENDENT-SEGMENTS\n\n#EXT-X-STREAM-INF:BANDWIDTH=900000,CODECS=\"avc1.4d401e\"\nvideo1_stream.m3u8{suffix}\n"
@@ -299,55 +326,13 @@ async fn handle(s: Arc<OriginState>, req: Request<Incoming>) -> Response<Full<By
         return r;
     }
     if file == "index.m3u8" || file == "video1_stream.m3u8" {
-        if let Some(msn) = param(q, "_HLS_msn") {
-            let Ok(msn) = msn.parse::<u64>() else {
-                return reply(StatusCode::BAD_REQUEST, "text/plain", "");
-            };
-            let part: u64 = param(q, "_HLS_part")
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0);
-            let target = msn * PARTS + part + 1;
-            if target > parts + 2 * PARTS {
-                return reply(StatusCode::BAD_REQUEST, "text/plain", "");
-            }
-            // Counts the wait as abandoned if this future is dropped before it ends.
-            struct Waiting<'a>(&'a AtomicU64, bool);
-            impl Drop for Waiting<'_> {
-                fn drop(&mut self) {
-                    if !self.1 {
-                        self.0.fetch_add(1, Ordering::SeqCst);
-                    }
-                }
-            }
-            let mut waiting = Waiting(&s.abandoned_waits, false);
-            while s.parts.load(Ordering::SeqCst) < target {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            waiting.1 = true;
-            drop(waiting);
-        }
-        let parts = s.parts.load(Ordering::SeqCst);
-        let segs = parts / PARTS;
-        let first = segs.saturating_sub(4);
-        let mut body = format!(
-            "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.5\n#EXT-X-PART-INF:PART-TARGET=0.2\n#EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-MAP:URI=\"init.mp4{suffix}\"\n"
-        );
-        for n in first..segs {
-            body.push_str(&format!("#EXTINF:1.00000,\nseg{n}.mp4{suffix}\n"));
-        }
-        for p in segs * PARTS..parts {
-            body.push_str(&format!(
-                "#EXT-X-PART:DURATION=0.2,URI=\"part{p}.mp4{suffix}\"\n"
-            ));
-        }
-        body.push_str(&format!(
-            "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part{parts}.mp4{suffix}\"\n"
-        ));
-        let mut r = reply(StatusCode::OK, "application/vnd.apple.mpegurl", body);
+        return media_playlist(s, q, suffix).await;
+    }
+    let redirect = s.redirect.lock().unwrap().clone();
+    if let Some(location) = redirect.filter(|_| param(q, "cookieCheck") != Some("1")) {
+        let mut r = reply(StatusCode::FOUND, "text/plain", "");
         r.headers_mut()
-            .insert("cache-control", "no-cache".parse().unwrap());
-        r.headers_mut()
-            .insert("x-ready-us", "1234".parse().unwrap());
+            .insert("location", location.parse().unwrap());
         return r;
     }
     if file.ends_with(".mp4") || file.ends_with(".ts") {
@@ -375,4 +360,59 @@ async fn handle(s: Arc<OriginState>, req: Request<Incoming>) -> Response<Full<By
         );
     }
     reply(StatusCode::NOT_FOUND, "text/plain", "404 page not found")
+}
+
+/// The LL media playlist, after waiting for the part a blocking reload asks for.
+async fn media_playlist(s: &OriginState, q: Option<&str>, suffix: &str) -> Response<Full<Bytes>> {
+    let parts = s.parts.load(Ordering::SeqCst);
+    if let Some(msn) = param(q, "_HLS_msn") {
+        let Ok(msn) = msn.parse::<u64>() else {
+            return reply(StatusCode::BAD_REQUEST, "text/plain", "");
+        };
+        let part: u64 = param(q, "_HLS_part")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let target = msn * PARTS + part + 1;
+        if target > parts + 2 * PARTS {
+            return reply(StatusCode::BAD_REQUEST, "text/plain", "");
+        }
+        // Counts the wait as abandoned if this future is dropped before it ends.
+        struct Waiting<'a>(&'a AtomicU64, bool);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                if !self.1 {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+        let mut waiting = Waiting(&s.abandoned_waits, false);
+        while s.parts.load(Ordering::SeqCst) < target {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        waiting.1 = true;
+        drop(waiting);
+    }
+    let parts = s.parts.load(Ordering::SeqCst);
+    let segs = parts / PARTS;
+    let first = segs.saturating_sub(4);
+    let mut body = format!(
+        "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.5\n#EXT-X-PART-INF:PART-TARGET=0.2\n#EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-MAP:URI=\"init.mp4{suffix}\"\n"
+    );
+    for n in first..segs {
+        body.push_str(&format!("#EXTINF:1.00000,\nseg{n}.mp4{suffix}\n"));
+    }
+    for p in segs * PARTS..parts {
+        body.push_str(&format!(
+            "#EXT-X-PART:DURATION=0.2,URI=\"part{p}.mp4{suffix}\"\n"
+        ));
+    }
+    body.push_str(&format!(
+        "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part{parts}.mp4{suffix}\"\n"
+    ));
+    let mut r = reply(StatusCode::OK, "application/vnd.apple.mpegurl", body);
+    r.headers_mut()
+        .insert("cache-control", "no-cache".parse().unwrap());
+    r.headers_mut()
+        .insert("x-ready-us", "1234".parse().unwrap());
+    r
 }
