@@ -113,7 +113,9 @@ impl SigningKeys {
 mod tests {
     use super::*;
 
-    const TOKEN: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    fn tok() -> crate::token::Token {
+        crate::token::Token::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap()
+    }
 
     /// A retired key signs nothing new, verifies its sessions until the longest session has
     /// passed, and is then deleted.
@@ -125,18 +127,18 @@ mod tests {
         let keys = SigningKeys::load(store.clone(), clock.clone()).unwrap();
         let sessions = keys.sessions();
         let now = clock.now();
-        let (_, old) = sessions.issue(1, TOKEN, now + MAX_SESSION_SECS);
+        let (_, old) = sessions.issue(1, &tok(), now + MAX_SESSION_SECS);
         let r = keys.rotate(false).await.unwrap();
         assert_eq!((r.older_keys_accepted, r.logged_out_all), (1, false));
         clock.advance(MAX_SESSION_SECS - 10);
         assert_eq!(keys.prune().await.unwrap(), 0);
-        assert!(sessions.verify(&old, clock.now(), TOKEN, None).is_some());
+        assert!(sessions.verify(&old, clock.now(), &tok(), None).is_some());
         clock.advance(20);
         assert_eq!(keys.prune().await.unwrap(), 1);
         // A restart loads what is left, the key in use, which signed nothing before.
         let again = SigningKeys::load(store.clone(), clock.clone()).unwrap();
-        let (_, new) = again.sessions().issue(1, TOKEN, clock.now() + 60);
-        assert!(sessions.verify(&new, clock.now(), TOKEN, None).is_some());
+        let (_, new) = again.sessions().issue(1, &tok(), clock.now() + 60);
+        assert!(sessions.verify(&new, clock.now(), &tok(), None).is_some());
         let rows = store.call_now(signing_keys::all).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].id as u32, r.key_id);
@@ -178,7 +180,19 @@ mod carried_over {
         assert_eq!((rows[0].id, rows[0].created_at), (1, 5));
         assert_eq!(rows[0].value, vec![7u8; 32]);
         let keys = SigningKeys::load(store, Clock::manual(100)).unwrap();
-        let (_, v) = Sessions::single(&[7u8; 32]).issue(1, "t", 200);
-        assert!(keys.sessions().verify(&v, 100, "t", None).is_some());
+        let (_, v) = Sessions::single(&[7u8; 32]).issue(
+            1,
+            &crate::token::Token::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap(),
+            200,
+        );
+        assert!(keys
+            .sessions()
+            .verify(
+                &v,
+                100,
+                &crate::token::Token::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap(),
+                None
+            )
+            .is_some());
     }
 }

@@ -20,6 +20,7 @@ pub mod origin;
 pub mod rpc;
 pub mod store;
 pub mod stream;
+pub mod token;
 pub mod upstream;
 pub mod viewers;
 

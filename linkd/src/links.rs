@@ -6,14 +6,11 @@
 
 use crate::clock::Clock;
 use crate::store::{self, LinkRow, Store, StoreError};
-use base64::Engine as _;
+use crate::token::Token;
 use proto::{ApiError, Link, LinkState, NoteProblem};
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 use std::time::Duration;
-
-/// Length of a link token: 24 random bytes, base64url without padding.
-pub const TOKEN_LEN: usize = 32;
 
 /// A link as linkd holds it in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +18,7 @@ pub struct Entry {
     /// Database id.
     pub id: i64,
     /// The secret in the watch URL.
-    pub token: String,
+    pub token: Token,
     /// False once disabled.
     pub enabled: bool,
     /// Unix seconds.
@@ -64,7 +61,7 @@ impl From<LinkRow> for Entry {
 #[derive(Default)]
 struct Table {
     by_id: HashMap<i64, Entry>,
-    by_token: HashMap<String, i64>,
+    by_token: HashMap<Token, i64>,
     opened: HashSet<i64>,
 }
 
@@ -90,21 +87,6 @@ pub struct Links {
     default_ttl: Duration,
     table: RwLock<Table>,
     writes: tokio::sync::Mutex<()>,
-}
-
-/// Whether a string has the shape of a token (so malformed ones cost no lookup).
-pub fn token_shape_ok(token: &str) -> bool {
-    token.len() == TOKEN_LEN
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// A new random token.
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Parses and checks a TTL the way every client gets it checked.
@@ -184,7 +166,7 @@ impl Links {
     pub fn to_wire(&self, e: &Entry, now: i64, viewers: u32) -> Link {
         Link {
             id: e.id,
-            url: format!("{}/live/stream/{}", self.base_url, e.token),
+            url: format!("{}/live/stream/{}", self.base_url, e.token.expose()),
             note: e.note.clone(),
             created_at: e.created_at,
             expires_at: e.expires_at,
@@ -195,10 +177,7 @@ impl Links {
     }
 
     /// The link with this token, if any (whatever its state).
-    pub fn by_token(&self, token: &str) -> Option<Entry> {
-        if !token_shape_ok(token) {
-            return None;
-        }
+    pub fn by_token(&self, token: &Token) -> Option<Entry> {
         let t = self.table.read().unwrap_or_else(|p| p.into_inner());
         t.by_token
             .get(token)
@@ -257,7 +236,7 @@ impl Links {
         let expires_at = ttl.map(|d| now + d.as_secs() as i64);
         let mut attempt = 0;
         let row = loop {
-            let token = new_token();
+            let token = Token::generate();
             let n = note.clone();
             let t = token.clone();
             match self
@@ -400,31 +379,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_are_32_url_safe_characters_and_differ() {
-        let a = new_token();
-        let b = new_token();
-        assert_eq!(a.len(), TOKEN_LEN);
-        assert!(token_shape_ok(&a) && token_shape_ok(&b));
-        assert_ne!(a, b);
-    }
-
-    #[test]
-    fn token_shape_table() {
-        let cases = [
-            ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", true),
-            ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", false),
-            ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", false),
-            ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/A", false),
-            ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=A", false),
-            ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-_", true),
-            ("", false),
-        ];
-        for (t, ok) in cases {
-            assert_eq!(token_shape_ok(t), ok, "{t}");
-        }
-    }
-
-    #[test]
     fn ttl_table() {
         let cases = [
             ("90m", Some(5400)),
@@ -482,7 +436,7 @@ mod tests {
     fn state_follows_enabled_and_expiry() {
         let mut e = Entry {
             id: 1,
-            token: new_token(),
+            token: Token::generate(),
             enabled: true,
             created_at: 100,
             expires_at: Some(200),

@@ -3,6 +3,7 @@
 //! Only [`crate::links`] calls this module, and only to load at start and to write; reads on
 //! the request path come from memory. Times are Unix seconds.
 
+use crate::token::Token;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -96,7 +97,8 @@ pub struct LinkRow {
     /// Primary key.
     pub id: i64,
     /// The secret in the watch URL.
-    pub token: String,
+    #[diesel(deserialize_as = String)]
+    pub token: Token,
     /// 1 until disabled.
     pub enabled: i32,
     /// Unix seconds.
@@ -282,7 +284,7 @@ pub fn all_links(c: &mut SqliteConnection) -> QueryResult<Vec<LinkRow>> {
 /// Inserts a link and returns its row.
 pub fn insert_link(
     c: &mut SqliteConnection,
-    token: &str,
+    token: &Token,
     created_at: i64,
     expires_at: Option<i64>,
     note: &str,
@@ -292,7 +294,7 @@ pub fn insert_link(
     c.immediate_transaction(|c| {
         diesel::insert_into(watch_links::table)
             .values((
-                watch_links::token.eq(token),
+                watch_links::token.eq(token.expose()),
                 watch_links::enabled.eq(1),
                 watch_links::created_at.eq(created_at),
                 watch_links::expires_at.eq(expires_at),

@@ -10,6 +10,7 @@ use common::origin::{Behaviour, FakeOrigin};
 use common::{get, request, wait_for, Linkd};
 use hmac::{Hmac, Mac};
 use linkd::http::session::{Sessions, MAX_SESSION_SECS};
+use linkd::token::Token;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -95,19 +96,28 @@ async fn a_backup_taken_before_a_link_existed_cannot_mint_its_sessions() {
         let forged = [
             global_key_cookie(key, id, exp),
             // The per-link scheme with every token the backup knows.
-            format!("watch_session={}", signer.issue(id, &old_token, exp).1),
+            format!(
+                "watch_session={}",
+                signer.issue(id, &Token::parse(&old_token).unwrap(), exp).1
+            ),
         ];
         for cookie in forged {
             assert_eq!(play_status(&l, &cookie).await, 403, "{cookie}");
         }
         // With the link's own token (a current backup has it), sessions can be minted, but
         // never claiming more than the longest session.
-        let valid = signer.issue(id, &token, exp).1;
+        let valid = signer.issue(id, &Token::parse(&token).unwrap(), exp).1;
         assert_eq!(
             play_status(&l, &format!("watch_session={valid}")).await,
             200
         );
-        let far = signer.issue(id, &token, now() + MAX_SESSION_SECS + 3600).1;
+        let far = signer
+            .issue(
+                id,
+                &Token::parse(&token).unwrap(),
+                now() + MAX_SESSION_SECS + 3600,
+            )
+            .1;
         assert_eq!(play_status(&l, &format!("watch_session={far}")).await, 403);
     }
     l.stop().await.unwrap();

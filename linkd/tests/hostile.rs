@@ -9,7 +9,9 @@ use common::origin::{Behaviour, FakeOrigin};
 use common::{get, raw_status, request, Linkd};
 use linkd::http::session::Sessions;
 
-const TOKEN: &str = "3q2-7wEHQWq9Yyb4Cq1c0Zp7cTbfS5rV";
+fn token() -> linkd::token::Token {
+    linkd::token::Token::parse("3q2-7wEHQWq9Yyb4Cq1c0Zp7cTbfS5rV").unwrap()
+}
 use proptest::prelude::*;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,7 +50,7 @@ proptest! {
         "v2\\.[A-Za-z0-9_=+/.-]{0,80}",
     ]) {
         let s = Sessions::single(&[7u8; 32]);
-        prop_assert_eq!(s.verify(&value, 0, TOKEN, None), None);
+        prop_assert_eq!(s.verify(&value, 0, &token(), None), None);
     }
 
     /// Well-formed cookies naming a real key and a plausible expiry, with any MAC: only the
@@ -70,7 +72,7 @@ proptest! {
         let value = format!("v2.{}.{}", b64.encode(&payload), b64.encode(&tag));
         let s = Sessions::single(&[7u8; 32]);
         prop_assert!(linkd::http::session::Claim::parse(&value).is_some());
-        prop_assert_eq!(s.verify(&value, 1_000_000_000, TOKEN, None), None);
+        prop_assert_eq!(s.verify(&value, 1_000_000_000, &token(), None), None);
     }
 
     #[test]
@@ -81,15 +83,15 @@ proptest! {
         with in 0x20u8..0x7f,
     ) {
         let s = Sessions::single(&[9u8; 32]);
-        let (_, value) = s.issue(link_id, TOKEN, expires_at);
+        let (_, value) = s.issue(link_id, &token(), expires_at);
         prop_assert_eq!(value.len(), 64);
         let now = expires_at - 1;
-        prop_assert!(s.verify(&value, now, TOKEN, None).is_some());
+        prop_assert!(s.verify(&value, now, &token(), None).is_some());
         let mut bytes = value.clone().into_bytes();
         prop_assume!(bytes[at] != with);
         bytes[at] = with;
         let changed = String::from_utf8(bytes).unwrap();
-        prop_assert_eq!(s.verify(&changed, now, TOKEN, None), None, "{} -> {}", value, changed);
+        prop_assert_eq!(s.verify(&changed, now, &token(), None), None, "{} -> {}", value, changed);
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub fn cookie(
     web: &Web,
     now: i64,
     s: &Session,
-    token: &str,
+    token: &crate::token::Token,
     link_expires_at: Option<i64>,
 ) -> String {
     let end = session::session_end(now, link_expires_at);

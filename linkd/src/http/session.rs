@@ -8,6 +8,7 @@
 //! truncated or forged value fails verification, and a claimed expiry beyond
 //! [`MAX_SESSION_SECS`] from now is refused.
 
+use crate::token::Token;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -149,7 +150,7 @@ impl Sessions {
     }
 
     /// A new session for the link `link_id` with `token`, ending at `expires_at`.
-    pub fn issue(&self, link_id: i64, token: &str, expires_at: i64) -> (Session, String) {
+    pub fn issue(&self, link_id: i64, token: &Token, expires_at: i64) -> (Session, String) {
         let mut id = [0u8; 8];
         getrandom::fill(&mut id).expect("the operating system's random source failed");
         let s = Session {
@@ -161,11 +162,11 @@ impl Sessions {
     }
 
     /// Session `s` (the same viewer) of the link with `token`, with the new end `expires_at`.
-    pub fn renew(&self, s: &Session, token: &str, expires_at: i64) -> String {
+    pub fn renew(&self, s: &Session, token: &Token, expires_at: i64) -> String {
         self.sign(&Session { expires_at, ..*s }, token)
     }
 
-    fn sign(&self, s: &Session, token: &str) -> String {
+    fn sign(&self, s: &Session, token: &Token) -> String {
         let ring = self.ring();
         let master = ring
             .master(ring.current)
@@ -186,7 +187,7 @@ impl Sessions {
     pub fn check(
         &self,
         claim: &Claim<'_>,
-        token: &str,
+        token: &Token,
         link_expires_at: Option<i64>,
         now: i64,
     ) -> Option<Session> {
@@ -210,7 +211,7 @@ impl Sessions {
         &self,
         value: &str,
         now: i64,
-        token: &str,
+        token: &Token,
         link_expires_at: Option<i64>,
     ) -> Option<Session> {
         self.check(&Claim::parse(value)?, token, link_expires_at, now)
@@ -218,10 +219,10 @@ impl Sessions {
 }
 
 /// The MAC of a cookie body under the link's own key, HMAC(master, `session\0` + token).
-fn link_mac(master: &Hmac<Sha256>, token: &str, body: &str) -> Hmac<Sha256> {
+fn link_mac(master: &Hmac<Sha256>, token: &Token, body: &str) -> Hmac<Sha256> {
     let mut k = master.clone();
     k.update(b"session\0");
-    k.update(token.as_bytes());
+    k.update(token.expose().as_bytes());
     let key = k.finalize().into_bytes();
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length");
     mac.update(PREFIX.as_bytes());
@@ -291,7 +292,13 @@ pub fn ended_state(headers: &http::HeaderMap) -> Option<&'static str> {
 mod tests {
     use super::*;
 
-    const TOKEN: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    fn token(text: &str) -> Token {
+        Token::parse(text).unwrap()
+    }
+
+    fn tok() -> Token {
+        token("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+    }
 
     fn signer() -> Sessions {
         Sessions::single(&[7u8; 32])
@@ -300,17 +307,17 @@ mod tests {
     #[test]
     fn issued_sessions_verify_until_they_end() {
         let s = signer();
-        let (session, value) = s.issue(42, TOKEN, 1000);
+        let (session, value) = s.issue(42, &tok(), 1000);
         assert_eq!(value.len(), VALUE_LEN);
-        assert_eq!(s.verify(&value, 999, TOKEN, None), Some(session));
-        assert_eq!(s.verify(&value, 1000, TOKEN, None), None);
+        assert_eq!(s.verify(&value, 999, &tok(), None), Some(session));
+        assert_eq!(s.verify(&value, 1000, &tok(), None), None);
     }
 
     #[test]
     fn forged_tampered_and_truncated_values_are_refused() {
         let s = signer();
-        let (_, value) = s.issue(42, TOKEN, 1000);
-        let other = Sessions::single(&[8u8; 32]).issue(42, TOKEN, 1000).1;
+        let (_, value) = s.issue(42, &tok(), 1000);
+        let other = Sessions::single(&[8u8; 32]).issue(42, &tok(), 1000).1;
         let mut flipped = value.clone().into_bytes();
         flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
         let flipped = String::from_utf8(flipped).unwrap();
@@ -326,7 +333,7 @@ mod tests {
             "v2..".into(),
         ];
         for c in cases {
-            assert_eq!(s.verify(&c, 0, TOKEN, None), None, "{c}");
+            assert_eq!(s.verify(&c, 0, &tok(), None), None, "{c}");
         }
     }
 
@@ -335,10 +342,10 @@ mod tests {
     #[test]
     fn a_session_is_bound_to_its_links_token() {
         let s = signer();
-        let (_, value) = s.issue(42, TOKEN, 1000);
-        let other_token = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
-        assert!(s.verify(&value, 0, TOKEN, None).is_some());
-        assert_eq!(s.verify(&value, 0, other_token, None), None);
+        let (_, value) = s.issue(42, &tok(), 1000);
+        let other_token = token("BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB");
+        assert!(s.verify(&value, 0, &tok(), None).is_some());
+        assert_eq!(s.verify(&value, 0, &other_token, None), None);
     }
 
     /// A cookie may not claim more than the longest session from now, and never outlives
@@ -347,10 +354,10 @@ mod tests {
     fn claimed_expiry_is_bounded() {
         let s = signer();
         let now = 1_000_000;
-        let (_, far) = s.issue(42, TOKEN, now + MAX_SESSION_SECS + 1);
-        assert_eq!(s.verify(&far, now, TOKEN, None), None);
-        let (_, ok) = s.issue(42, TOKEN, now + MAX_SESSION_SECS);
-        let got = s.verify(&ok, now, TOKEN, Some(now + 60)).unwrap();
+        let (_, far) = s.issue(42, &tok(), now + MAX_SESSION_SECS + 1);
+        assert_eq!(s.verify(&far, now, &tok(), None), None);
+        let (_, ok) = s.issue(42, &tok(), now + MAX_SESSION_SECS);
+        let got = s.verify(&ok, now, &tok(), Some(now + 60)).unwrap();
         assert_eq!(got.expires_at, now + 60);
     }
 
@@ -359,15 +366,15 @@ mod tests {
     #[test]
     fn rotated_keys_keep_old_sessions_until_dropped() {
         let s = Sessions::new(&[(1, vec![1; 32])], 1);
-        let (_, old) = s.issue(42, TOKEN, 1000);
+        let (_, old) = s.issue(42, &tok(), 1000);
         s.install(&[(1, vec![1; 32]), (2, vec![2; 32])], 2);
-        let (_, new) = s.issue(42, TOKEN, 1000);
+        let (_, new) = s.issue(42, &tok(), 1000);
         assert_eq!(Claim::parse(&new).unwrap().key_id, 2);
-        assert!(s.verify(&old, 0, TOKEN, None).is_some());
-        assert!(s.verify(&new, 0, TOKEN, None).is_some());
+        assert!(s.verify(&old, 0, &tok(), None).is_some());
+        assert!(s.verify(&new, 0, &tok(), None).is_some());
         s.install(&[(2, vec![2; 32])], 2);
-        assert_eq!(s.verify(&old, 0, TOKEN, None), None);
-        assert!(s.verify(&new, 0, TOKEN, None).is_some());
+        assert_eq!(s.verify(&old, 0, &tok(), None), None);
+        assert!(s.verify(&new, 0, &tok(), None).is_some());
     }
 
     #[test]
@@ -382,9 +389,9 @@ mod tests {
             assert_eq!(session_end(now, link), want, "{now} {link:?}");
         }
         let s = signer();
-        let (session, _) = s.issue(42, TOKEN, 1060);
-        let renewed = s.renew(&session, TOKEN, 1120);
-        let again = s.verify(&renewed, 1100, TOKEN, None).unwrap();
+        let (session, _) = s.issue(42, &tok(), 1060);
+        let renewed = s.renew(&session, &tok(), 1120);
+        let again = s.verify(&renewed, 1100, &tok(), None).unwrap();
         assert_eq!(
             (again.id, again.link_id, again.expires_at),
             (session.id, 42, 1120)

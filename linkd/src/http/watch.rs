@@ -10,6 +10,7 @@
 use super::page::{ErrorPage, PlayerConfig};
 use super::session;
 use super::{Body, Web};
+use crate::token::Token;
 use crate::Shared;
 use http::{header, HeaderValue, Method, Request, Response};
 use proto::LinkState;
@@ -59,8 +60,8 @@ pub fn watch<B>(
     if web.limiter.blocked(client) {
         return web.pages.error(ErrorPage::TooManyRequests);
     }
-    let token = &req.uri().path()["/live/stream/".len()..];
-    let Some(entry) = shared.links.by_token(token) else {
+    let token = Token::parse(&req.uri().path()["/live/stream/".len()..]);
+    let Some(entry) = token.and_then(|t| shared.links.by_token(&t)) else {
         web.limiter.fail(client);
         return web.pages.error(ErrorPage::InvalidLink);
     };
