@@ -5,24 +5,26 @@
 //! resolves, every task sees the same cancellation, in-flight work drains for the grace
 //! period, and `run` returns. `main` only loads the config, binds and maps errors to exit codes.
 
-pub mod cache;
-pub mod clock;
-pub mod config;
-pub mod events;
-pub mod greetings;
-pub mod http;
-pub mod keys;
-pub mod links;
+mod cache;
+mod clock;
+mod config;
+mod events;
+mod greetings;
+mod http;
+mod keys;
+mod links;
 pub mod logging;
-pub mod memory;
-pub mod metrics;
-pub mod origin;
-pub mod rpc;
-pub mod store;
-pub mod stream;
-pub mod token;
-pub mod upstream;
-pub mod viewers;
+mod memory;
+mod metrics;
+mod origin;
+mod rpc;
+mod store;
+mod stream;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod token;
+mod upstream;
+mod viewers;
 
 pub use clock::Clock;
 pub use config::{Config, ConfigError};
@@ -126,7 +128,7 @@ fn listen_tcp(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 }
 
 /// State shared by every part of linkd.
-pub struct Shared {
+pub(crate) struct Shared {
     /// The effective configuration.
     pub config: Config,
     /// The link table (the only writer of links).
@@ -218,17 +220,22 @@ pub async fn run(
     ));
     let web_for_sweep = web.clone();
     let metrics_task = listeners.metrics.map(|l| {
-        tokio::spawn(metrics::serve(
+        tokio::spawn(http::serve(
             l,
+            http::Site::Metrics,
             shared.clone(),
             web.clone(),
+            http::conns::Conns::from_config(&shared.config),
             token.clone(),
+            grace,
         ))
     });
     let http_task = tokio::spawn(http::serve(
         listeners.http,
+        http::Site::Main,
         shared.clone(),
-        web,
+        web.clone(),
+        web.conns.clone(),
         token.clone(),
         grace,
     ));

@@ -1,26 +1,14 @@
-//! `/metrics` in Prometheus text format, on its own listener (`METRICS_ADDR`, off unless set):
-//! requests by route and status, upstream fetches, cache hits and bytes, coalesced waiters,
-//! expired answers given while they were refreshed, open and refused connections,
-//! viewers per link, and whether the stream is live.
+//! The figures linkd exports in Prometheus text format: requests by route and status,
+//! upstream fetches, cache hits and bytes, coalesced waiters, expired answers given while they
+//! were refreshed, open and refused connections, viewers per link, and whether the stream is
+//! live. A leaf: the HTTP side records into [`RequestCounts`] and gathers a [`Figures`]; the
+//! page is served on `METRICS_ADDR` by the HTTP server's own accept loop.
 
-use crate::http::{full, Body, Route, Web};
-use crate::Shared;
-use http::{header, HeaderValue, Request, Response, StatusCode};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
 
-const ROUTES: [Route; 6] = [
-    Route::Health,
-    Route::Watch,
-    Route::Session,
-    Route::Play,
-    Route::Asset,
-    Route::NotFound,
-];
+/// The route names requests are counted by; the last one takes any other.
+pub(crate) const ROUTES: [&str; 6] = ["healthz", "watch", "session", "play", "asset", "not_found"];
 const STATUSES: [u16; 15] = [
     200, 206, 304, 400, 403, 404, 405, 410, 414, 429, 431, 500, 502, 503, 0,
 ];
@@ -40,7 +28,7 @@ impl Default for RequestCounts {
 
 impl RequestCounts {
     /// Counts one answered request.
-    pub fn record(&self, route: Route, status: u16) {
+    pub fn record(&self, route: &str, status: u16) {
         let r = ROUTES
             .iter()
             .position(|x| *x == route)
@@ -53,49 +41,75 @@ impl RequestCounts {
     }
 }
 
+/// The figures of one scrape, gathered by the HTTP side from the parts that hold them.
+#[derive(Debug, Default)]
+pub(crate) struct Figures {
+    /// Requests sent to the origin.
+    pub upstream_fetches: u64,
+    /// Requests answered from memory.
+    pub cache_hits: u64,
+    /// Bytes answered from memory.
+    pub cache_hit_bytes: u64,
+    /// Requests that waited for another request's fetch.
+    pub coalesced: u64,
+    /// Expired answers given while one request refreshed them.
+    pub stale: u64,
+    /// Bytes of origin answers held in memory.
+    pub cache_bytes: u64,
+    /// Whether the stream is live.
+    pub stream_live: bool,
+    /// Open HTTP connections.
+    pub connections: usize,
+    /// Connections refused over the total cap and over the per-client cap.
+    pub refused: (u64, u64),
+    /// Viewers by link id.
+    pub viewers: Vec<(i64, u32)>,
+    /// Links active now.
+    pub active_links: u32,
+}
+
 /// The metrics page.
-pub fn render(shared: &Shared, web: &Web) -> String {
+pub fn render(requests: &RequestCounts, f: &Figures) -> String {
     let mut out = String::new();
     out.push_str("# HELP tempstream_http_requests_total HTTP requests answered, by route and status (0 = other).\n");
     out.push_str("# TYPE tempstream_http_requests_total counter\n");
     for (r, route) in ROUTES.iter().enumerate() {
         for (s, status) in STATUSES.iter().enumerate() {
-            let n = web.requests.counts[r][s].load(Ordering::Relaxed);
+            let n = requests.counts[r][s].load(Ordering::Relaxed);
             if n > 0 {
                 let _ = writeln!(
                     out,
                     "tempstream_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
-                    route.name()
+                    route
                 );
             }
         }
     }
-    let st = &web.cache.stats;
     let counters = [
         (
             "tempstream_upstream_fetches_total",
             "Requests sent to the origin.",
-            st.upstream_fetches.load(Ordering::Relaxed),
+            f.upstream_fetches,
         ),
         (
             "tempstream_cache_hits_total",
             "Requests answered from memory.",
-            st.hits.load(Ordering::Relaxed),
+            f.cache_hits,
         ),
         (
             "tempstream_cache_hit_bytes_total",
             "Bytes answered from memory.",
-            st.hit_bytes.load(Ordering::Relaxed),
+            f.cache_hit_bytes,
         ),
         (
             "tempstream_coalesced_waiters_total",
             "Requests that waited for another request's origin fetch.",
-            st.coalesced.load(Ordering::Relaxed),
+            f.coalesced,
         ),
         (
             "tempstream_cache_stale_hits_total",
             "Requests answered with an expired answer while one request refreshed it.",
-            st.stale.load(Ordering::Relaxed),
+            f.stale,
         ),
     ];
     for (name, help, v) in counters {
@@ -107,14 +121,14 @@ pub fn render(shared: &Shared, web: &Web) -> String {
     let _ = writeln!(
         out,
         "# HELP tempstream_cache_bytes Bytes of origin answers held in memory.\n# TYPE tempstream_cache_bytes gauge\ntempstream_cache_bytes {}",
-        web.cache.bytes()
+        f.cache_bytes
     );
     let _ = writeln!(
         out,
         "# HELP tempstream_stream_live Whether the stream is live (1) or offline (0).\n# TYPE tempstream_stream_live gauge\ntempstream_stream_live {}",
-        u8::from(shared.stream.live())
+        u8::from(f.stream_live)
     );
-    let (over_total, over_client) = web.conns.refused();
+    let (over_total, over_client) = f.refused;
     let _ = writeln!(
         out,
         "# HELP tempstream_http_connections Open HTTP connections.\n# TYPE tempstream_http_connections gauge\ntempstream_http_connections {}\n\
@@ -122,10 +136,10 @@ pub fn render(shared: &Shared, web: &Web) -> String {
          # TYPE tempstream_http_connections_refused_total counter\n\
          tempstream_http_connections_refused_total{{cap=\"total\"}} {over_total}\n\
          tempstream_http_connections_refused_total{{cap=\"client\"}} {over_client}",
-        web.conns.open()
+        f.connections
     );
     out.push_str("# HELP tempstream_viewers Playback sessions watching now, by link id.\n# TYPE tempstream_viewers gauge\n");
-    let mut per_link: Vec<(i64, u32)> = shared.viewers.per_link().into_iter().collect();
+    let mut per_link = f.viewers.clone();
     per_link.sort();
     for (link, n) in per_link {
         let _ = writeln!(out, "tempstream_viewers{{link_id=\"{link}\"}} {n}");
@@ -133,51 +147,7 @@ pub fn render(shared: &Shared, web: &Web) -> String {
     let _ = writeln!(
         out,
         "# HELP tempstream_active_links Links active now.\n# TYPE tempstream_active_links gauge\ntempstream_active_links {}",
-        shared.links.active_count()
+        f.active_links
     );
     out
-}
-
-/// Serves `GET /metrics` on `listener` until `shutdown`.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    shared: Arc<Shared>,
-    web: Arc<Web>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        let stream = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((s, _)) => s,
-                Err(_) => continue,
-            },
-        };
-        let (shared, web) = (shared.clone(), web.clone());
-        let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-            let (shared, web) = (shared.clone(), web.clone());
-            async move {
-                let r: Response<Body> = if req.uri().path() == "/metrics" {
-                    let mut r = Response::new(full(render(&shared, &web)));
-                    r.headers_mut().insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-                    );
-                    r
-                } else {
-                    crate::http::text(StatusCode::NOT_FOUND, "not found")
-                };
-                Ok::<_, std::convert::Infallible>(r)
-            }
-        });
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc);
-            tokio::select! {
-                _ = conn => {}
-                _ = stop.cancelled() => {}
-            }
-        });
-    }
 }

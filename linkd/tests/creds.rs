@@ -9,8 +9,8 @@ use base64::Engine as _;
 use common::origin::{Behaviour, FakeOrigin};
 use common::{get, request, wait_for, Linkd};
 use hmac::{Hmac, Mac};
-use linkd::http::session::{Sessions, MAX_SESSION_SECS};
-use linkd::token::Token;
+use linkd::testing::Token;
+use linkd::testing::{Sessions, MAX_SESSION_SECS};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

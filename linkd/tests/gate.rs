@@ -515,7 +515,7 @@ async fn reader_credentials_are_sent_to_the_origin() {
     let (_d, l) = Linkd::start(move |c| {
         c.mediamtx_hls_base_url = base;
         c.mediamtx_read_user = Some("reader".into());
-        c.mediamtx_read_password = Some(linkd::config::Secret::new("s3cret"));
+        c.mediamtx_read_password = Some(linkd::testing::Secret::new("s3cret"));
     })
     .await;
     let (_, token, _) = l.new_link(&["10m"]).await;

@@ -7,10 +7,10 @@ mod common;
 
 use common::origin::{Behaviour, FakeOrigin};
 use common::{get, raw_status, request, Linkd};
-use linkd::http::session::Sessions;
+use linkd::testing::Sessions;
 
-fn token() -> linkd::token::Token {
-    linkd::token::Token::parse("3q2-7wEHQWq9Yyb4Cq1c0Zp7cTbfS5rV").unwrap()
+fn token() -> linkd::testing::Token {
+    linkd::testing::Token::parse("3q2-7wEHQWq9Yyb4Cq1c0Zp7cTbfS5rV").unwrap()
 }
 use proptest::prelude::*;
 use std::time::{Duration, Instant};
@@ -30,7 +30,7 @@ proptest! {
 
     #[test]
     fn sanitized_paths_are_plain_relative_file_names(raw in hostile_text()) {
-        if let Ok(p) = linkd::http::path::sanitize(&raw) {
+        if let Ok(p) = linkd::testing::sanitize(&raw) {
             prop_assert!(!p.contains(".."), "{raw:?} -> {p:?}");
             prop_assert!(!p.contains("//"), "{raw:?} -> {p:?}");
             prop_assert!(!p.starts_with('/'), "{raw:?} -> {p:?}");
@@ -71,7 +71,7 @@ proptest! {
         payload.extend_from_slice(&1u32.to_le_bytes());
         let value = format!("v2.{}.{}", b64.encode(&payload), b64.encode(&tag));
         let s = Sessions::single(&[7u8; 32]);
-        prop_assert!(linkd::http::session::Claim::parse(&value).is_some());
+        prop_assert!(linkd::testing::Claim::parse(&value).is_some());
         prop_assert_eq!(s.verify(&value, 1_000_000_000, &token(), None), None);
     }
 
@@ -100,7 +100,7 @@ proptest! {
         "[0-9]{1,12} ?(s|m|h|d|w|ms|us|ns|y|M|min|sec|days)?",
         "([0-9]{1,6}(h|m|s|d) ?){1,4}",
     ]) {
-        if let Ok(d) = linkd::links::parse_ttl(&ttl) {
+        if let Ok(d) = linkd::testing::parse_ttl(&ttl) {
             prop_assert!(d >= Duration::from_secs(1), "{ttl:?} -> {d:?}");
             prop_assert!(d <= Duration::from_secs(30 * 86400), "{ttl:?} -> {d:?}");
         }
@@ -108,7 +108,7 @@ proptest! {
 
     #[test]
     fn notes_never_panic_and_accepted_ones_are_short_and_printable(note in any::<String>()) {
-        if linkd::links::check_note(&note).is_ok() {
+        if linkd::testing::check_note(&note).is_ok() {
             prop_assert!(note.chars().count() <= proto::MAX_NOTE_CHARS);
             prop_assert!(!note.chars().any(char::is_control));
         }
@@ -116,7 +116,7 @@ proptest! {
 
     #[test]
     fn config_values_never_panic_and_errors_name_the_variable(
-        var in proptest::sample::select(linkd::config::VARIABLES),
+        var in proptest::sample::select(linkd::testing::VARIABLES),
         value in prop_oneof![any::<String>(), "[0-9a-z:./ -]{0,20}"],
     ) {
         let base = [
@@ -242,7 +242,7 @@ async fn slowloris_connections_are_closed_while_viewers_keep_playing() {
     let (_d, l, _origin) = setup(|_| {}).await;
     let (_, token, _) = l.new_link(&["10m"]).await;
     let cookie = l.open(&token).await;
-    let limit = linkd::http::HEADER_READ_TIMEOUT + Duration::from_secs(5);
+    let limit = linkd::testing::HEADER_READ_TIMEOUT + Duration::from_secs(5);
     let start = Instant::now();
     let mut slow = Vec::new();
     for _ in 0..3 {
@@ -286,7 +286,7 @@ async fn slowloris_connections_are_closed_while_viewers_keep_playing() {
         let at =
             closed.unwrap_or_else(|| panic!("a slow client was still connected after {limit:?}"));
         assert!(
-            at >= linkd::http::HEADER_READ_TIMEOUT - Duration::from_secs(2),
+            at >= linkd::testing::HEADER_READ_TIMEOUT - Duration::from_secs(2),
             "closed at {at:?}, before the header timeout: not a slowloris test"
         );
     }

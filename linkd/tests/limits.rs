@@ -59,7 +59,7 @@ async fn answer_of_new_connection(l: &Linkd) -> String {
 async fn a_client_that_stops_reading_is_cut_after_the_send_timeout() {
     let timeout = Duration::from_secs(1);
     let (_d, l) = Linkd::start(|c| c.http_send_timeout = timeout).await;
-    let js = linkd::http::assets::Assets::new().urls().hls_js;
+    let js = linkd::testing::Assets::new().urls().hls_js;
     let one = get(&l.url(&js), None).await.unwrap().body.len();
     // Pipelined requests for far more than the socket buffers hold, never read.
     let n = 100;
@@ -97,7 +97,7 @@ async fn a_client_that_stops_reading_is_cut_after_the_send_timeout() {
 async fn connections_over_the_caps_get_a_503_and_are_closed() {
     // Loopback is not a trusted proxy here, so the per-client cap applies to this test.
     let (_d, l) = Linkd::start(|c| {
-        c.http_trusted_proxies = linkd::http::peers::TrustedProxies::parse("10.0.0.0/8").unwrap();
+        c.http_trusted_proxies = linkd::testing::TrustedProxies::parse("10.0.0.0/8").unwrap();
         c.http_max_connections_per_client = 2;
         c.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
     })
@@ -192,7 +192,7 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
     // addresses do not escape the bad-token limiter.
     let (_d, l) = Linkd::start(|c| {
         c.http_trusted_proxy_count = 1;
-        c.http_trusted_proxies = linkd::http::peers::TrustedProxies::parse("10.0.0.0/8").unwrap();
+        c.http_trusted_proxies = linkd::testing::TrustedProxies::parse("10.0.0.0/8").unwrap();
     })
     .await;
     let s = guesses_with_forged_addresses(&l).await;

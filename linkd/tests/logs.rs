@@ -42,7 +42,7 @@ async fn no_secret_reaches_a_log_line() {
     let (_d, l) = Linkd::start(move |c| {
         c.mediamtx_hls_base_url = base;
         c.mediamtx_read_user = Some("reader".into());
-        c.mediamtx_read_password = Some(linkd::config::Secret::new(password));
+        c.mediamtx_read_password = Some(linkd::testing::Secret::new(password));
         c.probe_interval = std::time::Duration::from_millis(100);
     })
     .await;

@@ -181,8 +181,7 @@ impl Origin {
 pub struct Linkd {
     pub http_addr: SocketAddr,
     pub socket: PathBuf,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), linkd::Error>>>,
+    running: linkd::testing::Running,
 }
 
 impl Linkd {
@@ -192,32 +191,17 @@ impl Linkd {
         cfg.mediamtx_hls_base_url = origin.base_url();
         cfg.probe_interval = Duration::from_millis(200);
         cfg.shutdown_grace = Duration::from_secs(1);
-        let listeners = linkd::bind(&cfg).await.expect("bind linkd");
-        let http_addr = listeners.http_addr();
-        let socket = cfg.rpc_socket.clone();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(linkd::run(cfg, listeners, async move {
-            let _ = stopped.await;
-        }));
+        let running = linkd::testing::Running::start(cfg).await;
         Linkd {
-            http_addr,
-            socket,
-            stop: Some(stop),
-            task: Some(task),
+            http_addr: running.http_addr,
+            socket: running.socket.clone(),
+            running,
         }
     }
 
     /// Stops linkd and waits until it has returned.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let r = tokio::time::timeout(WAIT, task)
-                .await
-                .expect("linkd stops in time");
-            r.expect("linkd task").expect("linkd ran cleanly");
-        }
+        self.running.stop().await.expect("linkd ran cleanly");
     }
 
     /// A client of its API, for checking what the bot did.

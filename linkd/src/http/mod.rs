@@ -1,5 +1,6 @@
-//! linkd's HTTP server: the route table, connection limits (`conns`), the client's address
-//! (`peers`), the access log and graceful drain.
+//! linkd's HTTP server: the route table, the accept loop both listeners share (`listen`:
+//! connection limits in `conns`, timeouts, graceful drain), the client's address (`peers`),
+//! the access log, and the metrics page (`scrape`, on `METRICS_ADDR` only).
 //!
 //! | method      | path                    | answer                                                   |
 //! |-------------|-------------------------|----------------------------------------------------------|
@@ -11,18 +12,22 @@
 //! | GET, HEAD   | `/assets/{name}`        | embedded page assets, cached for a year                   |
 //! | anything    | anything else           | 404 page (405 for a known path with another method)       |
 
-pub mod assets;
-pub mod conditional;
-pub mod conns;
-pub mod limiter;
-pub mod page;
-pub mod path;
-pub mod peers;
-pub mod play;
-pub mod renew;
-pub mod revoke;
-pub mod session;
-pub mod watch;
+pub(crate) mod assets;
+pub(crate) mod conditional;
+pub(crate) mod conns;
+pub(crate) mod limiter;
+mod listen;
+pub(crate) mod page;
+pub(crate) mod path;
+pub(crate) mod peers;
+pub(crate) mod play;
+pub(crate) mod renew;
+pub(crate) mod revoke;
+mod scrape;
+pub(crate) mod session;
+pub(crate) mod watch;
+
+pub(crate) use listen::{serve, Site};
 
 use crate::origin::Origin;
 use crate::Shared;
@@ -30,11 +35,9 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 /// Response bodies: whole buffers or a stream from the origin.
 pub type Body = BoxBody<Bytes, hyper::Error>;
@@ -113,90 +116,6 @@ impl Web {
     }
 }
 
-/// Serves HTTP on `listener` until `shutdown`, then lets open requests finish for `grace`.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    shared: Arc<Shared>,
-    web: Arc<Web>,
-    shutdown: CancellationToken,
-    grace: Duration,
-) {
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_HEAD_BYTES.max(8192))
-        .keep_alive(true);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let conns = web.conns.clone();
-    let send_timeout = shared.config.http_send_timeout;
-    let mut refused = (0u64, None::<Instant>);
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "http accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let permit = match conns.admit(peer.ip()) {
-            Ok(p) => p,
-            Err(why) => {
-                warn_refused(&mut refused, peer, why, conns.open());
-                tokio::spawn(conns::refuse(stream, why));
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        let web = web.clone();
-        let service = hyper::service::service_fn(move |req| {
-            let shared = shared.clone();
-            let web = web.clone();
-            async move { Ok::<_, std::convert::Infallible>(handle(shared, web, req, peer).await) }
-        });
-        let io = conns::SendTimeout::new(stream, send_timeout);
-        let conn = builder.serve_connection(TokioIo::new(io), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "http connection ended with an error");
-            }
-            drop(permit);
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("http requests still running after the grace period; dropping them");
-    }
-}
-
-/// Logs refused connections: one warning per 10 s however many are refused.
-fn warn_refused(
-    refused: &mut (u64, Option<Instant>),
-    peer: SocketAddr,
-    why: conns::Refusal,
-    open: usize,
-) {
-    refused.0 += 1;
-    if refused
-        .1
-        .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
-    {
-        tracing::warn!(client = %peer.ip(), ?why, refused = refused.0, open,
-            "connections refused: over the limit (HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT)");
-        *refused = (0, Some(Instant::now()));
-    }
-}
-
 /// The route a request took, for the access log (never the token itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -245,7 +164,7 @@ pub fn route_of(path: &str) -> Route {
     }
 }
 
-async fn handle(
+pub(crate) async fn handle(
     shared: Arc<Shared>,
     web: Arc<Web>,
     req: Request<Incoming>,
@@ -263,7 +182,7 @@ async fn handle(
     );
     let response = dispatch(&shared, &web, route, req, client).await;
     let status = response.status().as_u16();
-    web.requests.record(route, status);
+    web.requests.record(route.name(), status);
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     if route == Route::Play || route == Route::Asset || route == Route::Session {
         tracing::debug!(%method, route = route.name(), status, ms, %client, "http");

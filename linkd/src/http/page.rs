@@ -49,8 +49,6 @@ pub enum ErrorPage {
     MethodNotAllowed,
     /// Too many failed attempts.
     TooManyRequests,
-    /// linkd failed.
-    Internal,
 }
 
 impl ErrorPage {
@@ -85,11 +83,6 @@ impl ErrorPage {
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many attempts",
                 "Too many links that do not work were tried from your address. Wait a minute and try again.",
-            ),
-            ErrorPage::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "The service had a problem. Try again in a moment.",
             ),
         }
     }

@@ -120,7 +120,8 @@ impl Sessions {
         s
     }
 
-    /// A signer with one master key, id 1 (tests and tools).
+    /// A signer with one master key, id 1 (tests).
+    #[cfg(any(test, feature = "testing"))]
     pub fn single(key: &[u8]) -> Sessions {
         Sessions::new(&[(1, key.to_vec())], 1)
     }
@@ -207,6 +208,7 @@ impl Sessions {
     }
 
     /// [`Claim::parse`] then [`Sessions::check`], for a caller that knows the link already.
+    #[cfg(any(test, feature = "testing"))]
     pub fn verify(
         &self,
         value: &str,

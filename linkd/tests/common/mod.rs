@@ -14,8 +14,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// A linkd running in this process.
 pub struct Linkd {
@@ -24,8 +22,7 @@ pub struct Linkd {
     pub metrics: Option<SocketAddr>,
     pub socket: PathBuf,
     pub config: linkd::Config,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), linkd::Error>>>,
+    running: linkd::testing::Running,
 }
 
 impl Linkd {
@@ -33,21 +30,15 @@ impl Linkd {
     pub async fn start_in(dir: &Path, tweak: impl FnOnce(&mut linkd::Config)) -> Linkd {
         let mut config = linkd::Config::local(dir);
         tweak(&mut config);
-        let listeners = linkd::bind(&config).await.expect("bind");
-        let addr = listeners.http_addr();
-        let metrics = listeners.metrics_addr();
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(linkd::run(config.clone(), listeners, async move {
-            let _ = rx.await;
-        }));
+        let running = linkd::testing::Running::start(config.clone()).await;
+        let addr = running.http_addr;
         let l = Linkd {
             dir: dir.to_path_buf(),
             addr,
-            metrics,
+            metrics: running.metrics_addr,
             socket: config.rpc_socket.clone(),
             config,
-            stop: Some(tx),
-            task: Some(task),
+            running,
         };
         let base = format!("http://{addr}");
         wait_for("linkd answers /healthz", Duration::from_secs(10), || {
@@ -77,20 +68,7 @@ impl Linkd {
 
     /// Stops linkd and waits for `run` to return.
     pub async fn stop(mut self) -> Result<(), linkd::Error> {
-        self.shutdown().await
-    }
-
-    async fn shutdown(&mut self) -> Result<(), linkd::Error> {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        match self.task.take() {
-            Some(t) => tokio::time::timeout(Duration::from_secs(20), t)
-                .await
-                .expect("linkd stops within 20 s")
-                .expect("linkd task"),
-            None => Ok(()),
-        }
+        self.running.stop().await
     }
 
     /// Runs the real linkctl binary against this linkd.
