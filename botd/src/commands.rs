@@ -42,6 +42,13 @@ pub enum Command {
     },
     /// `/whoami`.
     WhoAmI,
+    /// `/greet ID [text]`: what the link's viewers see (no text removes it).
+    Greet {
+        /// The link's id.
+        id: i64,
+        /// The greeting.
+        text: Option<String>,
+    },
     /// `/notify on|off` (`None`: just say which it is).
     Notify {
         /// Notifications in this chat wanted or not.
@@ -69,6 +76,7 @@ pub const MENU: &[(&str, &str)] = &[
     ("off", "disable a link: /off ID"),
     ("offlast", "disable the newest active link"),
     ("extend", "new expiry for a link: /extend ID TTL"),
+    ("greet", "what a link's viewers see: /greet ID text"),
     ("notify", "notifications in this chat: /notify on|off"),
     ("whoami", "show this chat's id"),
     ("help", "what this bot does"),
@@ -77,6 +85,7 @@ pub const MENU: &[(&str, &str)] = &[
 const USAGE_OFF: &str = "/off ID, e.g. /off 7";
 const USAGE_EXTEND: &str = "/extend ID TTL, e.g. /extend 7 2h";
 const USAGE_NOTIFY: &str = "/notify on or /notify off";
+const USAGE_GREET: &str = "/greet ID text, e.g. /greet 7 Hello Grandma! (/greet 7 removes it)";
 
 /// Whether a word is meant as a lifetime (`90m`, `1h30m`, `2d`, or a bare number that linkd
 /// will explain): it starts with a digit.
@@ -144,6 +153,16 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         "status" => Ok(Command::Status),
         "offlast" => Ok(Command::OffLast),
         "whoami" => Ok(Command::WhoAmI),
+        "greet" => {
+            let (word, after) = first_word(rest);
+            match parse_id(word) {
+                Some(id) => Ok(Command::Greet {
+                    id,
+                    text: note_of(after),
+                }),
+                None => Err(ParseError::Usage(USAGE_GREET)),
+            }
+        }
         "notify" => match rest.trim().to_ascii_lowercase().as_str() {
             "" => Ok(Command::Notify { on: None }),
             "on" => Ok(Command::Notify { on: Some(true) }),
@@ -341,6 +360,15 @@ mod tests {
             ("/extend x 2h", Err(ParseError::Usage(USAGE_EXTEND))),
             ("/extend 3 2h more", Err(ParseError::Usage(USAGE_EXTEND))),
             ("/whoami", Ok(WhoAmI)),
+            (
+                "/greet 7 Hello Grandma!",
+                Ok(Greet {
+                    id: 7,
+                    text: Some("Hello Grandma!".into()),
+                }),
+            ),
+            ("/greet 7", Ok(Greet { id: 7, text: None })),
+            ("/greet", Err(ParseError::Usage(USAGE_GREET))),
             ("/notify", Ok(Notify { on: None })),
             ("/notify OFF", Ok(Notify { on: Some(false) })),
             ("/notify on", Ok(Notify { on: Some(true) })),

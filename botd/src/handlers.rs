@@ -87,6 +87,7 @@ fn command_name(cmd: &Command) -> &'static str {
         Command::Extend { .. } => "extend",
         Command::WhoAmI => "whoami",
         Command::Notify { .. } => "notify",
+        Command::Greet { .. } => "greet",
     }
 }
 
@@ -141,6 +142,15 @@ async fn run(app: &App, chat: ChatId, cmd: Command) -> Vec<Reply> {
                     .map(|t| t.text.as_str()),
             )],
             Command::WhoAmI => vec![messages::whoami(chat.0)],
+            Command::Greet { id, text } => {
+                let shown = text.clone();
+                let link = app
+                    .linkd
+                    .call(|c, ctx| async move { c.set_greeting(ctx, id, text).await })
+                    .await?;
+                tracing::info!(link = link.id, "greeting set");
+                vec![messages::greeting_set(&link, shown.as_deref())]
+            }
             Command::Notify { on } => {
                 if let Some(on) = on {
                     app.set_notify(chat, on);

@@ -246,6 +246,18 @@ pub fn notice(html: &str) -> String {
     shorten(&plain(html), MAX_NOTICE)
 }
 
+/// `/greet`: what the link's viewers see now.
+pub fn greeting_set(link: &Link, greeting: Option<&str>) -> Reply {
+    Reply::text(match greeting {
+        Some(g) => format!(
+            "Viewers of {} now see: “{}”. Your note stays private.",
+            title(link),
+            escape(g)
+        ),
+        None => format!("Viewers of {} see no greeting.", title(link)),
+    })
+}
+
 /// `/whoami`, answered to anyone.
 pub fn whoami(chat_id: i64) -> Reply {
     Reply::text(format!("This chat's id is <code>{chat_id}</code>."))

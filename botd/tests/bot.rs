@@ -90,7 +90,7 @@ async fn operator_commands() {
         .wait_for(0, WAIT, |c| c.method == "setMyCommands")
         .await
         .unwrap();
-    assert_eq!(menu.body["commands"].as_array().map(Vec::len), Some(10));
+    assert_eq!(menu.body["commands"].as_array().map(Vec::len), Some(11));
     assert!(ask(tg, OPERATOR, "/help").await.text().contains("/extend"));
 
     // /new with a TTL creates at once: URL in <code>, note, expiry, Disable button.
@@ -184,6 +184,9 @@ async fn operator_commands() {
         ("/bogus".into(), "I don't know /bogus"),
         ("hello there".into(), "/help"),
         ("/whoami".into(), "<code>1001</code>"),
+        (format!("/greet {kids} Hi kids"), "now see: “Hi kids”"),
+        (format!("/greet {kids}"), "see no greeting"),
+        ("/greet 999 hi".into(), "There is no link #999"),
         ("/status".into(), "Offline"),
         ("/status".into(), "3 active links"),
     ];

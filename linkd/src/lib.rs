@@ -9,6 +9,7 @@ pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod events;
+pub mod greetings;
 pub mod http;
 pub mod keys;
 pub mod links;
@@ -134,6 +135,8 @@ pub struct Shared {
     pub keys: keys::SigningKeys,
     /// The event log.
     pub events: events::Events,
+    /// What viewers of a link are greeted with, when the operator set something.
+    pub greetings: greetings::Greetings,
     /// Who is watching.
     pub viewers: viewers::Viewers,
     /// Whether the stream is live.
@@ -160,9 +163,17 @@ pub async fn run(
             return Err(e);
         }
     };
+    let greetings = match greetings::Greetings::load(store.clone()) {
+        Ok(g) => g,
+        Err(e) => {
+            let _ = std::fs::remove_file(&listeners.rpc_path);
+            return Err(e.into());
+        }
+    };
     let token = CancellationToken::new();
     let shared = Arc::new(Shared {
         events: events::Events::new(store.clone(), config.clock.clone()),
+        greetings,
         links,
         keys,
         viewers: viewers::Viewers::default(),

@@ -225,6 +225,22 @@ impl LinkApi for RpcServer {
         .await
     }
 
+    async fn set_greeting(
+        self,
+        _: Context,
+        id: i64,
+        greeting: Option<String>,
+    ) -> Result<Link, ApiError> {
+        logged("set_greeting", async {
+            self.writable()?;
+            let e = self.shared.links.get(id).ok_or(ApiError::NotFound { id })?;
+            self.shared.greetings.set(id, greeting).await?;
+            tracing::info!(link_id = id, "greeting set");
+            Ok(self.wire(&e))
+        })
+        .await
+    }
+
     async fn get_link(self, _: Context, id: i64) -> Result<Link, ApiError> {
         logged("get_link", async {
             let e = self.shared.links.get(id).ok_or(ApiError::NotFound { id })?;

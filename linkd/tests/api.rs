@@ -216,6 +216,37 @@ async fn linkctl_finds_its_socket_and_explains_itself() {
     l.stop().await.unwrap();
 }
 
+/// A link's note is the operator's label; viewers see a greeting only when one is set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_see_a_greeting_only_when_asked_for() {
+    let (_dir, l) = Linkd::start(|_| {}).await;
+    let (id, token, _) = l.new_link(&["1h", "--note", "ex-boss"]).await;
+    let page = || async {
+        common::get(&l.url(&format!("/live/stream/{token}")), None)
+            .await
+            .unwrap()
+            .body_text()
+    };
+    let html = page().await;
+    assert!(!html.contains("ex-boss"), "the note reached the page");
+    let id = id.to_string();
+    let set = l.linkctl(&["greet", &id, "Hello <Grandma>!"]).await;
+    assert_eq!(set.code, 0, "{set:?}");
+    let html = page().await;
+    assert!(html.contains("Hello &lt;Grandma&gt;!"), "{html}");
+    assert!(!html.contains("ex-boss"));
+    // Cleared, it goes away; refusals are typed.
+    assert_eq!(l.linkctl(&["greet", &id]).await.code, 0);
+    assert!(!page().await.contains("Grandma"));
+    let long = "x".repeat(201);
+    let refused = l.linkctl(&["--json", "greet", &id, &long]).await;
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("bad_note"), "{}", refused.stderr);
+    let missing = l.linkctl(&["--json", "greet", "999", "hi"]).await;
+    assert!(missing.stderr.contains("not_found"), "{}", missing.stderr);
+    l.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_comes_from_rpc_socket_when_no_flag_is_given() {
     let (_dir, l) = Linkd::start(|_| {}).await;

@@ -204,6 +204,12 @@ async fn head_and_link_previews_get_the_page_without_a_session_or_an_open() {
     // The first fetch of the stream by a session is.
     let cookie = l.open(&token).await;
     assert_eq!(opens(), 0);
+    // A request the gate refuses as no file of the stream is not watching either.
+    let odd = get(&l.url("/play/notes.html"), Some(&cookie))
+        .await
+        .unwrap();
+    assert_eq!(odd.status, 400);
+    assert_eq!(opens(), 0);
     assert_eq!(play_status(&l, &cookie).await, 200);
     wait_for("the open is recorded", Duration::from_secs(5), || async {
         opens() == 1

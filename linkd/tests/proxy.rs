@@ -179,6 +179,49 @@ async fn only_the_streams_files_reach_the_origin() {
     l.stop().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_origins_session_redirect_is_followed() {
+    let (_d, l, o, cookie) = setup(Behaviour::default()).await;
+    let refused = [
+        "/live/stream/../../etc/passwd.mp4?cookieCheck=1",
+        "/live/stream/%2e%2e/x.mp4?cookieCheck=1",
+        "/live/stream/.%2e/x.mp4?cookieCheck=1",
+        "/live/stream/%5c..%5cx.mp4?cookieCheck=1",
+        "/live/stream/a/b.mp4?cookieCheck=1",
+        "/live/other/x.mp4?cookieCheck=1",
+        "//elsewhere.invalid/live/stream/x.mp4?cookieCheck=1",
+        "/live/stream/x.mp4",
+    ];
+    for (n, location) in refused.iter().enumerate() {
+        *o.state.redirect.lock().unwrap() = Some(location.to_string());
+        let file = format!("seg{}.mp4", 100 + n);
+        let r = get(&l.url(&format!("/play/{file}")), Some(&cookie))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 502, "{location}");
+        assert_policies(location, &r);
+        // Nothing but the file itself (and the probe's playlists) was asked.
+        let last = o
+            .state
+            .requests()
+            .into_iter()
+            .rfind(|s| !s.path.ends_with(".m3u8"))
+            .map(|s| s.path);
+        assert_eq!(
+            last,
+            Some(format!("/live/stream/{file}")),
+            "{location}: followed"
+        );
+    }
+    // MediaMTX's own: followed.
+    *o.state.redirect.lock().unwrap() = Some("/live/stream/seg7.mp4?cookieCheck=1".into());
+    let r = get(&l.url("/play/seg200.mp4"), Some(&cookie))
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.body_text().as_str()), (200, "MEDIA:seg7.mp4"));
+    l.stop().await.unwrap();
+}
+
 /// The headers every `/play` answer carries.
 fn assert_policies(what: &str, r: &Answer) {
     assert_eq!(

@@ -79,6 +79,10 @@ pub trait LinkApi {
     async fn disable_last() -> Result<Link, ApiError>;
     /// Gives an active link a new expiry: `ttl` from now (a permanent link becomes temporary).
     async fn extend_link(id: i64, ttl: String) -> Result<Link, ApiError>;
+    /// Sets the line a link's viewers are greeted with on the watch page (`None` or empty
+    /// removes it). Only this shows text to viewers: a link's note is the operator's label.
+    /// Checked like a note.
+    async fn set_greeting(id: i64, greeting: Option<String>) -> Result<Link, ApiError>;
     /// The stream and the service as they are now.
     async fn status() -> Result<Status, ApiError>;
     /// Events not yet acknowledged by `consumer`, oldest first. Waits up to `wait_ms`

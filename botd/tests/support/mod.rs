@@ -320,7 +320,7 @@ pub async fn ask(tg: &FakeTelegram, chat: i64, text: &str) -> Call {
     tg.send_text(chat, text);
     let answer = tg
         .wait_for(since, WAIT, |c| {
-            c.method == "sendMessage" && c.chat() == Some(chat)
+            c.method == "sendMessage" && c.chat() == Some(chat) && !is_keyboard_refresh(c)
         })
         .await
         .unwrap_or_else(|e| panic!("no answer to {text:?}: {e}"));
@@ -340,6 +340,12 @@ pub fn assert_operator_language(text: &str) {
     }
 }
 
+/// The message that puts the current reply keyboard in place, sent once per chat after the
+/// first answer when that answer has buttons of its own: not an answer to anything.
+pub fn is_keyboard_refresh(c: &Call) -> bool {
+    c.text().starts_with("⌨️")
+}
+
 /// Like [`ask`], but waits for `expected` messages to `chat` and returns them all.
 pub async fn ask_many(tg: &FakeTelegram, chat: i64, text: &str, expected: usize) -> Vec<Call> {
     let since = tg.mark();
@@ -351,7 +357,9 @@ pub async fn ask_many(tg: &FakeTelegram, chat: i64, text: &str, expected: usize)
             .calls()
             .into_iter()
             .skip(since)
-            .filter(|c| c.method == "sendMessage" && c.chat() == Some(chat))
+            .filter(|c| {
+                c.method == "sendMessage" && c.chat() == Some(chat) && !is_keyboard_refresh(c)
+            })
             .collect();
         if got.len() >= expected {
             return got;

@@ -22,6 +22,7 @@ Examples:
   linkctl list                       the active links, newest first
   linkctl off 3                      switch link 3 off (linkctl off --last: the newest)
   linkctl extend 3 2h                link 3 now ends 2 hours from now
+  linkctl greet 3 'Hello Grandma!'   what link 3's viewers see (the note never is)
   linkctl --json status              live/offline, viewers, version, as JSON
 
 The socket: --socket PATH, else $RPC_SOCKET, else /run/tempstream/linkd.sock (the systemd
@@ -84,6 +85,14 @@ enum Command {
         id: i64,
         /// New TTL from now.
         ttl: String,
+    },
+    /// Set the line viewers of a link see on the watch page (no TEXT removes it). A link's
+    /// note is your private label and never shown to viewers.
+    Greet {
+        /// The link's id.
+        id: i64,
+        /// The greeting, e.g. "Hello Grandma!" (at most 200 characters).
+        text: Option<String>,
     },
     /// Stream and service status.
     Status,
@@ -264,6 +273,16 @@ async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
                 to_json(&link)
             } else {
                 link_table(&[link])
+            })
+        }
+        Command::Greet { id, text } => {
+            let link = call(client.set_greeting(ctx(), *id, text.clone()).await)?;
+            Ok(if json {
+                to_json(&link)
+            } else if text.as_deref().is_some_and(|t| !t.trim().is_empty()) {
+                format!("link {} greets its viewers\n", link.id)
+            } else {
+                format!("link {} has no greeting\n", link.id)
             })
         }
         Command::Status => {

@@ -168,12 +168,13 @@ impl Pages {
         Pages { tera, assets }
     }
 
-    /// The watch page under the operator's `STREAM_TITLE`. A link's note is the operator's
-    /// private label ("ex-boss") and never reaches the page.
-    pub fn watch(&self, title: &str, config: &PlayerConfig) -> Response<Body> {
+    /// The watch page under the operator's `STREAM_TITLE`, with the link's greeting if the
+    /// operator set one. A link's note is the operator's private label ("ex-boss") and
+    /// never reaches the page.
+    pub fn watch(&self, title: &str, greeting: &str, config: &PlayerConfig) -> Response<Body> {
         let ctx = WatchContext {
             title,
-            note: "",
+            note: greeting,
             config_json: script_safe_json(config),
             assets: &self.assets,
         };
@@ -234,7 +235,7 @@ mod tests {
             session_url: "/play/_session",
             expires_at: Some(5),
         };
-        let r = p.watch("<script>alert(1)</script>", &cfg);
+        let r = p.watch("<script>alert(1)</script>", "", &cfg);
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
         let html = body(r).await;

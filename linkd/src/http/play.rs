@@ -148,11 +148,11 @@ pub async fn play(web: &Web, shared: &Arc<Shared>, req: Request<Incoming>) -> Re
         (g, _) => return refuse(web, g),
     };
     shared.viewers.touch(session.id, session.link_id);
-    first_fetch(shared, &session);
     let raw = &req.uri().path()["/play/".len()..];
     let Ok(file) = StreamFile::parse(raw, req.uri().query()) else {
         return plain(StatusCode::BAD_REQUEST, "this is not a file of the stream");
     };
+    first_fetch(shared, &session);
     let outcome = fetch(web, &file).await;
     answer(outcome, &file, req.headers(), req.method() == Method::HEAD)
 }

@@ -75,7 +75,10 @@ pub fn watch<B>(
         session_url: "/play/_session",
         expires_at: entry.expires_at,
     };
-    let mut r = web.pages.watch(&shared.config.stream_title, &cfg);
+    let greeting = shared.greetings.get(entry.id).unwrap_or_default();
+    let mut r = web
+        .pages
+        .watch(&shared.config.stream_title, &greeting, &cfg);
     let preview = req
         .headers()
         .get(header::USER_AGENT)

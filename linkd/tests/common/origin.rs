@@ -54,6 +54,9 @@ pub struct OriginState {
     pub frozen: AtomicBool,
     /// Blocking reloads whose request was dropped (the client went away) before they were answered.
     pub abandoned_waits: AtomicU64,
+    /// While set, media files asked without `cookieCheck=1` answer 302 to this `Location`
+    /// (a hostile origin, or MediaMTX's session redirect).
+    pub redirect: Mutex<Option<String>>,
     sessions: Mutex<HashSet<String>>,
     next_session: AtomicU64,
 }
@@ -130,6 +133,7 @@ impl FakeOrigin {
             seen: Mutex::new(Vec::new()),
             frozen: AtomicBool::new(false),
             abandoned_waits: AtomicU64::new(0),
+            redirect: Mutex::new(None),
             sessions: Mutex::new(HashSet::new()),
             next_session: AtomicU64::new(0),
         });
@@ -323,6 +327,13 @@ async fn serve(
     }
     if file == "index.m3u8" || file == "video1_stream.m3u8" {
         return media_playlist(s, q, suffix).await;
+    }
+    let redirect = s.redirect.lock().unwrap().clone();
+    if let Some(location) = redirect.filter(|_| param(q, "cookieCheck") != Some("1")) {
+        let mut r = reply(StatusCode::FOUND, "text/plain", "");
+        r.headers_mut()
+            .insert("location", location.parse().unwrap());
+        return r;
     }
     if file.ends_with(".mp4") || file.ends_with(".ts") {
         let mut r = reply(StatusCode::OK, "video/mp4", format!("MEDIA:{file}"));

@@ -1,0 +1,78 @@
+//! Greetings: a line a link's viewers see on the watch page, set only on request
+//! (`linkctl greet`, the bot's `/greet`). A link's note stays the operator's private label.
+//!
+//! Kept in memory for the page and in the table `link_greetings`, written database first.
+
+use crate::store::{Store, StoreError};
+use diesel::{sql_types, QueryableByName, RunQueryDsl};
+use proto::ApiError;
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+/// The greetings of all links.
+pub struct Greetings {
+    store: Store,
+    by_link: RwLock<HashMap<i64, String>>,
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = sql_types::BigInt)]
+    link_id: i64,
+    #[diesel(sql_type = sql_types::Text)]
+    greeting: String,
+}
+
+impl Greetings {
+    /// Loads every greeting.
+    pub fn load(store: Store) -> Result<Greetings, StoreError> {
+        let rows: Vec<Row> = store.call_now(|c| {
+            diesel::sql_query("SELECT link_id, greeting FROM link_greetings").load(c)
+        })?;
+        let by_link = rows.into_iter().map(|r| (r.link_id, r.greeting)).collect();
+        Ok(Greetings {
+            store,
+            by_link: RwLock::new(by_link),
+        })
+    }
+
+    /// The greeting of a link, if it has one.
+    pub fn get(&self, link_id: i64) -> Option<String> {
+        let map = self.by_link.read().unwrap_or_else(|p| p.into_inner());
+        map.get(&link_id).cloned()
+    }
+
+    /// Sets (or, with `None` or an empty text, removes) a link's greeting; checked like a note.
+    pub async fn set(&self, link_id: i64, greeting: Option<String>) -> Result<(), ApiError> {
+        let greeting = greeting
+            .map(|g| g.trim().to_string())
+            .filter(|g| !g.is_empty());
+        if let Some(g) = &greeting {
+            crate::links::check_note(g)?;
+        }
+        let g = greeting.clone();
+        self.store
+            .call(move |c| match g {
+                Some(text) => diesel::sql_query(
+                    "INSERT INTO link_greetings (link_id, greeting) VALUES (?, ?) \
+                     ON CONFLICT(link_id) DO UPDATE SET greeting = excluded.greeting",
+                )
+                .bind::<sql_types::BigInt, _>(link_id)
+                .bind::<sql_types::Text, _>(text)
+                .execute(c),
+                None => diesel::sql_query("DELETE FROM link_greetings WHERE link_id = ?")
+                    .bind::<sql_types::BigInt, _>(link_id)
+                    .execute(c),
+            })
+            .await
+            .map_err(|e| ApiError::Storage {
+                message: e.to_string(),
+            })?;
+        let mut map = self.by_link.write().unwrap_or_else(|p| p.into_inner());
+        match greeting {
+            Some(g) => map.insert(link_id, g),
+            None => map.remove(&link_id),
+        };
+        Ok(())
+    }
+}
