@@ -218,7 +218,7 @@ impl Drop for Waiting {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{held, never, ok, refreshing};
+    use super::super::tests::{fetched_anew, held, never, ok, refreshing};
     use super::super::Cache;
     use super::*;
     use bytes::Bytes;
@@ -240,11 +240,7 @@ mod tests {
             matches!(found, Found::Replace(None)),
             "joining an abandoned entry must not wait for ever"
         );
-        let c = cache
-            .get("p.mp4".into(), "p.mp4", || async { ok(b"new") })
-            .await;
-        assert_eq!(c.unwrap().body, Bytes::from_static(b"new"));
-        assert_eq!(cache.stats.upstream_fetches.load(Ordering::SeqCst), 2);
+        fetched_anew(&cache, b"new").await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,7 +59,7 @@ async fn deliver(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{held, never, ok, until};
+    use super::super::tests::{fetched_anew, held, never, ok, until};
     use super::super::Cache;
     use super::*;
     use bytes::Bytes;
@@ -114,11 +114,7 @@ mod tests {
             cancelled.load(Ordering::SeqCst)
         })
         .await;
-        let second = cache
-            .get("p.mp4".into(), "p.mp4", || async { ok(b"second") })
-            .await;
-        assert_eq!(second.unwrap().body, Bytes::from_static(b"second"));
-        assert_eq!(cache.stats.upstream_fetches.load(Ordering::SeqCst), 2);
+        fetched_anew(&cache, b"second").await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -301,6 +301,16 @@ mod tests {
         (refresher, release)
     }
 
+    /// Asks for `p.mp4` once more after a first fetch that was given up: a second fetch
+    /// answers it.
+    pub(super) async fn fetched_anew(cache: &Cache, body: &'static [u8]) {
+        let c = cache
+            .get("p.mp4".into(), "p.mp4", || async move { ok(body) })
+            .await;
+        assert_eq!(c.unwrap().body, Bytes::from_static(body));
+        assert_eq!(cache.stats.upstream_fetches.load(Ordering::SeqCst), 2);
+    }
+
     pub(super) async fn never() -> Outcome {
         panic!("no fetch expected here")
     }
