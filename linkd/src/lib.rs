@@ -20,6 +20,7 @@ mod origin;
 mod rpc;
 mod store;
 mod stream;
+mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod token;

@@ -149,13 +149,14 @@ pub fn session_state(web: &Web, shared: &Shared, req: &Request<Incoming>) -> Res
     r
 }
 
-/// `GET|HEAD /play/{file}`: the gated proxy. Gate check, then the shared fetch, then the
-/// answer to this request.
-pub async fn play(web: &Web, shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
-    let session = match gate(web, shared, req.headers()) {
-        (Gate::Open(s), _) => s,
-        (g, _) => return refuse(web, g),
-    };
+/// `GET|HEAD /play/{file}` of a session the gate let through (`revoke::play` checks it):
+/// the shared fetch, then the answer to this request.
+pub async fn play(
+    web: &Web,
+    shared: &Arc<Shared>,
+    session: Session,
+    req: Request<Incoming>,
+) -> Response<Body> {
     shared.viewers.touch(session.id, session.link_id);
     let raw = &req.uri().path()["/play/".len()..];
     let Ok(file) = StreamFile::parse(raw, req.uri().query()) else {

@@ -45,16 +45,16 @@ pub async fn link_ended(shared: Arc<Shared>, link_id: i64) {
 /// `GET|HEAD /play/{path}`: the gate's answer, ended early if the link ends before or while
 /// it is sent.
 pub async fn play(web: &Web, shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
-    let link_id = match play::gate(web, shared, req.headers()) {
-        (Gate::Open(s), _) => s.link_id,
-        // Refused at once by the gate itself.
-        _ => return play::play(web, shared, req).await,
+    let session = match play::gate(web, shared, req.headers()) {
+        (Gate::Open(s), _) => s,
+        (g, _) => return play::refuse(web, g),
     };
+    let link_id = session.link_id;
     let mut ended: Pin<Box<dyn Future<Output = ()> + Send>> =
         Box::pin(link_ended(shared.clone(), link_id));
     let answer = tokio::select! {
         biased;
-        r = play::play(web, shared, req) => r,
+        r = play::play(web, shared, session, req) => r,
         () = &mut ended => {
             tracing::debug!(link_id, "link ended while its answer was awaited");
             return play::refuse(web, gate_now(shared, link_id));
@@ -113,6 +113,18 @@ impl Cut {
         }
     }
 
+    /// Ends the body here. Ending short of the announced length makes hyper close the
+    /// connection, so the client sees a broken answer rather than a complete one.
+    fn end(&mut self) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        self.cut = true;
+        self.rest = Bytes::new();
+        tracing::debug!(
+            link_id = self.link_id,
+            "link ended while its answer was sent"
+        );
+        Poll::Ready(None)
+    }
+
     fn piece(&mut self) -> Frame<Bytes> {
         let n = self.rest.len().min(PIECE);
         Frame::data(self.rest.split_to(n))
@@ -131,17 +143,8 @@ impl hyper::body::Body for Cut {
         if this.cut {
             return Poll::Ready(None);
         }
-        let ended = this.ended.get_mut().unwrap_or_else(|p| p.into_inner());
-        if ended.as_mut().poll(cx).is_ready() || !(this.plays)() {
-            // Ending short of the announced length makes hyper close the connection, so the
-            // client sees a broken answer rather than a complete one.
-            this.cut = true;
-            this.rest = Bytes::new();
-            tracing::debug!(
-                link_id = this.link_id,
-                "link ended while its answer was sent"
-            );
-            return Poll::Ready(None);
+        if !(this.plays)() {
+            return this.end();
         }
         if this.rest.has_remaining() {
             return Poll::Ready(Some(Ok(this.piece())));
@@ -154,6 +157,15 @@ impl hyper::body::Body for Cut {
                 }
                 Err(frame) => Poll::Ready(Some(Ok(frame))),
             },
+            // Waiting for more of the body: be woken if the link ends first. A body already
+            // in memory never gets here, so it costs no timer.
+            Poll::Pending => {
+                let ended = this.ended.get_mut().unwrap_or_else(|p| p.into_inner());
+                if ended.as_mut().poll(cx).is_ready() {
+                    return this.end();
+                }
+                Poll::Pending
+            }
             other => other,
         }
     }
@@ -180,6 +192,7 @@ impl hyper::body::Body for Cut {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::StreamExt as _;
     use http_body_util::{BodyExt, Full};
     use hyper::body::Body as _;
 
@@ -201,16 +214,27 @@ mod tests {
         assert_eq!(sizes, [PIECE, PIECE, 5]);
     }
 
+    /// A body still waiting for its next piece (streamed from the origin) ends when its
+    /// link does, without waiting for that piece.
     #[tokio::test]
-    async fn a_body_ends_where_its_link_does() {
+    async fn a_waiting_body_ends_where_its_link_does() {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let ended: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
             let _ = rx.await;
         });
-        let mut b = Cut::new(whole(PIECE * 4), ended, Box::new(|| true), 1);
+        let first = futures::stream::iter([Ok::<_, hyper::Error>(Frame::data(Bytes::from(vec![
+                7u8;
+                10
+            ])))]);
+        let streamed = http_body_util::StreamBody::new(first.chain(futures::stream::pending()));
+        let mut b = Cut::new(BodyExt::boxed(streamed), ended, Box::new(|| true), 1);
         assert!(b.frame().await.is_some());
         tx.send(()).unwrap();
-        assert!(b.frame().await.is_none(), "no byte after the end");
+        let next = tokio::time::timeout(Duration::from_secs(5), b.frame()).await;
+        assert!(
+            next.expect("the end wakes the body").is_none(),
+            "no byte after the end"
+        );
         assert!(b.is_end_stream());
     }
 
