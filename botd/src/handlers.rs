@@ -131,94 +131,97 @@ async fn create(app: &App, ttl: Option<String>, note: Option<String>) -> Result<
 
 /// Runs a command of an allowed chat (or `/whoami` of any chat).
 async fn run(app: &App, chat: ChatId, cmd: Command) -> Vec<Reply> {
+    answer(app, chat, cmd)
+        .await
+        .unwrap_or_else(|e| vec![failure(app, &e)])
+}
+
+/// The replies to `cmd`, or the linkd call that failed.
+async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, CallError> {
     let tz = app.config.time_zone;
-    let result: Result<Vec<Reply>, CallError> = async {
-        Ok(match cmd {
-            Command::Start | Command::Help => vec![crate::keyboard::help(
+    Ok(match cmd {
+        Command::Start | Command::Help => vec![crate::keyboard::help(
+            &app.ttl_options(),
+            app.config
+                .default_link_ttl
+                .as_ref()
+                .map(|t| t.text.as_str()),
+        )],
+        Command::WhoAmI => vec![messages::whoami(chat.0)],
+        Command::Greet { id, text } => {
+            let shown = text.clone();
+            let link = app
+                .linkd
+                .call(|c, ctx| async move { c.set_greeting(ctx, id, text).await })
+                .await?;
+            tracing::info!(link = link.id, "greeting set");
+            vec![messages::greeting_set(&link, shown.as_deref())]
+        }
+        Command::Notify { on } => {
+            if let Some(on) = on {
+                app.set_notify(chat, on);
+            }
+            vec![crate::notify::notify_setting(
+                app.notify_on(chat),
+                app.config.notify,
+            )]
+        }
+        Command::New {
+            ttl: Some(ttl),
+            note,
+        } => vec![create(app, Some(ttl), note).await?],
+        Command::New { ttl: None, note } => {
+            let note_id = note.as_ref().map(|n| app.remember_note(n.clone()));
+            vec![crate::keyboard::ttl_choice(
                 &app.ttl_options(),
-                app.config
-                    .default_link_ttl
-                    .as_ref()
-                    .map(|t| t.text.as_str()),
-            )],
-            Command::WhoAmI => vec![messages::whoami(chat.0)],
-            Command::Greet { id, text } => {
-                let shown = text.clone();
-                let link = app
-                    .linkd
-                    .call(|c, ctx| async move { c.set_greeting(ctx, id, text).await })
-                    .await?;
-                tracing::info!(link = link.id, "greeting set");
-                vec![messages::greeting_set(&link, shown.as_deref())]
-            }
-            Command::Notify { on } => {
-                if let Some(on) = on {
-                    app.set_notify(chat, on);
-                }
-                vec![crate::notify::notify_setting(
-                    app.notify_on(chat),
-                    app.config.notify,
-                )]
-            }
-            Command::New {
-                ttl: Some(ttl),
-                note,
-            } => vec![create(app, Some(ttl), note).await?],
-            Command::New { ttl: None, note } => {
-                let note_id = note.as_ref().map(|n| app.remember_note(n.clone()));
-                vec![crate::keyboard::ttl_choice(
-                    &app.ttl_options(),
-                    note.as_deref(),
-                    note_id,
-                )]
-            }
-            Command::NewPerm { note } => vec![create(app, None, note).await?],
-            Command::Active => {
-                let links = app
-                    .linkd
-                    .call(|c, ctx| async move { c.list_active(ctx).await })
-                    .await?;
-                let now = app
-                    .linkd
-                    .status()
-                    .await
-                    .map_or_else(|_| app.linkd.now(), |s| s.now);
-                messages::active_list(&links, now, tz)
-            }
-            Command::Status => vec![messages::status(&app.linkd.status().await?, tz)],
-            Command::Off { id } => {
-                let link = app
-                    .linkd
-                    .call(|c, ctx| async move { c.disable_link(ctx, id).await })
-                    .await?;
-                tracing::info!(link = link.id, "link disabled");
-                vec![messages::link_off(&link, app.linkd.now(), tz)]
-            }
-            Command::OffLast => {
-                let link = app
-                    .linkd
-                    .call(|c, ctx| async move { c.disable_last(ctx).await })
-                    .await?;
-                tracing::info!(link = link.id, "link disabled");
-                vec![messages::link_off(&link, app.linkd.now(), tz)]
-            }
-            Command::Extend { id, ttl } => {
-                let link = app
-                    .linkd
-                    .call(|c, ctx| async move { c.extend_link(ctx, id, ttl).await })
-                    .await?;
-                tracing::info!(link = link.id, "link extended");
-                let now = app
-                    .linkd
-                    .status()
-                    .await
-                    .map_or_else(|_| app.linkd.now(), |s| s.now);
-                vec![messages::link_card("Link extended:", &link, now, tz)]
-            }
-        })
-    }
-    .await;
-    result.unwrap_or_else(|e| vec![failure(app, &e)])
+                note.as_deref(),
+                note_id,
+            )]
+        }
+        Command::NewPerm { note } => vec![create(app, None, note).await?],
+        Command::Active => {
+            let links = app
+                .linkd
+                .call(|c, ctx| async move { c.list_active(ctx).await })
+                .await?;
+            let now = linkd_now(app).await;
+            messages::active_list(&links, now, tz)
+        }
+        Command::Status => vec![messages::status(&app.linkd.status().await?, tz)],
+        Command::Off { id } => {
+            let link = app
+                .linkd
+                .call(|c, ctx| async move { c.disable_link(ctx, id).await })
+                .await?;
+            tracing::info!(link = link.id, "link disabled");
+            vec![messages::link_off(&link, app.linkd.now(), tz)]
+        }
+        Command::OffLast => {
+            let link = app
+                .linkd
+                .call(|c, ctx| async move { c.disable_last(ctx).await })
+                .await?;
+            tracing::info!(link = link.id, "link disabled");
+            vec![messages::link_off(&link, app.linkd.now(), tz)]
+        }
+        Command::Extend { id, ttl } => {
+            let link = app
+                .linkd
+                .call(|c, ctx| async move { c.extend_link(ctx, id, ttl).await })
+                .await?;
+            tracing::info!(link = link.id, "link extended");
+            let now = linkd_now(app).await;
+            vec![messages::link_card("Link extended:", &link, now, tz)]
+        }
+    })
+}
+
+/// linkd's clock, or botd's own when linkd cannot say.
+async fn linkd_now(app: &App) -> i64 {
+    app.linkd
+        .status()
+        .await
+        .map_or_else(|_| app.linkd.now(), |s| s.now)
 }
 
 async fn callback(bot: &Bot, app: &App, q: &CallbackQuery) {
@@ -238,83 +241,96 @@ async fn callback(bot: &Bot, app: &App, q: &CallbackQuery) {
         telegram::answer_callback(bot, &q.id, "This button does nothing any more.").await;
         return;
     };
-    let tz = app.config.time_zone;
     match cb {
-        Callback::Off(id) => {
-            let result = app
+        Callback::Off(id) => switch_off(bot, app, q, chat, id).await,
+        Callback::New { choice, note_id } => {
+            create_pressed(bot, app, q, chat, choice, note_id).await
+        }
+    }
+}
+
+/// The "switch off" button of link `id`: answers the press and shows the link as off.
+async fn switch_off(bot: &Bot, app: &App, q: &CallbackQuery, chat: ChatId, id: i64) {
+    let tz = app.config.time_zone;
+    let result = app
+        .linkd
+        .call(|c, ctx| async move { c.disable_link(ctx, id).await })
+        .await;
+    let (notice, link) = match result {
+        Ok(link) => {
+            tracing::info!(link = link.id, "link disabled");
+            (format!("Link #{id} is off."), Some(link))
+        }
+        Err(CallError::Api(
+            e @ (ApiError::AlreadyDisabled { .. } | ApiError::AlreadyExpired { .. }),
+        )) => {
+            let link = app
                 .linkd
-                .call(|c, ctx| async move { c.disable_link(ctx, id).await })
-                .await;
-            let (notice, link) = match result {
-                Ok(link) => {
-                    tracing::info!(link = link.id, "link disabled");
-                    (format!("Link #{id} is off."), Some(link))
-                }
-                Err(CallError::Api(
-                    e @ (ApiError::AlreadyDisabled { .. } | ApiError::AlreadyExpired { .. }),
-                )) => {
-                    let link = app
-                        .linkd
-                        .call(|c, ctx| async move { c.get_link(ctx, id).await })
-                        .await
-                        .ok();
-                    (
-                        messages::notice(&messages::api_error(&e, app.linkd.now(), tz)),
-                        link,
-                    )
-                }
-                Err(e) => (messages::notice(&failure(app, &e).text), None),
-            };
-            telegram::answer_callback(bot, &q.id, &notice).await;
-            let (Some(link), Some(msg)) =
-                (link, q.message.as_ref().and_then(|m| m.regular_message()))
-            else {
-                return;
-            };
-            match listed_ids(msg, id) {
-                // A list of links: this one is shown as off, the others stay.
-                Some(ids) => {
-                    if let Some(reply) = list_now(app, ids).await {
-                        telegram::edit(bot, chat, msg.id, &reply).await;
-                    }
-                }
+                .call(|c, ctx| async move { c.get_link(ctx, id).await })
+                .await
+                .ok();
+            (
+                messages::notice(&messages::api_error(&e, app.linkd.now(), tz)),
+                link,
+            )
+        }
+        Err(e) => (messages::notice(&failure(app, &e).text), None),
+    };
+    telegram::answer_callback(bot, &q.id, &notice).await;
+    let (Some(link), Some(msg)) = (link, q.message.as_ref().and_then(|m| m.regular_message()))
+    else {
+        return;
+    };
+    match listed_ids(msg, id) {
+        // A list of links: this one is shown as off, the others stay.
+        Some(ids) => {
+            if let Some(reply) = list_now(app, ids).await {
+                telegram::edit(bot, chat, msg.id, &reply).await;
+            }
+        }
+        None => {
+            telegram::edit(
+                bot,
+                chat,
+                msg.id,
+                &messages::link_off(&link, app.linkd.now(), tz),
+            )
+            .await
+        }
+    }
+}
+
+/// A lifetime button of `/new`: creates the link (with the note kept under `note_id`).
+async fn create_pressed(
+    bot: &Bot,
+    app: &App,
+    q: &CallbackQuery,
+    chat: ChatId,
+    choice: Choice,
+    note_id: Option<u64>,
+) {
+    let note = note_id.and_then(|n| app.note(n));
+    if note_id.is_some() && note.is_none() {
+        telegram::answer_callback(bot, &q.id, "This choice has expired; send /new again.").await;
+        return;
+    }
+    let ttl = match choice {
+        Choice::Ttl(t) => Some(t),
+        Choice::Permanent => None,
+    };
+    match create(app, ttl, note).await {
+        Ok(reply) => {
+            telegram::answer_callback(bot, &q.id, "Link created.").await;
+            match q.message.as_ref() {
+                Some(m) => telegram::edit(bot, chat, m.id(), &reply).await,
                 None => {
-                    telegram::edit(
-                        bot,
-                        chat,
-                        msg.id,
-                        &messages::link_off(&link, app.linkd.now(), tz),
-                    )
-                    .await
+                    let _ = telegram::send(bot, chat, &reply).await;
                 }
             }
         }
-        Callback::New { choice, note_id } => {
-            let note = note_id.and_then(|n| app.note(n));
-            if note_id.is_some() && note.is_none() {
-                telegram::answer_callback(bot, &q.id, "This choice has expired; send /new again.")
-                    .await;
-                return;
-            }
-            let ttl = match choice {
-                Choice::Ttl(t) => Some(t),
-                Choice::Permanent => None,
-            };
-            match create(app, ttl, note).await {
-                Ok(reply) => {
-                    telegram::answer_callback(bot, &q.id, "Link created.").await;
-                    match q.message.as_ref() {
-                        Some(m) => telegram::edit(bot, chat, m.id(), &reply).await,
-                        None => {
-                            let _ = telegram::send(bot, chat, &reply).await;
-                        }
-                    }
-                }
-                Err(e) => {
-                    let reply = failure(app, &e);
-                    telegram::answer_callback(bot, &q.id, &messages::notice(&reply.text)).await;
-                }
-            }
+        Err(e) => {
+            let reply = failure(app, &e);
+            telegram::answer_callback(bot, &q.id, &messages::notice(&reply.text)).await;
         }
     }
 }

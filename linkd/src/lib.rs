@@ -159,32 +159,14 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let (store, links, keys) = match open_state(&config).await {
-        Ok(state) => state,
+    let token = CancellationToken::new();
+    let shared = match load(config, token.clone()).await {
+        Ok(shared) => shared,
         Err(e) => {
             let _ = std::fs::remove_file(&listeners.rpc_path);
             return Err(e);
         }
     };
-    let greetings = match greetings::Greetings::load(store.clone()) {
-        Ok(g) => g,
-        Err(e) => {
-            let _ = std::fs::remove_file(&listeners.rpc_path);
-            return Err(e.into());
-        }
-    };
-    let token = CancellationToken::new();
-    let shared = Arc::new(Shared {
-        events: events::Events::new(store.clone(), config.clock.clone()),
-        greetings,
-        links,
-        keys,
-        viewers: viewers::Viewers::default(),
-        stream: stream::StreamState::default(),
-        started: Instant::now(),
-        shutdown: token.clone(),
-        config,
-    });
     tracing::info!(
         http = %listeners.http_addr(),
         rpc = %listeners.rpc_path.display(),
@@ -194,55 +176,7 @@ pub async fn run(
         workers = tokio::runtime::Handle::current().metrics().num_workers(),
         "linkd ready"
     );
-
-    let origin = Arc::new(origin::Origin::new(
-        &shared.config.mediamtx_hls_base_url,
-        shared.config.mediamtx_read_user.as_deref(),
-        shared
-            .config
-            .mediamtx_read_password
-            .as_ref()
-            .map(|p| p.expose()),
-    ));
-    let web = Arc::new(http::Web::new(
-        shared.keys.sessions(),
-        origin.clone(),
-        shared.config.cookie_secure,
-        shared.config.cache_bytes,
-        http::conns::Conns::from_config(&shared.config),
-    ));
-    let grace = shared.config.shutdown_grace;
-    let rpc_task = tokio::spawn(rpc::serve(
-        listeners.rpc,
-        listeners.rpc_path,
-        shared.clone(),
-        token.clone(),
-        grace,
-    ));
-    let web_for_sweep = web.clone();
-    let metrics_task = listeners.metrics.map(|l| {
-        tokio::spawn(http::serve(
-            l,
-            http::Site::Metrics,
-            shared.clone(),
-            web.clone(),
-            http::conns::Conns::from_config(&shared.config),
-            token.clone(),
-            grace,
-        ))
-    });
-    let http_task = tokio::spawn(http::serve(
-        listeners.http,
-        http::Site::Main,
-        shared.clone(),
-        web.clone(),
-        web.conns.clone(),
-        token.clone(),
-        grace,
-    ));
-    let cleanup_task = tokio::spawn(cleanup(shared.clone(), token.clone()));
-    let probe_task = tokio::spawn(origin::probe(shared.clone(), origin, token.clone()));
-    let sweep_task = tokio::spawn(sweep_cache(web_for_sweep, token.clone()));
+    let tasks = spawn_tasks(&shared, listeners, &token);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
 
     let stop = token.clone();
@@ -253,12 +187,75 @@ pub async fn run(
     token.cancelled().await;
     tracing::info!("shutting down");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
-    let _ = tokio::join!(rpc_task, http_task, cleanup_task, probe_task, sweep_task);
-    if let Some(t) = metrics_task {
-        let _ = t.await;
-    }
+    futures::future::join_all(tasks).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The state every part shares, loaded from the database; `shutdown` is linkd's one token.
+async fn load(config: Config, shutdown: CancellationToken) -> Result<Arc<Shared>, Error> {
+    let (store, links, keys) = open_state(&config).await?;
+    let greetings = greetings::Greetings::load(store.clone())?;
+    Ok(Arc::new(Shared {
+        events: events::Events::new(store, config.clock.clone()),
+        greetings,
+        links,
+        keys,
+        viewers: viewers::Viewers::default(),
+        stream: stream::StreamState::default(),
+        started: Instant::now(),
+        shutdown,
+        config,
+    }))
+}
+
+/// Spawns every task of linkd on `listeners`: the RPC and HTTP servers (and metrics, when
+/// bound), cleanup, the liveness probe and the cache sweep. Each one ends when `token` is
+/// cancelled.
+fn spawn_tasks(
+    shared: &Arc<Shared>,
+    listeners: Listeners,
+    token: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let config = &shared.config;
+    let origin = Arc::new(origin::Origin::new(
+        &config.mediamtx_hls_base_url,
+        config.mediamtx_read_user.as_deref(),
+        config.mediamtx_read_password.as_ref().map(|p| p.expose()),
+    ));
+    let web = Arc::new(http::Web::new(
+        shared.keys.sessions(),
+        origin.clone(),
+        config.cookie_secure,
+        config.cache_bytes,
+        http::conns::Conns::from_config(config),
+    ));
+    let grace = config.shutdown_grace;
+    let serve = |listener, site, conns| {
+        let (shared, web, token) = (shared.clone(), web.clone(), token.clone());
+        tokio::spawn(http::serve(
+            listener, site, shared, web, conns, token, grace,
+        ))
+    };
+    let mut tasks = vec![
+        serve(listeners.http, http::Site::Main, web.conns.clone()),
+        tokio::spawn(rpc::serve(
+            listeners.rpc,
+            listeners.rpc_path,
+            shared.clone(),
+            token.clone(),
+            grace,
+        )),
+        tokio::spawn(cleanup(shared.clone(), token.clone())),
+        tokio::spawn(origin::probe(shared.clone(), origin, token.clone())),
+        tokio::spawn(sweep_cache(web.clone(), token.clone())),
+    ];
+    if let Some(l) = listeners.metrics {
+        // Its own connection count, so a busy main listener never keeps the scraper out.
+        let conns = http::conns::Conns::from_config(config);
+        tasks.push(serve(l, http::Site::Metrics, conns));
+    }
+    tasks
 }
 
 /// Opens the database and loads what linkd keeps in memory: the links and the session keys.

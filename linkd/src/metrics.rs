@@ -39,6 +39,23 @@ impl RequestCounts {
             .unwrap_or(STATUSES.len() - 1);
         self.counts[r][s].fetch_add(1, Ordering::Relaxed);
     }
+
+    /// Appends the counters that are not zero, in Prometheus text format.
+    fn write(&self, out: &mut String) {
+        out.push_str("# HELP tempstream_http_requests_total HTTP requests answered, by route and status (0 = other).\n");
+        out.push_str("# TYPE tempstream_http_requests_total counter\n");
+        for (r, route) in ROUTES.iter().enumerate() {
+            for (s, status) in STATUSES.iter().enumerate() {
+                let n = self.counts[r][s].load(Ordering::Relaxed);
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "tempstream_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// The figures of one scrape, gathered by the HTTP side from the parts that hold them.
@@ -69,22 +86,9 @@ pub(crate) struct Figures {
 }
 
 /// The metrics page.
-pub fn render(requests: &RequestCounts, f: &Figures) -> String {
+pub(crate) fn render(requests: &RequestCounts, f: &Figures) -> String {
     let mut out = String::new();
-    out.push_str("# HELP tempstream_http_requests_total HTTP requests answered, by route and status (0 = other).\n");
-    out.push_str("# TYPE tempstream_http_requests_total counter\n");
-    for (r, route) in ROUTES.iter().enumerate() {
-        for (s, status) in STATUSES.iter().enumerate() {
-            let n = requests.counts[r][s].load(Ordering::Relaxed);
-            if n > 0 {
-                let _ = writeln!(
-                    out,
-                    "tempstream_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
-                    route
-                );
-            }
-        }
-    }
+    requests.write(&mut out);
     let counters = [
         (
             "tempstream_upstream_fetches_total",
