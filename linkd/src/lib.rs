@@ -13,7 +13,6 @@ pub mod greetings;
 pub mod http;
 pub mod keys;
 pub mod links;
-pub mod logging;
 pub mod memory;
 pub mod metrics;
 pub mod origin;

@@ -118,7 +118,7 @@ pub fn parse_ttl(given: &str) -> Result<Duration, ApiError> {
     if given.len() > 64 {
         return Err(invalid("too long"));
     }
-    let d = proto::env::parse_duration(given).map_err(|_| invalid("not a duration"))?;
+    let d = kit::env::parse_duration(given).map_err(|_| invalid("not a duration"))?;
     if d.as_secs() < proto::MIN_TTL_SECS {
         return Err(invalid("too short"));
     }

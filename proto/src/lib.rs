@@ -46,9 +46,6 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-#[cfg(feature = "env")]
-pub mod env;
-
 /// Version of this crate, which is the version of the whole tempstream workspace.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
