@@ -107,26 +107,7 @@ pub fn new_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Parses and checks a TTL the way every client gets it checked.
-pub fn parse_ttl(given: &str) -> Result<Duration, ApiError> {
-    let invalid = |reason: &str| ApiError::InvalidTtl {
-        given: given.to_string(),
-        reason: reason.to_string(),
-        min_secs: proto::MIN_TTL_SECS,
-        max_secs: proto::MAX_TTL_SECS,
-    };
-    if given.len() > 64 {
-        return Err(invalid("too long"));
-    }
-    let d = kit::env::parse_duration(given).map_err(|_| invalid("not a duration"))?;
-    if d.as_secs() < proto::MIN_TTL_SECS {
-        return Err(invalid("too short"));
-    }
-    if d > Duration::from_secs(proto::MAX_TTL_SECS) {
-        return Err(invalid("too long"));
-    }
-    Ok(Duration::from_secs(d.as_secs()))
-}
+pub use proto::client::parse_ttl;
 
 /// Checks a note: at most 200 characters, no control characters. Stored exactly as given.
 pub fn check_note(note: &str) -> Result<(), ApiError> {

@@ -43,6 +43,9 @@
 //!   "created_at":1795956279,"older_keys_accepted":0,"logged_out_all":true}}}}}
 //! ```
 
+#[cfg(feature = "client")]
+pub mod client;
+
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 

@@ -48,19 +48,11 @@ pub struct Ttl {
 }
 
 impl Ttl {
-    /// Parses a duration (Go's syntax like `1.5h` or `1h30m`, or humantime's like `2d`)
-    /// within the range linkd accepts.
+    /// Parses a lifetime as linkd would ([`proto::client::parse_ttl`]), quotes removed; the
+    /// error is linkd's wording.
     pub fn parse(s: &str) -> Result<Ttl, String> {
         let text = kit::env::unquote(s);
-        let duration = kit::env::parse_duration(text)?;
-        let secs = duration.as_secs();
-        if !(proto::MIN_TTL_SECS..=proto::MAX_TTL_SECS).contains(&secs) {
-            return Err(format!(
-                "out of range ({}s to {}s)",
-                proto::MIN_TTL_SECS,
-                proto::MAX_TTL_SECS
-            ));
-        }
+        let duration = proto::client::parse_ttl(text).map_err(|e| e.to_string())?;
         Ok(Ttl {
             text: text.to_string(),
             duration,

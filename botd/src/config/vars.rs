@@ -82,7 +82,7 @@ pub const ALLOWED_CHAT_IDS: Var<Vec<i64>> = Var {
 };
 pub const RPC_SOCKET: Var<PathBuf> = var(
     "RPC_SOCKET",
-    "./linkd.sock",
+    proto::client::DEFAULT_SOCKET,
     |v| match v {
         "" => Err("empty: give the path of linkd's socket, e.g. ./linkd.sock".into()),
         v => Ok(v.into()),
@@ -108,7 +108,7 @@ pub const LINK_TTL_OPTIONS: Var<Vec<Ttl>> = var(
     |v| {
         list(v, |part| {
             Ttl::parse(part).map_err(|e| {
-                format!("{part:?} is not a lifetime ({e}): use comma-separated durations like 30m,1h,3h, or nothing for permanent links only")
+                format!("{e}; give comma-separated durations like 30m,1h,3h, or nothing for permanent links only")
             })
         })
     },
@@ -128,9 +128,7 @@ pub const DEFAULT_LINK_TTL: Var<Option<Ttl>> = var(
         Ok(t) => Ok(Some(t)),
         // `0`, as the Go service allowed: links made without a lifetime are permanent.
         Err(_) if kit::env::parse_duration(v) == Ok(Duration::ZERO) => Ok(None),
-        Err(e) => Err(format!(
-            "not a lifetime ({e}): use a duration like 30m, 1h or 2d, or 0 for permanent links"
-        )),
+        Err(e) => Err(format!("{e}, or 0 for permanent links")),
     },
     |t| {
         t.as_ref()

@@ -90,7 +90,7 @@ pub const DB_PATH: Var<PathBuf> = var(
 );
 pub const RPC_SOCKET: Var<PathBuf> = var(
     "RPC_SOCKET",
-    "./linkd.sock",
+    proto::client::DEFAULT_SOCKET,
     |v| Ok(v.into()),
     |p| p.display().to_string(),
     "linkd's Unix socket",
