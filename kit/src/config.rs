@@ -43,6 +43,45 @@ pub struct Var<T> {
     pub doc: &'static str,
 }
 
+impl<T> Var<T> {
+    /// A plain variable with a default: echoed in problems, printed by `show`.
+    pub const fn new(
+        name: &'static str,
+        default: &'static str,
+        parse: fn(&str) -> Result<T, String>,
+        show: fn(&T) -> String,
+        doc: &'static str,
+    ) -> Var<T> {
+        Var {
+            name,
+            default: Unset::Value(default),
+            parse,
+            show,
+            secret: false,
+            list: false,
+            doc,
+        }
+    }
+
+    /// Without a default: a missing value is a problem that shows `example`.
+    pub const fn required(mut self, example: &'static str) -> Var<T> {
+        self.default = Unset::Required { example };
+        self
+    }
+
+    /// A secret: never echoed; `show` must mask it.
+    pub const fn secret(mut self) -> Var<T> {
+        self.secret = true;
+        self
+    }
+
+    /// A list, whose parser names the bad items itself.
+    pub const fn list(mut self) -> Var<T> {
+        self.list = true;
+        self
+    }
+}
+
 /// What the table knows of a variable, whatever its type.
 pub trait Spec: Sync {
     /// See [`Var::name`].

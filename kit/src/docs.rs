@@ -54,6 +54,17 @@ pub fn disagreements(
     out
 }
 
+/// Panics with every disagreement between `table` and the README and `env.example` of the
+/// workspace whose member crate lives in `manifest_dir`; for the daemons' tests.
+pub fn assert_documented(daemon: &str, table: &[&dyn Spec], manifest_dir: &str) {
+    let read = |f: &str| {
+        let path = std::path::Path::new(manifest_dir).join("..").join(f);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let wrong = disagreements(daemon, table, &read("README.md"), &read("env.example"));
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -388,14 +388,6 @@ mod tests {
 mod docs {
     #[test]
     fn readme_and_env_example_follow_the_table() {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-        let read = |f: &str| std::fs::read_to_string(format!("{root}/{f}")).unwrap();
-        let wrong = kit::docs::disagreements(
-            "linkd",
-            super::TABLE,
-            &read("README.md"),
-            &read("env.example"),
-        );
-        assert!(wrong.is_empty(), "{wrong:#?}");
+        kit::docs::assert_documented("linkd", super::TABLE, env!("CARGO_MANIFEST_DIR"));
     }
 }

@@ -406,38 +406,6 @@ mod tests {
     }
 
     #[test]
-    fn ttl_table() {
-        let cases = [
-            ("90m", Some(5400)),
-            ("1h30m", Some(5400)),
-            ("2d", Some(172800)),
-            ("1.5h", Some(5400)),
-            ("90s", Some(90)),
-            ("2s", Some(2)),
-            ("30days", Some(2592000)),
-            ("31d", None),
-            ("0s", None),
-            ("100000d", None),
-            ("500ms", None),
-            ("bogus", None),
-            ("", None),
-            ("-1h", None),
-        ];
-        for (given, want) in cases {
-            let got = parse_ttl(given).ok().map(|d| d.as_secs());
-            assert_eq!(got, want, "{given}");
-        }
-        match parse_ttl("0s") {
-            Err(ApiError::InvalidTtl {
-                min_secs, max_secs, ..
-            }) => {
-                assert_eq!((min_secs, max_secs), (1, 30 * 86400))
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
     fn note_table() {
         let long: String = "é".repeat(200);
         let too_long: String = "é".repeat(201);

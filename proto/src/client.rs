@@ -108,22 +108,47 @@ mod tests {
     }
 
     #[test]
-    fn ttls_and_their_wording() {
+    fn ttl_table() {
         let cases = [
-            ("90m", Ok(5400)),
-            ("1.5h", Ok(5400)),
-            ("2d", Ok(172_800)),
-            ("1.5s", Ok(1)),
-            ("0s", Err("too short")),
-            ("31d", Err("too long")),
-            ("soon", Err("not a duration")),
+            ("90m", Some(5400)),
+            ("1h30m", Some(5400)),
+            ("2d", Some(172800)),
+            ("1.5h", Some(5400)),
+            ("90s", Some(90)),
+            ("2s", Some(2)),
+            ("30days", Some(2592000)),
+            ("31d", None),
+            ("0s", None),
+            ("100000d", None),
+            ("500ms", None),
+            ("bogus", None),
+            ("", None),
+            ("-1h", None),
         ];
         for (given, want) in cases {
-            let got = parse_ttl(given).map(|d| d.as_secs());
-            match (got, want) {
-                (Ok(s), Ok(w)) => assert_eq!(s, w, "{given}"),
-                (Err(ApiError::InvalidTtl { reason, .. }), Err(w)) => assert_eq!(reason, w),
-                (got, _) => panic!("{given}: {got:?}"),
+            let got = parse_ttl(given).ok().map(|d| d.as_secs());
+            assert_eq!(got, want, "{given}");
+        }
+        match parse_ttl("0s") {
+            Err(ApiError::InvalidTtl {
+                min_secs, max_secs, ..
+            }) => {
+                assert_eq!((min_secs, max_secs), (1, 30 * 86400))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bad_ttl_says_why_and_what_would_do() {
+        for (given, reason) in [
+            ("0s", "too short"),
+            ("31d", "too long"),
+            ("soon", "not a duration"),
+        ] {
+            match parse_ttl(given) {
+                Err(ApiError::InvalidTtl { reason: r, .. }) => assert_eq!(r, reason, "{given}"),
+                other => panic!("{given}: {other:?}"),
             }
         }
         let text = parse_ttl("soon").unwrap_err().to_string();

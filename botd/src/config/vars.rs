@@ -3,7 +3,7 @@
 //! [`super::Config`] and its `get`.
 
 use super::{BotToken, Notify, Ttl};
-use kit::config::{Spec, Unset, Var};
+use kit::config::{Spec, Var};
 use kit::logging::LogFormat;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,48 +23,24 @@ pub const TABLE: &[&dyn Spec] = &[
     &LOG_FORMAT,
 ];
 
-/// A variable with a default, echoed in problems unless it is a `list`.
-const fn var<T>(
-    name: &'static str,
-    default: &'static str,
-    parse: fn(&str) -> Result<T, String>,
-    show: fn(&T) -> String,
-    list: bool,
-    doc: &'static str,
-) -> Var<T> {
-    Var {
-        name,
-        default: Unset::Value(default),
-        parse,
-        show,
-        secret: false,
-        list,
-        doc,
-    }
-}
-
-pub const TELEGRAM_BOT_TOKEN: Var<BotToken> = Var {
-    name: "TELEGRAM_BOT_TOKEN",
-    default: Unset::Required {
-        example: "123456:ABC-DEF1234 (from @BotFather)",
-    },
+pub const TELEGRAM_BOT_TOKEN: Var<BotToken> = Var::new(
+    "TELEGRAM_BOT_TOKEN",
+    "",
     // The value is a secret: describe it, never echo it.
-    parse: |v| {
+    |v| {
         BotToken::parse(v).ok_or_else(|| {
             "not a bot token: expected digits, a colon and the secret, like 123456:ABC-DEF1234 (from @BotFather)".into()
         })
     },
-    show: BotToken::to_string,
-    secret: true,
-    list: false,
-    doc: "the bot's token from @BotFather",
-};
-pub const ALLOWED_CHAT_IDS: Var<Vec<i64>> = Var {
-    name: "ALLOWED_CHAT_IDS",
-    default: Unset::Required {
-        example: "12345678,-100987654 (ask the bot /whoami)",
-    },
-    parse: |v| {
+    BotToken::to_string,
+    "the bot's token from @BotFather",
+)
+.required("123456:ABC-DEF1234 (from @BotFather)")
+.secret();
+pub const ALLOWED_CHAT_IDS: Var<Vec<i64>> = Var::new(
+    "ALLOWED_CHAT_IDS",
+    "",
+    |v| {
         let hint = "use comma-separated integers, e.g. 12345678,-100987654 (ask the bot /whoami)";
         let ids = list(v, |part| {
             part.parse::<i64>()
@@ -75,12 +51,12 @@ pub const ALLOWED_CHAT_IDS: Var<Vec<i64>> = Var {
             false => Ok(ids),
         }
     },
-    show: |ids| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
-    secret: false,
-    list: true,
-    doc: "chat ids allowed to control the bot",
-};
-pub const RPC_SOCKET: Var<PathBuf> = var(
+    |ids| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
+    "chat ids allowed to control the bot",
+)
+.required("12345678,-100987654 (ask the bot /whoami)")
+.list();
+pub const RPC_SOCKET: Var<PathBuf> = Var::new(
     "RPC_SOCKET",
     proto::client::DEFAULT_SOCKET,
     |v| match v {
@@ -88,10 +64,9 @@ pub const RPC_SOCKET: Var<PathBuf> = var(
         v => Ok(v.into()),
     },
     |p| p.display().to_string(),
-    false,
     "linkd's Unix socket",
 );
-pub const TIME_ZONE: Var<chrono_tz::Tz> = var(
+pub const TIME_ZONE: Var<chrono_tz::Tz> = Var::new(
     "TIME_ZONE",
     "UTC",
     |v| {
@@ -99,10 +74,9 @@ pub const TIME_ZONE: Var<chrono_tz::Tz> = var(
             .map_err(|_| "not an IANA time zone: use e.g. UTC, Europe/Berlin or Asia/Omsk".into())
     },
     |tz| tz.name().to_string(),
-    false,
     "IANA zone for times in bot messages",
 );
-pub const LINK_TTL_OPTIONS: Var<Vec<Ttl>> = var(
+pub const LINK_TTL_OPTIONS: Var<Vec<Ttl>> = Var::new(
     "LINK_TTL_OPTIONS",
     "30m,1h,3h",
     |v| {
@@ -118,10 +92,10 @@ pub const LINK_TTL_OPTIONS: Var<Vec<Ttl>> = var(
             .collect::<Vec<_>>()
             .join(",")
     },
-    true,
     "TTL buttons of `/new`",
-);
-pub const DEFAULT_LINK_TTL: Var<Option<Ttl>> = var(
+)
+.list();
+pub const DEFAULT_LINK_TTL: Var<Option<Ttl>> = Var::new(
     "DEFAULT_LINK_TTL",
     "1h",
     |v| match Ttl::parse(v) {
@@ -134,10 +108,9 @@ pub const DEFAULT_LINK_TTL: Var<Option<Ttl>> = var(
         t.as_ref()
             .map_or_else(|| "0".to_string(), |t| t.text.clone())
     },
-    false,
     "TTL of the reply keyboard's new link; `0` = permanent",
 );
-pub const TELEGRAM_API_URL: Var<url::Url> = var(
+pub const TELEGRAM_API_URL: Var<url::Url> = Var::new(
     "TELEGRAM_API_URL",
     "https://api.telegram.org",
     |v| match url::Url::parse(v) {
@@ -145,18 +118,17 @@ pub const TELEGRAM_API_URL: Var<url::Url> = var(
         _ => Err("not an http(s) URL: use e.g. https://api.telegram.org".into()),
     },
     url::Url::to_string,
-    false,
     "Bot API server",
 );
-pub const NOTIFY: Var<Notify> = var(
+pub const NOTIFY: Var<Notify> = Var::new(
     "NOTIFY",
     "live,offline,opened",
     parse_notify,
     |n| n.names().join(","),
-    true,
     "notifications sent to the allowed chats",
-);
-pub const NOTIFY_DEBOUNCE: Var<Duration> = var(
+)
+.list();
+pub const NOTIFY_DEBOUNCE: Var<Duration> = Var::new(
     "NOTIFY_DEBOUNCE",
     "15s",
     |v| match kit::env::parse_duration(v) {
@@ -164,23 +136,20 @@ pub const NOTIFY_DEBOUNCE: Var<Duration> = var(
         _ => Err("not a duration up to 1h: use e.g. 15s, 1m or 0 (announce at once)".into()),
     },
     |d| humantime::format_duration(*d).to_string(),
-    false,
     "how long a stream change must hold before it is announced",
 );
-pub const LOG_LEVEL: Var<String> = var(
+pub const LOG_LEVEL: Var<String> = Var::new(
     "LOG_LEVEL",
     "info",
     kit::logging::parse_level,
     String::clone,
-    false,
     "a level or a filter like `botd=debug,info`",
 );
-pub const LOG_FORMAT: Var<LogFormat> = var(
+pub const LOG_FORMAT: Var<LogFormat> = Var::new(
     "LOG_FORMAT",
     "text",
     LogFormat::parse,
     LogFormat::name,
-    false,
     "`text` or `json`",
 );
 

@@ -3,7 +3,7 @@
 //! field of [`super::Config`] and its `get`.
 
 use crate::http::peers::{TrustedProxies, DEFAULT_TRUSTED_PROXIES};
-use kit::config::{Spec, Unset, Var};
+use kit::config::{Spec, Var};
 use kit::logging::LogFormat;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -37,25 +37,6 @@ pub const TABLE: &[&dyn Spec] = &[
     &STREAM_TITLE,
 ];
 
-/// A plain variable with a default: echoed in problems, printed by `show`.
-const fn var<T>(
-    name: &'static str,
-    default: &'static str,
-    parse: fn(&str) -> Result<T, String>,
-    show: fn(&T) -> String,
-    doc: &'static str,
-) -> Var<T> {
-    Var {
-        name,
-        default: Unset::Value(default),
-        parse,
-        show,
-        secret: false,
-        list: false,
-        doc,
-    }
-}
-
 fn dur(d: &Duration) -> String {
     humantime::format_duration(*d).to_string()
 }
@@ -63,73 +44,66 @@ fn shown<T: ToString>(v: &T) -> String {
     v.to_string()
 }
 
-pub const HTTP_ADDR: Var<SocketAddr> = var(
+pub const HTTP_ADDR: Var<SocketAddr> = Var::new(
     "HTTP_ADDR",
     ":8080",
     parse_listen_addr,
     shown,
     "where the watch page and `/play` are served",
 );
-pub const BASE_URL: Var<String> = Var {
-    name: "BASE_URL",
-    default: Unset::Required {
-        example: "https://watch.example.org",
-    },
-    parse: |v| parse_http_url(v, "https://watch.example.org"),
-    show: String::clone,
-    secret: false,
-    list: false,
-    doc: "public base of watch URLs",
-};
-pub const DB_PATH: Var<PathBuf> = var(
+pub const BASE_URL: Var<String> = Var::new(
+    "BASE_URL",
+    "",
+    |v| parse_http_url(v, "https://watch.example.org"),
+    String::clone,
+    "public base of watch URLs",
+)
+.required("https://watch.example.org");
+pub const DB_PATH: Var<PathBuf> = Var::new(
     "DB_PATH",
     "./db.sqlite",
     |v| Ok(v.into()),
     |p| p.display().to_string(),
     "the SQLite database",
 );
-pub const RPC_SOCKET: Var<PathBuf> = var(
+pub const RPC_SOCKET: Var<PathBuf> = Var::new(
     "RPC_SOCKET",
     proto::client::DEFAULT_SOCKET,
     |v| Ok(v.into()),
     |p| p.display().to_string(),
     "linkd's Unix socket",
 );
-pub const MEDIAMTX_HLS_BASE_URL: Var<String> = Var {
-    name: "MEDIAMTX_HLS_BASE_URL",
-    default: Unset::Required {
-        example: "http://127.0.0.1:8888/live/stream",
-    },
-    parse: |v| parse_http_url(v, "http://127.0.0.1:8888/live/stream"),
-    show: String::clone,
-    secret: false,
-    list: false,
-    doc: "MediaMTX's HLS URL of the stream",
-};
-pub const MEDIAMTX_READ_USER: Var<Option<String>> = var(
+pub const MEDIAMTX_HLS_BASE_URL: Var<String> = Var::new(
+    "MEDIAMTX_HLS_BASE_URL",
+    "",
+    |v| parse_http_url(v, "http://127.0.0.1:8888/live/stream"),
+    String::clone,
+    "MediaMTX's HLS URL of the stream",
+)
+.required("http://127.0.0.1:8888/live/stream");
+pub const MEDIAMTX_READ_USER: Var<Option<String>> = Var::new(
     "MEDIAMTX_READ_USER",
     "",
     |v| Ok((!v.is_empty()).then(|| v.to_string())),
     |u| u.clone().unwrap_or_default(),
     "reader user linkd sends to MediaMTX",
 );
-pub const MEDIAMTX_READ_PASSWORD: Var<Option<Secret>> = Var {
-    name: "MEDIAMTX_READ_PASSWORD",
-    default: Unset::Value(""),
-    parse: |v| Ok((!v.is_empty()).then(|| Secret::new(v))),
-    show: |p| p.as_ref().map(|_| "***".to_string()).unwrap_or_default(),
-    secret: true,
-    list: false,
-    doc: "its password",
-};
-pub const COOKIE_SECURE: Var<bool> = var(
+pub const MEDIAMTX_READ_PASSWORD: Var<Option<Secret>> = Var::new(
+    "MEDIAMTX_READ_PASSWORD",
+    "",
+    |v| Ok((!v.is_empty()).then(|| Secret::new(v))),
+    |p| p.as_ref().map(|_| "***".to_string()).unwrap_or_default(),
+    "its password",
+)
+.secret();
+pub const COOKIE_SECURE: Var<bool> = Var::new(
     "COOKIE_SECURE",
     "true",
     kit::env::parse_bool,
     shown,
     "mark the playback cookie `Secure`",
 );
-pub const DEFAULT_LINK_TTL: Var<Duration> = var(
+pub const DEFAULT_LINK_TTL: Var<Duration> = Var::new(
     "DEFAULT_LINK_TTL",
     "1h",
     parse_link_ttl,
@@ -137,21 +111,21 @@ pub const DEFAULT_LINK_TTL: Var<Duration> = var(
     "TTL of a link created without one; `0` = permanent",
 );
 // The Go service never deleted a link: keeping them is the default, deleting opt-in.
-pub const LINK_RETENTION: Var<Duration> = var(
+pub const LINK_RETENTION: Var<Duration> = Var::new(
     "LINK_RETENTION",
     "0",
     |v| parse_duration(v, true),
     dur,
     "how long ended links are kept; `0` = for ever",
 );
-pub const SHUTDOWN_GRACE: Var<Duration> = var(
+pub const SHUTDOWN_GRACE: Var<Duration> = Var::new(
     "SHUTDOWN_GRACE",
     "10s",
     |v| parse_duration(v, true),
     dur,
     "how long in-flight requests may finish on SIGTERM",
 );
-pub const PROBE_INTERVAL: Var<Duration> = var(
+pub const PROBE_INTERVAL: Var<Duration> = Var::new(
     "PROBE_INTERVAL",
     "2s",
     |v| {
@@ -161,7 +135,7 @@ pub const PROBE_INTERVAL: Var<Duration> = var(
     dur,
     "how often the origin is asked whether the stream is live",
 );
-pub const HTTP_TRUSTED_PROXY_COUNT: Var<u32> = var(
+pub const HTTP_TRUSTED_PROXY_COUNT: Var<u32> = Var::new(
     "HTTP_TRUSTED_PROXY_COUNT",
     "1",
     |v| {
@@ -175,28 +149,28 @@ pub const HTTP_TRUSTED_PROXY_COUNT: Var<u32> = var(
     shown,
     "reverse proxies in front that append `X-Forwarded-For`",
 );
-pub const HTTP_TRUSTED_PROXIES: Var<TrustedProxies> = var(
+pub const HTTP_TRUSTED_PROXIES: Var<TrustedProxies> = Var::new(
     "HTTP_TRUSTED_PROXIES",
     DEFAULT_TRUSTED_PROXIES,
     TrustedProxies::parse,
     shown,
     "peers whose `X-Forwarded-For` is believed",
 );
-pub const HTTP_MAX_CONNECTIONS: Var<usize> = var(
+pub const HTTP_MAX_CONNECTIONS: Var<usize> = Var::new(
     "HTTP_MAX_CONNECTIONS",
     "16384",
     |v| number(v, 16, 1_000_000, "not a number from 16 to 1000000"),
     shown,
     "open HTTP connections at most",
 );
-pub const HTTP_MAX_CONNECTIONS_PER_CLIENT: Var<u32> = var(
+pub const HTTP_MAX_CONNECTIONS_PER_CLIENT: Var<u32> = Var::new(
     "HTTP_MAX_CONNECTIONS_PER_CLIENT",
     "64",
     |v| number(v, 1, 1_000_000, "not a number from 1 to 1000000"),
     shown,
     "open connections at most per client",
 );
-pub const HTTP_SEND_TIMEOUT: Var<Duration> = var(
+pub const HTTP_SEND_TIMEOUT: Var<Duration> = Var::new(
     "HTTP_SEND_TIMEOUT",
     "60s",
     |v| {
@@ -206,21 +180,21 @@ pub const HTTP_SEND_TIMEOUT: Var<Duration> = var(
     dur,
     "how long a client may leave answers unread",
 );
-pub const LOG_LEVEL: Var<String> = var(
+pub const LOG_LEVEL: Var<String> = Var::new(
     "LOG_LEVEL",
     "info",
     kit::logging::parse_level,
     String::clone,
     "a level or a filter like `linkd=debug,info`",
 );
-pub const LOG_FORMAT: Var<LogFormat> = var(
+pub const LOG_FORMAT: Var<LogFormat> = Var::new(
     "LOG_FORMAT",
     "text",
     LogFormat::parse,
     LogFormat::name,
     "`text` or `json`",
 );
-pub const CACHE_BYTES: Var<usize> = var(
+pub const CACHE_BYTES: Var<usize> = Var::new(
     "CACHE_BYTES",
     "67108864",
     |v| {
@@ -230,7 +204,7 @@ pub const CACHE_BYTES: Var<usize> = var(
     shown,
     "byte budget of the cache of stream files",
 );
-pub const METRICS_ADDR: Var<Option<SocketAddr>> = var(
+pub const METRICS_ADDR: Var<Option<SocketAddr>> = Var::new(
     "METRICS_ADDR",
     "",
     |v| match v {
@@ -240,7 +214,7 @@ pub const METRICS_ADDR: Var<Option<SocketAddr>> = var(
     |a| a.map(|a| a.to_string()).unwrap_or_default(),
     "where `/metrics` is served; off unless set",
 );
-pub const STREAM_TITLE: Var<String> = var(
+pub const STREAM_TITLE: Var<String> = Var::new(
     "STREAM_TITLE",
     "Live stream",
     parse_title,
