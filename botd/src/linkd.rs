@@ -7,7 +7,7 @@ use std::{
     future::Future,
     path::PathBuf,
     sync::atomic::{AtomicI64, Ordering},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use proto::{ApiError, LinkApiClient};
@@ -25,9 +25,7 @@ pub struct Linkd {
 }
 
 fn local_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    kit::clock::Clock::system().now()
 }
 
 /// How long an ordinary call may take.

@@ -1,9 +1,11 @@
 //! What linkd and botd share as daemons: the configuration table and its loader
 //! (`config`), the settings' value syntax (`env`), the README and `env.example` checks
-//! (`docs`), logging, the shutdown signal, the `--config`/`--check-config` arguments (`cli`)
-//! and the error-chain walker. The wire contract is `proto`'s, not this crate's.
+//! (`docs`), logging, the shutdown signal, the `--config`/`--check-config` arguments (`cli`),
+//! the clock (`clock`) and the error-chain walker. The wire contract is `proto`'s, not this
+//! crate's.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod docs;
 pub mod env;

@@ -6,7 +6,7 @@
 //! period, and `run` returns. `main` only loads the config, binds and maps errors to exit codes.
 
 pub mod cache;
-pub mod clock;
+pub use kit::clock;
 pub mod config;
 pub mod events;
 pub mod greetings;
