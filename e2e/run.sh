@@ -8,14 +8,23 @@
 #   KEEP_E2E=1 e2e/run.sh      keep the work directory (logs, DB) also when everything passed
 #
 # Runs:
-#   classic  MPEG-TS origin. A link plays; `linkctl off` -> the same page shows "disabled"
-#            within 2 s and the video stops; a second link: publisher stopped -> "offline"
+#   classic  MPEG-TS origin. A link plays (the page starts muted playback by itself);
+#            `linkctl off` -> the same page shows "disabled" within 2 s, says so, the video
+#            stops, no /play answer is received 1 s after off, the page saw a 403, the link
+#            opened again is a 410 page; a second link: publisher stopped -> "offline"
 #            within 15 s and `linkctl status` live=false within 25 s; publisher restarted ->
 #            live=true within 15 s and the same page (no reload) plays again within 30 s;
+#            then, on that page (e2e/lifecycle.sh): linkd restarted (SIGTERM, new process
+#            within 5 s) -> plays on, counted again within 10 s; linkd stopped ->
+#            "unreachable", started -> plays; its link deleted -> "invalid". Extend while
+#            watching (linkctl, and the bot's /extend through botd and a fake Bot API) ->
+#            new expiry shown within 5 s, plays past the old one; a link
+#            expiring while watched -> "expired" within 2 s, no /play bytes 1 s later, 410;
 #            a 3 s link shows "expired"; an unknown token "invalid"; /play without the
 #            cookie is 403.
 #   ll       LL-HLS origin with MediaMTX 1.18+ sessions: plays in low-latency mode (blocking
-#            playlist reloads reach the origin through linkd), "disabled" within 2 s.
+#            playlist reloads reach the origin through linkd), "disabled" within 2 s as in
+#            classic; extend, restart and expiry while watching as in classic.
 #   auth     the origin requires Basic auth; linkd gets MEDIAMTX_READ_USER/PASSWORD: plays,
 #            "disabled" within 2 s.
 #   caddy    Caddy with the repository's Caddyfile in front of linkd
@@ -43,9 +52,10 @@ done
 
 LINKD="$ROOT/target/debug/linkd"
 LINKCTL="$ROOT/target/debug/linkctl"
-if [ "${E2E_BUILD:-0}" = 1 ] || [ ! -x "$LINKD" ] || [ ! -x "$LINKCTL" ]; then
-  echo "run.sh: cargo build -p linkd"
-  cargo build -q -p linkd
+BOTD="$ROOT/target/debug/botd"
+if [ "${E2E_BUILD:-0}" = 1 ] || [ ! -x "$LINKD" ] || [ ! -x "$LINKCTL" ] || [ ! -x "$BOTD" ]; then
+  echo "run.sh: cargo build -p linkd -p botd"
+  cargo build -q -p linkd -p botd
 fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/tempstream-e2e.XXXXXX")"
@@ -53,7 +63,7 @@ LAST="{}"
 PASS=0
 FAIL=0
 # PIDs of what the current run started, stopped in reverse order
-ORIGIN_PID="" PUB_PID="" LINKD_PID="" CADDY_PID="" WATCH_PID_SAVED=""
+ORIGIN_PID="" PUB_PID="" LINKD_PID="" CADDY_PID="" BOT_PID="" TG_PID="" WATCH_PID_SAVED=""
 
 stop_pid() {
   local pid="$1"
@@ -66,6 +76,8 @@ stop_pid() {
 }
 
 stop_stack() {
+  stop_pid "$BOT_PID"; BOT_PID=""
+  stop_pid "$TG_PID"; TG_PID=""
   stop_pid "$CADDY_PID"; CADDY_PID=""
   stop_pid "$LINKD_PID"; LINKD_PID=""
   stop_pid "$PUB_PID"; PUB_PID=""
@@ -182,17 +194,12 @@ start_stack() {
     BASE_URL="http://127.0.0.1:$CADDY_PORT"
     proxies=1
   fi
-  local auth_env=()
-  if [ -n "${READ_USER:-}" ]; then auth_env=(MEDIAMTX_READ_USER="$READ_USER" MEDIAMTX_READ_PASSWORD="$READ_PASS"); fi
-  env HTTP_ADDR="127.0.0.1:$HTTP_PORT" BASE_URL="$BASE_URL" DB_PATH="$RUN_DIR/linkd.sqlite" \
-    RPC_SOCKET="$SOCK" MEDIAMTX_HLS_BASE_URL="http://127.0.0.1:$ORIGIN_PORT/live/stream" \
-    COOKIE_SECURE=false PROBE_INTERVAL=2s LOG_LEVEL=info HTTP_TRUSTED_PROXY_COUNT="$proxies" \
-    "${auth_env[@]}" "$LINKD" >"$RUN_DIR/linkd.log" 2>&1 &
-  LINKD_PID=$!
-  if ! WAIT_PID=$LINKD_PID wait_until 20 "linkd /healthz" curl -fs "http://127.0.0.1:$HTTP_PORT/healthz"; then
-    tail -20 "$RUN_DIR/linkd.log" >&2; return 1
-  fi
-  wait_until 10 "linkd's socket" test -S "$SOCK" || return 1
+  LINKD_ENV=(HTTP_ADDR="127.0.0.1:$HTTP_PORT" BASE_URL="$BASE_URL" DB_PATH="$RUN_DIR/linkd.sqlite"
+    RPC_SOCKET="$SOCK" MEDIAMTX_HLS_BASE_URL="http://127.0.0.1:$ORIGIN_PORT/live/stream"
+    COOKIE_SECURE=false PROBE_INTERVAL=2s LOG_LEVEL=info HTTP_TRUSTED_PROXY_COUNT="$proxies"
+    SHUTDOWN_GRACE=3s)
+  if [ -n "${READ_USER:-}" ]; then LINKD_ENV+=(MEDIAMTX_READ_USER="$READ_USER" MEDIAMTX_READ_PASSWORD="$READ_PASS"); fi
+  start_linkd || return 1
 
   if [ "$run" = caddy ]; then
     # the Caddyfile keeps Caddy's admin endpoint on localhost:2019
@@ -208,6 +215,16 @@ start_stack() {
   fi
 }
 
+# start_linkd: linkd with $LINKD_ENV, on the same address, database and socket every time
+start_linkd() {
+  env "${LINKD_ENV[@]}" "$LINKD" >>"$RUN_DIR/linkd.log" 2>&1 &
+  LINKD_PID=$!
+  if ! WAIT_PID=$LINKD_PID wait_until 20 "linkd /healthz" curl -fs "http://127.0.0.1:$HTTP_PORT/healthz"; then
+    tail -20 "$RUN_DIR/linkd.log" >&2; return 1
+  fi
+  wait_until 10 "linkd's socket" test -S "$SOCK" || return 1
+}
+
 start_publisher() {
   "$E2E/publish.sh" "$RUN_DIR/media" "${PUB_FLAGS[@]}" >>"$RUN_DIR/publish.log" 2>&1 &
   PUB_PID=$!
@@ -217,12 +234,13 @@ start_publisher() {
 lc() { "$LINKCTL" --socket "$SOCK" "$@"; }
 status_live() { [ "$(lc --json status | json live)" = "$1" ]; }
 
-# new_link TTL: make a link, set LINK_ID and LINK_URL
+# new_link TTL: make a link, set LINK_ID, LINK_URL and LINK_EXPIRES (Unix seconds)
 new_link() {
   local out
   out="$(lc --json new "$1")" || { fail "linkctl new $1: $out"; return 1; }
   LINK_ID="$(json id <<<"$out")"
   LINK_URL="$(json url <<<"$out")"
+  LINK_EXPIRES="$(json expires_at <<<"$out")"
   [ -n "$LINK_ID" ] && [ -n "$LINK_URL" ] || { fail "linkctl new $1 printed no id/url"; return 1; }
 }
 
@@ -234,9 +252,15 @@ plays_then_disabled() {
   watch open "$LINK_URL" >/dev/null
   check_watch "$run: link $LINK_ID plays" expect playing 25
   local plays="$LAST"
+  local off_ms
+  off_ms=$(now_ms)  # just before: the page may be refused before linkctl has exited
   if lc off "$LINK_ID" >/dev/null; then
     check_watch "$run: same page shows disabled within 2 s of linkctl off" expect disabled 2
+    check_text "$run: the page says the link was switched off" "switched off"
     check_watch "$run: video stops after disabled" stopped 3
+    check_watch "$run: no /play answer is still received 1 s after off" play-after $((off_ms + 1000))
+    check_status_seen "$run: the page was refused with 403 after off" "$off_ms" 403
+    check_page_status "$run: opening the switched-off link again" "$LINK_URL" 410 disabled
   else
     fail "$run: linkctl off $LINK_ID"
   fi
@@ -244,6 +268,32 @@ plays_then_disabled() {
 }
 
 origin_stat() { curl -fs "http://127.0.0.1:$ORIGIN_PORT/_stats" | json "$1"; }
+
+# check_text NAME WORDS: the page's status line (from the last answer) contains WORDS
+check_text() {
+  local text
+  text="$(json text <<<"$LAST")"
+  case "$text" in *"$2"*) pass "$1 (\"$text\")" ;; *) fail "$1 (status line \"$text\")" ;; esac
+}
+
+# check_status_seen NAME SINCE_MS STATUS: the page got STATUS from /play or /play/_session
+check_status_seen() {
+  local res n1 n2
+  res="$(watch statuses-after "$2")"
+  n1="$(json "play.$3" <<<"$res")"; n2="$(json "session.$3" <<<"$res")"
+  if [ $((${n1:-0} + ${n2:-0})) -gt 0 ]; then pass "$1 (/play ${n1:-0}, /play/_session ${n2:-0})"; else fail "$1 (saw $(json play <<<"$res") and $(json session <<<"$res"))"; fi
+}
+
+# check_page_status NAME URL STATUS STATE: the watch page answers STATUS and shows STATE
+check_page_status() {
+  local res
+  res="$(watch open "$2")"
+  if [ "$(json httpStatus <<<"$res")" = "$3" ]; then pass "$1: $3"; else fail "$1: $(json httpStatus <<<"$res"), not $3"; fi
+  check_watch "$1: the page shows $4" expect "$4" 5
+}
+
+# shellcheck source=e2e/lifecycle.sh
+. "$E2E/lifecycle.sh"
 
 # --- runs ----------------------------------------------------------------------------------
 run_classic() {
@@ -283,14 +333,19 @@ run_classic() {
     left=$((30 - ($(now_ms) - PUB_STARTED) / 1000))
     [ "$left" -ge 1 ] || left=1
     check_watch "classic: same page plays again, without reload, within 30 s of the restart" expect playing "$left"
+    restart_while_watching classic
+    unreachable_then_back classic
+    link_gone_is_invalid classic
   fi
+  extend_while_watching classic
+  bot_extend_while_watching classic
+  expiry_while_watching classic
 
   # a link that runs out while its page is open, then a fresh visit of the same link
   if new_link 3s; then
     watch open "$LINK_URL" >/dev/null
     check_watch "classic: a 3 s link shows expired" expect expired 10
-    watch open "$LINK_URL" >/dev/null
-    check_watch "classic: opening an expired link shows expired" expect expired 5
+    check_page_status "classic: opening an expired link" "$LINK_URL" 410 expired
   fi
   watch open "$BASE_URL/live/stream/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" >/dev/null
   check_watch "classic: an unknown token shows invalid" expect invalid 5
@@ -307,6 +362,9 @@ run_ll() {
   local created
   created="$(origin_stat sessionsCreated)"
   if [ "${created:-0}" -ge 1 ]; then pass "ll: linkd went through the origin's session flow ($created sessions)"; else fail "ll: the origin created no session"; fi
+  extend_while_watching ll
+  restart_while_watching ll
+  expiry_while_watching ll
   stop_stack
 }
 

@@ -13,15 +13,25 @@
 //                                served on the playlist's own origin (checks an origin alone)
 //         expect STATE SECONDS   wait until body.dataset.state == STATE; for "playing" also
 //                                require video.currentTime to advance >= 2 s over 4 s and the
-//                                frame to be a picture, not a flat colour
+//                                frame to be a picture, not a flat colour; "at" in the answer
+//                                is when the state was seen (Unix ms)
 //         stopped SECONDS        require that video.currentTime advances < 0.5 s over SECONDS
+//         expiry UNIX SECONDS    wait until the page's expiry line shows Unix second UNIX
+//                                (its data-expires-at) and its text says so
+//         steady SECONDS         watch the page for SECONDS: never reloaded, never in a final
+//                                state, never "offline", "unreachable" or "error" for more than
+//                                STEADY_MAX_MS at a stretch
+//         play-after UNIX_MS     /play answers (not the session poll) with status 200 still
+//                                being received after UNIX_MS: none, or the answer fails
+//         statuses-after UNIX_MS statuses of /play and /play/_session answers since UNIX_MS
 //         status                 the page's state, video time, request counts
 //         screenshot FILE
 //         quit
 // Every answer says whether the page was reloaded since "open" ("reloaded"), how long the
 // wait took ("seconds"), and counts the player's requests (playlists, blocking reloads with
 // _HLS_msn, parts). Chromium: /usr/bin/chromium or $CHROMIUM_PATH, headless, fresh temporary
-// profile removed on exit (also on SIGTERM/SIGINT).
+// profile removed on exit (also on SIGTERM/SIGINT). Chromium keeps its default autoplay policy:
+// the watch page starts muted playback by itself, nothing here presses play.
 "use strict";
 
 const fs = require("fs");
@@ -33,11 +43,13 @@ const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const FLAGS = [
   "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  "--autoplay-policy=no-user-gesture-required", "--mute-audio",
+  "--mute-audio",
 ];
 const PLAYER_PREFIX = "/__e2e_player__/";
 const PLAY_WATCH_SECONDS = 4;
 const PLAY_MIN_ADVANCE = 2;
+const STEADY_MAX_MS = 2000;
+const TROUBLE = ["offline", "unreachable", "error", "expired", "disabled", "invalid"];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round = (x, n = 2) => (typeof x === "number" ? +x.toFixed(n) : x);
@@ -87,6 +99,8 @@ class Viewer {
     this.requests = null;
     this.openedAt = 0;
     this.closing = null;
+    this.plays = []; // answers under /play/: { path, status, at, end, failed }
+    this.playOf = new Map();
   }
 
   async launch() {
@@ -110,7 +124,19 @@ class Viewer {
       if (!this.requests) return;
       const k = String(r.status());
       this.requests.statuses[k] = (this.requests.statuses[k] || 0) + 1;
+      const u = new URL(r.url());
+      if (u.pathname.startsWith("/play/")) {
+        const e = { path: u.pathname, status: r.status(), at: Date.now(), end: null, failed: false };
+        this.plays.push(e);
+        this.playOf.set(r.request(), e);
+      }
     });
+    const ended = (failed) => (req) => {
+      const e = this.playOf.get(req);
+      if (e) { e.end = Date.now(); e.failed = failed; this.playOf.delete(req); }
+    };
+    this.page.on("requestfinished", ended(false));
+    this.page.on("requestfailed", ended(true));
     this.page.on("pageerror", (e) => console.error("watch: page error: " + e.message));
   }
 
@@ -140,6 +166,8 @@ class Viewer {
     let target;
     try { target = new URL(url); } catch (e) { return { ok: false, reason: "not a URL" }; }
     this.requests = { total: 0, playlists: 0, blockingReloads: 0, parts: 0, statuses: {} };
+    this.plays = [];
+    this.playOf = new Map();
     let pageUrl = url;
     if (playlist) {
       await this.page.unroute("**" + PLAYER_PREFIX + "**").catch(() => {});
@@ -172,10 +200,15 @@ class Viewer {
   async snapshot() {
     const s = await this.page.evaluate((marker) => {
       const v = document.getElementById("video") || document.querySelector("video");
+      const status = document.getElementById("status");
+      const expiry = document.getElementById("expiry");
       const out = {
         state: document.body ? document.body.dataset.state || null : null,
         sameDocument: window.__e2eMarker === marker,
         video: !!v,
+        text: status ? status.textContent : null,
+        expiresAt: expiry ? expiry.dataset.expiresAt || null : null,
+        expiryText: expiry ? expiry.textContent : null,
       };
       if (v) {
         Object.assign(out, {
@@ -213,16 +246,6 @@ class Viewer {
     });
   }
 
-  // muted autoplay, as a person's click would: only when the page left the video paused
-  async kick(s) {
-    if (s.video && s.paused && s.readyState >= 2) {
-      await this.page.evaluate(() => {
-        const v = document.getElementById("video") || document.querySelector("video");
-        v.muted = true; return v.play().catch(() => {});
-      }).catch(() => {});
-    }
-  }
-
   async expect(state, within) {
     const t0 = Date.now();
     let s = await this.snapshot();
@@ -233,9 +256,8 @@ class Viewer {
       await sleep(100);
       s = await this.snapshot();
     }
-    const res = { ok: true, state, seconds: round((Date.now() - t0) / 1000), sinceOpen: round((Date.now() - this.openedAt) / 1000) };
+    const res = { ok: true, state, at: Date.now(), seconds: round((Date.now() - t0) / 1000), sinceOpen: round((Date.now() - this.openedAt) / 1000) };
     if (state === "playing") {
-      await this.kick(s);
       const c0 = s.currentTime;
       const w0 = Date.now();
       await sleep(PLAY_WATCH_SECONDS * 1000);
@@ -265,12 +287,68 @@ class Viewer {
     return { ok, advance, overSeconds: seconds, ...s1, reason: ok ? undefined : `video still advanced ${advance}s over ${seconds}s` };
   }
 
+  async expiry(unix, within) {
+    const t0 = Date.now();
+    // the line names the new time: far enough ahead, it no longer says "less than a minute"
+    const shown = (s) => s.expiresAt === unix && /^Link expires /.test(s.expiryText || "") &&
+      (Number(unix) * 1000 - Date.now() < 120000 || !/less than a minute/.test(s.expiryText));
+    let s = await this.snapshot();
+    while (!shown(s)) {
+      if (Date.now() - t0 > within * 1000) {
+        return { ok: false, reason: `the page shows expiry ${s.expiresAt} ("${s.expiryText}"), not ${unix}, after ${within}s`, ...s };
+      }
+      await sleep(100);
+      s = await this.snapshot();
+    }
+    return { ok: !s.reloaded, seconds: round((Date.now() - t0) / 1000), ...s, reason: s.reloaded ? "the page was reloaded" : undefined };
+  }
+
+  async steady(seconds) {
+    const t0 = Date.now();
+    let worst = 0, since = 0, seen = {}, s = null;
+    const c0 = (await this.snapshot()).currentTime || 0;
+    while (Date.now() - t0 < seconds * 1000) {
+      s = await this.snapshot();
+      seen[s.state] = (seen[s.state] || 0) + 1;
+      const now = Date.now();
+      if (TROUBLE.includes(s.state)) { since = since || now; worst = Math.max(worst, now - since); } else since = 0;
+      if (s.reloaded || ["expired", "disabled", "invalid", "error"].includes(s.state)) break;
+      await sleep(100);
+    }
+    const problems = [];
+    if (s.reloaded) problems.push("the page was reloaded");
+    if (["expired", "disabled", "invalid", "error"].includes(s.state)) problems.push("the page ended in " + s.state);
+    if (worst > STEADY_MAX_MS) problems.push(`a trouble state was shown for ${worst} ms`);
+    return { ok: problems.length === 0, reason: problems.join("; ") || undefined, worstTroubleMs: worst, states: seen,
+      advance: round((s.currentTime || 0) - c0), overSeconds: seconds, ...s };
+  }
+
+  playAfter(ms) {
+    const late = this.plays.filter((e) => e.path !== "/play/_session" && e.status === 200 &&
+      (e.end === null ? Date.now() > ms : e.end > ms && !e.failed));
+    return { ok: late.length === 0, late: late.slice(0, 5), reason: late.length ? `${late.length} answers still received after ${ms}` : undefined };
+  }
+
+  statusesAfter(ms) {
+    const play = {}, session = {};
+    for (const e of this.plays) {
+      if (e.at < ms) continue;
+      const m = e.path === "/play/_session" ? session : play;
+      m[e.status] = (m[e.status] || 0) + 1;
+    }
+    return { ok: true, play, session };
+  }
+
   async run(cmd, args) {
     switch (cmd) {
       case "open": return this.open(args[0], false);
       case "open-playlist": return this.open(args[0], true);
       case "expect": return this.expect(args[0], Number(args[1] || 20));
       case "stopped": return this.stopped(Number(args[0] || 3));
+      case "expiry": return this.expiry(args[0], Number(args[1] || 5));
+      case "steady": return this.steady(Number(args[0] || 10));
+      case "play-after": return this.playAfter(Number(args[0]));
+      case "statuses-after": return this.statusesAfter(Number(args[0]));
       case "status": return { ok: true, ...(await this.snapshot()) };
       case "screenshot": await this.page.screenshot({ path: args[0] }); return { ok: true, file: args[0] };
       default: return { ok: false, reason: "unknown command " + cmd };

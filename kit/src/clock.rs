@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A source of Unix time in seconds.
 #[derive(Clone, Debug)]
@@ -32,10 +32,46 @@ impl Clock {
         }
     }
 
+    /// How long until Unix second `at` begins (zero once it has). Exact to the millisecond
+    /// for the system clock; a manual clock moves only when told, so it says "look again in
+    /// 50 ms" until then.
+    pub fn until(&self, at: i64) -> Duration {
+        match &self.0 {
+            Some(_) if self.now() >= at => Duration::ZERO,
+            Some(_) => Duration::from_millis(50),
+            None => {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default();
+                Duration::from_secs(at.max(0) as u64).saturating_sub(now)
+            }
+        }
+    }
+
     /// Moves a manual clock forward; a system clock ignores this.
     pub fn advance(&self, secs: i64) {
         if let Some(t) = &self.0 {
             t.fetch_add(secs, Ordering::SeqCst);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn until_is_exact_for_the_system_clock_and_a_short_look_for_a_manual_one() {
+        let sys = Clock::system();
+        let left = sys.until(sys.now() + 2);
+        assert!(
+            left > Duration::from_secs(1) && left <= Duration::from_secs(2),
+            "{left:?}"
+        );
+        assert_eq!(sys.until(sys.now() - 1), Duration::ZERO);
+        let manual = Clock::manual(100);
+        assert_eq!(manual.until(105), Duration::from_millis(50));
+        manual.advance(5);
+        assert_eq!(manual.until(105), Duration::ZERO);
     }
 }

@@ -7,46 +7,82 @@
 //   { "play_url": "/play/index.m3u8", "session_url": "/play/_session",
 //     "expires_at": <Unix seconds> | null }
 //
-// The current state is mirrored on document.body.dataset.state:
-//   connecting, playing, offline (keeps retrying), expired, disabled,
-//   invalid (these three are final), error.
+// The page's state machine, in one place (STATES below). The current state is
+// mirrored on document.body.dataset.state, the link's expiry on the expiry
+// line's data-expires-at.
+//
+//   state        entered when                                left when
+//   connecting   the page opens; linkd answers again after   the video advances (playing);
+//                being unreachable                           an attempt fails (offline)
+//   playing      the video's time advances                   it stops advancing (offline or
+//                                                            unreachable); the link ends
+//   offline      an attempt failed or stalled, or the        the video advances (playing)
+//                session says the stream is not live
+//                (keeps retrying)
+//   unreachable  linkd has not answered for UNREACHABLE_MS   linkd answers (connecting)
+//                and the video is not advancing (keeps
+//                retrying)
+//   expired      the session says so, or the link's time     final
+//                is up
+//   disabled     the session says the link was switched off  final
+//   invalid      the session is unknown and opening the      final
+//                link again is refused
+//   error        no configuration, or a browser that         final
+//                cannot play HLS
+//
+// session.js follows the link's session (polls, renewal, reopening) and
+// reports here; it loads before this file.
 (function () {
   'use strict';
 
   // Timings, in milliseconds.
-  const POLL_MS = 1000; // session poll interval
-  const POLL_BACKOFF_MS = 5000; // after 429, 5xx or an unreachable server
   const RETRY_MS = 3000; // recreate the player this long after a failure
   const ADVANCE_MS = 1500; // currentTime moved this recently = advancing
   const STALL_MS = 6000; // playing, but nothing moved for this long = offline
   const NO_PROGRESS_MS = 10000; // an attempt that never started playing
+  const UNREACHABLE_MS = 3000; // linkd silent this long, video stopped = unreachable
   const TICK_MS = 500; // watchdog
   const EXPIRY_REFRESH_MS = 30000;
 
-  const MESSAGES = {
-    connecting: 'Connecting to the stream\u2026',
-    playing: 'Live',
-    offline: 'The stream is offline. It will start by itself when the broadcast begins.',
-    expired: 'This link has expired.',
-    disabled: 'This link was switched off.',
-    invalid: 'This link is not valid.',
-    error: 'Something went wrong. Reload the page to try again.'
+  // Every state: what the viewer reads, the hint below it, the label over the
+  // video while it does not play, and whether it is final (nothing runs any more).
+  const STATES = {
+    connecting: { message: 'Connecting to the stream\u2026', label: 'Connecting\u2026' },
+    playing: { message: 'Live', label: '' },
+    offline: {
+      message: 'The stream is offline. It will start by itself when the broadcast begins.',
+      label: 'Offline' },
+    unreachable: {
+      message: 'The server cannot be reached. Trying again\u2026', label: 'Reconnecting\u2026',
+      hint: 'The stream continues by itself when the connection is back.' },
+    expired: {
+      message: 'This link has expired.', label: 'Link expired', final: true,
+      hint: 'Ask the person who sent it for a new link.' },
+    disabled: {
+      message: 'This link was switched off.', label: 'Link switched off', final: true,
+      hint: 'If you think this is a mistake, ask the person who sent it.' },
+    invalid: {
+      message: 'This link is not valid.', label: 'Link not valid', final: true,
+      hint: 'Check that you opened the whole link, or ask the person who sent it for a new one.' },
+    error: {
+      message: 'Something went wrong. Reload the page to try again.', label: 'Cannot play',
+      final: true }
   };
-  const HINTS = {
-    expired: 'Ask the person who sent it for a new link.',
-    disabled: 'If you think this is a mistake, ask the person who sent it.',
-    invalid: 'Check that you opened the whole link, or ask the person who sent it for a new one.'
-  };
-  // Short labels shown over the video while it is not playing.
-  const LABELS = {
-    connecting: 'Connecting\u2026',
-    offline: 'Offline',
-    expired: 'Link expired',
-    disabled: 'Link switched off',
-    invalid: 'Link not valid',
-    error: 'Cannot play'
-  };
-  const FINAL = ['expired', 'disabled', 'invalid'];
+  // How a link can end, as linkd's session answer and error pages name it.
+  const ENDED = ['expired', 'disabled', 'invalid'];
+
+  // hls.js retries a request that got no answer at all (linkd restarting) like
+  // one that got a 5xx, for about 10 s: the player keeps its buffer meanwhile.
+  function retryUnanswered(cfg, count, isTimeout, response, retry) {
+    return retry || (count < cfg.maxNumRetry && (!response || !response.code));
+  }
+  function loadPolicy(firstByteMs, loadMs) {
+    return { default: {
+      maxTimeToFirstByteMs: firstByteMs, maxLoadTimeMs: loadMs,
+      timeoutRetry: { maxNumRetry: 2, retryDelayMs: 0, maxRetryDelayMs: 0 },
+      errorRetry: { maxNumRetry: 8, retryDelayMs: 500, maxRetryDelayMs: 2000, shouldRetry: retryUnanswered }
+    } };
+  }
 
   const video = document.getElementById('video');
   const statusEl = document.getElementById('status');
@@ -69,12 +105,11 @@
   // Session.
   let expiresAt = null;
   let liveFalseCount = 0;
-  let pollTimer = null;
-  let polling = false;
-  let pollAgain = false;
+  let unansweredSince = 0; // first unanswered poll since linkd last answered
 
   let tickTimer = null;
   let expiryTimer = null;
+  let expiryPollTimer = null;
 
   function setText(el, text) {
     if (el) el.textContent = text;
@@ -86,12 +121,22 @@
 
   function setState(next, message) {
     if (finished) return;
+    const s = STATES[next];
     state = next;
     document.body.dataset.state = next;
-    setText(statusEl, message || MESSAGES[next] || '');
-    setText(hintEl, HINTS[next] || '');
-    setText(overlayEl, LABELS[next] || '');
-    if (FINAL.indexOf(next) !== -1) finish();
+    setText(statusEl, message || s.message);
+    setText(hintEl, s.hint || '');
+    setText(overlayEl, s.label);
+    if (s.final) finish();
+  }
+
+  // The state to show while the video does not advance and the link plays.
+  function stoppedState() {
+    return linkdUnreachable() ? 'unreachable' : 'offline';
+  }
+
+  function linkdUnreachable() {
+    return unansweredSince !== 0 && Date.now() - unansweredSince >= UNREACHABLE_MS;
   }
 
   function readConfig() {
@@ -160,7 +205,10 @@
       const Hls = window.Hls;
       hls = new Hls({
         lowLatencyMode: true,
-        backBufferLength: 30
+        backBufferLength: 30,
+        manifestLoadPolicy: loadPolicy(10000, 20000),
+        playlistLoadPolicy: loadPolicy(10000, 20000),
+        fragLoadPolicy: loadPolicy(10000, 120000)
       });
       const own = hls;
       hls.on(Hls.Events.ERROR, function (event, data) {
@@ -186,7 +234,7 @@
   function attemptFailed() {
     if (!attempt || attempt.failedAt) return;
     attempt.failedAt = Date.now();
-    if (state !== 'playing' || !advancing()) setState('offline');
+    if (state !== 'playing' || !advancing()) setState(stoppedState());
   }
 
   function onHlsError(data) {
@@ -233,7 +281,7 @@
   }
 
   function onPlaying() {
-    if (!finished && state === 'playing') setText(statusEl, MESSAGES.playing);
+    if (!finished && state === 'playing') setText(statusEl, STATES.playing.message);
   }
 
   // Watchdog: decides when the stream is offline and when to start over.
@@ -243,14 +291,15 @@
     if (blocked) return; // waiting for the viewer to press play
     const now = Date.now();
     const sessionSaysOff = liveFalseCount >= 2;
+    if (linkdUnreachable() && state !== 'unreachable') setState('unreachable');
 
     if (state === 'playing') {
       if (video.paused) return; // paused by the viewer: not a stall
       if (attempt && attempt.failedAt) {
         // The buffer left after a failure has run out.
-        setState('offline');
+        setState(stoppedState());
       } else if (sessionSaysOff || now - lastAdvanceAt > STALL_MS) {
-        setState('offline');
+        setState(stoppedState());
         startPlayer();
         return;
       } else {
@@ -270,88 +319,34 @@
     } else if (state === 'offline' && sessionSaysOff && age >= RETRY_MS) {
       startPlayer();
     } else if (quiet >= NO_PROGRESS_MS) {
-      setState('offline');
+      setState(stoppedState());
       startPlayer();
     }
   }
 
-  // ---- session ------------------------------------------------------------
+  // ---- session (session.js polls linkd; here is what the page makes of it) --
 
-  function schedulePoll(ms) {
-    if (finished) return;
-    clearTimeout(pollTimer);
-    pollTimer = setTimeout(poll, ms);
-  }
+  let session = null;
 
   function pollNow() {
-    if (finished) return;
-    if (polling) {
-      pollAgain = true;
-      return;
-    }
-    clearTimeout(pollTimer);
-    poll();
+    if (session && !finished) session.pollNow();
   }
 
-  async function poll() {
-    if (finished) return;
-    polling = true;
-    let next = POLL_MS;
-    try {
-      next = await checkSession();
-    } catch (e) {
-      next = POLL_BACKOFF_MS;
-    }
-    polling = false;
-    if (pollAgain) {
-      pollAgain = false;
-      next = 0;
-    }
-    schedulePoll(next);
+  function unanswered() {
+    if (!unansweredSince) unansweredSince = Date.now();
   }
 
-  // Returns the delay before the next poll.
-  async function checkSession() {
-    let res;
-    try {
-      res = await fetch(config.session_url, {
-        credentials: 'same-origin',
-        cache: 'no-store',
-        headers: { Accept: 'application/json' }
-      });
-    } catch (e) {
-      // linkd unreachable for a moment (restart, network change): keep going.
-      return POLL_BACKOFF_MS;
+  function answered() {
+    unansweredSince = 0;
+    if (state === 'unreachable') {
+      setState(liveFalseCount >= 2 ? 'offline' : 'connecting');
+      resume();
     }
-    let body = null;
-    try {
-      body = await res.json();
-    } catch (e) {
-      body = null;
-    }
-    if (body && typeof body.state === 'string') {
-      if (body.state !== 'active') {
-        let state = FINAL.indexOf(body.state) !== -1 ? body.state : 'invalid';
-        // The playback cookie never outlives its link, so once the link's time is up the
-        // browser no longer sends it: that is an expired link, not an invalid one.
-        if (state !== 'expired' && typeof expiresAt === 'number' && Date.now() / 1000 >= expiresAt - 1) {
-          state = 'expired';
-        }
-        end(state);
-        return POLL_MS;
-      }
-      onActiveSession(body);
-      return POLL_MS;
-    }
-    // No usable answer: decide from the status code alone.
-    if (res.status === 410) {
-      end('expired');
-    } else if (res.status === 401 || res.status === 403 || res.status === 404) {
-      end('invalid');
-    } else if (res.status === 429 || res.status >= 500) {
-      return POLL_BACKOFF_MS;
-    }
-    return POLL_MS;
+  }
+
+  // The link plays on (linkd answered, or a new session was opened).
+  function resume() {
+    if (!finished && (!attempt || attempt.failedAt)) startPlayer();
   }
 
   function onActiveSession(body) {
@@ -373,12 +368,13 @@
 
   // A final state: stop everything and say why.
   function end(next) {
-    setState(next);
+    setState(ENDED.indexOf(next) !== -1 ? next : 'invalid');
   }
 
   function finish() {
     finished = true;
-    clearTimeout(pollTimer);
+    if (session) session.stop();
+    clearTimeout(expiryPollTimer);
     clearInterval(tickTimer);
     clearInterval(expiryTimer);
     stopPlayer();
@@ -407,8 +403,19 @@
     return 'in ' + Math.floor(hours / 24) + ' days';
   }
 
+  // Asks linkd at the moment the link expires, so the page says so at once.
+  function armExpiryPoll() {
+    clearTimeout(expiryPollTimer);
+    if (typeof expiresAt !== 'number' || finished) return;
+    const ms = expiresAt * 1000 - Date.now();
+    // Timers of more than about 24 days fire at once; the next change re-arms it.
+    if (ms > 0 && ms < 0x7fffffff) expiryPollTimer = setTimeout(pollNow, ms + 50);
+  }
+
   function renderExpiry() {
     if (!expiryEl || finished) return;
+    expiryEl.dataset.expiresAt = expiresAt === null ? 'never' : String(expiresAt);
+    armExpiryPoll();
     if (expiresAt === null) {
       expiryEl.textContent = 'This link does not expire.';
       return;
@@ -471,11 +478,19 @@
     renderExpiry();
     expiryTimer = setInterval(renderExpiry, EXPIRY_REFRESH_MS);
 
-    poll();
     if (!hlsJsUsable() && !nativeUsable()) {
       setState('error', 'This browser cannot play the stream. Try a recent Firefox, Chrome or Safari.');
       return;
     }
+    session = window.TempstreamSession(config.session_url, {
+      active: onActiveSession,
+      ended: end,
+      answered: answered,
+      unanswered: unanswered,
+      resume: resume,
+      expiresAt: function () { return expiresAt; }
+    });
+    session.pollNow();
     setState('connecting');
     startPlayer();
     tickTimer = setInterval(tick, TICK_MS);

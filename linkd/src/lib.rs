@@ -19,6 +19,7 @@ pub mod origin;
 pub mod rpc;
 pub mod store;
 pub mod stream;
+pub mod sync;
 pub mod upstream;
 pub mod viewers;
 

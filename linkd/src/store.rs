@@ -3,6 +3,7 @@
 //! Only [`crate::links`] calls this module, and only to load at start and to write; reads on
 //! the request path come from memory. Times are Unix seconds.
 
+use crate::sync::lock;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -254,7 +255,7 @@ impl Store {
     {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            let mut guard = lock(&conn);
             f(&mut guard).map_err(StoreError::from)
         })
         .await
@@ -266,7 +267,7 @@ impl Store {
         &self,
         f: impl FnOnce(&mut SqliteConnection) -> Result<R, diesel::result::Error>,
     ) -> Result<R, StoreError> {
-        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = lock(&self.conn);
         f(&mut guard).map_err(StoreError::from)
     }
 }

@@ -12,6 +12,7 @@
 
 use crate::cache::Cached;
 use crate::origin::{Origin, OriginError};
+use crate::sync::lock;
 use bytes::Bytes;
 use http::StatusCode;
 use std::sync::{Arc, Mutex};
@@ -49,14 +50,11 @@ pub struct Session {
 
 impl Session {
     fn get(&self) -> Current {
-        self.current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.current).clone()
     }
 
     fn set(&self, c: Current) {
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = c;
+        *lock(&self.current) = c;
     }
 
     /// Learns the session of a raw `index.m3u8` answer when none is known; returns the
@@ -64,7 +62,7 @@ impl Session {
     fn adopt(&self, raw: Cached) -> Cached {
         let learned = learned(&raw);
         let now = {
-            let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
+            let mut cur = lock(&self.current);
             if *cur == Current::Unknown {
                 *cur = learned.clone();
             }
@@ -73,8 +71,7 @@ impl Session {
         let c = rewritten(raw);
         if let Current::Id(id) = learned {
             if now == Current::Id(id.clone()) {
-                *self.index.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some((id, c.clone(), Instant::now()));
+                *lock(&self.index) = Some((id, c.clone(), Instant::now()));
             }
         }
         c
@@ -86,7 +83,7 @@ impl Session {
         let Current::Id(cur) = self.get() else {
             return None;
         };
-        let index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        let index = lock(&self.index);
         match &*index {
             Some((id, c, at)) if *id == cur && at.elapsed() < INDEX_REUSE => Some(c.clone()),
             _ => None,

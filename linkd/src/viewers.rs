@@ -2,6 +2,7 @@
 //!
 //! `/play` touches its session on each request; counts are taken when a client asks.
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ impl Viewers {
     /// Notes a request of session `session` of link `link_id`.
     pub fn touch(&self, session: u64, link_id: i64) {
         let now = Instant::now();
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = lock(&self.seen);
         seen.insert(session, (link_id, now));
         if seen.len() > 4096 && seen.len().is_power_of_two() {
             seen.retain(|_, (_, t)| now.duration_since(*t) < WINDOW);
@@ -29,7 +30,7 @@ impl Viewers {
     /// Watching sessions per link.
     pub fn per_link(&self) -> HashMap<i64, u32> {
         let now = Instant::now();
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = lock(&self.seen);
         seen.retain(|_, (_, t)| now.duration_since(*t) < WINDOW);
         let mut counts = HashMap::new();
         for (link, _) in seen.values() {

@@ -1,4 +1,4 @@
-//! The page's static files (player, hls.js, stylesheet), compiled into the binary and served
+//! The page's static files (player, session follow-up, hls.js, stylesheet), compiled into the binary and served
 //! under names that carry a content hash, so they can be cached for a year.
 
 use super::{full, Body};
@@ -12,7 +12,7 @@ struct File {
     bytes: &'static [u8],
 }
 
-const FILES: [File; 3] = [
+const FILES: [File; 4] = [
     File {
         stem: "player",
         ext: "js",
@@ -24,6 +24,12 @@ const FILES: [File; 3] = [
         ext: "js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/hls.min.js"),
+    },
+    File {
+        stem: "session",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/session.js"),
     },
     File {
         stem: "watch",
@@ -47,6 +53,8 @@ pub struct AssetUrls {
     pub hls_js: String,
     /// The stylesheet.
     pub css: String,
+    /// The link session follow-up, loaded before the player.
+    pub session_js: String,
 }
 
 impl Assets {
@@ -68,7 +76,8 @@ impl Assets {
         AssetUrls {
             player_js: format!("/assets/{}", self.names[0]),
             hls_js: format!("/assets/{}", self.names[1]),
-            css: format!("/assets/{}", self.names[2]),
+            css: format!("/assets/{}", self.names[3]),
+            session_js: format!("/assets/{}", self.names[2]),
         }
     }
 

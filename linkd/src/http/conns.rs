@@ -5,6 +5,7 @@
 //! answers (`HTTP_SEND_TIMEOUT`, at most 60 s without progress).
 
 use super::peers::{client_key, TrustedProxies};
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
@@ -88,7 +89,7 @@ impl Conns {
         };
         if !self.proxies.contains(peer) {
             let key = client_key(peer);
-            let mut per = self.per_client.lock().unwrap_or_else(|p| p.into_inner());
+            let mut per = lock(&self.per_client);
             let n = per.entry(key).or_insert(0);
             if *n >= self.max_per_client {
                 self.refused[1].fetch_add(1, Ordering::Relaxed);
@@ -105,11 +106,7 @@ impl Drop for Permit {
     fn drop(&mut self) {
         self.conns.open.fetch_sub(1, Ordering::Relaxed);
         if let Some(key) = self.key {
-            let mut per = self
-                .conns
-                .per_client
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut per = lock(&self.conns.per_client);
             if let Some(n) = per.get_mut(&key) {
                 *n -= 1;
                 if *n == 0 {

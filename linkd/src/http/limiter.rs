@@ -8,6 +8,7 @@
 //! early (they get their 20 tries again), but never blocks one that did not fail.
 
 use super::peers::client_key;
+use crate::sync::lock;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -67,7 +68,7 @@ impl Limiter {
         let key = client_key(ip);
         let now = self.now_ms();
         let range = self.bucket(key);
-        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let slots = lock(&self.slots);
         slots[range]
             .iter()
             .any(|s| s.key == key && Self::live(s, now) && s.failures >= MAX_FAILURES)
@@ -78,7 +79,7 @@ impl Limiter {
         let key = client_key(ip);
         let now = self.now_ms();
         let range = self.bucket(key);
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slots = lock(&self.slots);
         let bucket = &mut slots[range];
         let i = match bucket.iter().position(|s| s.key == key && s.since_ms != 0) {
             Some(i) => i,

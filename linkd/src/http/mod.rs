@@ -19,6 +19,8 @@ pub mod page;
 pub mod path;
 pub mod peers;
 pub mod play;
+pub mod renew;
+pub mod revoke;
 pub mod session;
 pub mod watch;
 
@@ -299,7 +301,7 @@ async fn dispatch(
         Route::Health => text(StatusCode::OK, "ok"),
         Route::Watch => watch::watch(web, shared, &req, client),
         Route::Session => play::session_state(web, shared, &req),
-        Route::Play => play::play(web, shared, req).await,
+        Route::Play => revoke::play(web, shared, req).await,
         Route::Asset => {
             let name = &req.uri().path()["/assets/".len()..];
             web.assets

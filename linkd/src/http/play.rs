@@ -79,7 +79,8 @@ fn first_fetch(shared: &Arc<Shared>, s: &Session) {
     }
 }
 
-fn refuse(web: &Web, g: Gate) -> Response<Body> {
+/// The 403 of a request whose session does not play (`g`), with the cookie cleared.
+pub fn refuse(web: &Web, g: Gate) -> Response<Body> {
     let mut r = plain(
         StatusCode::FORBIDDEN,
         match g {
@@ -111,9 +112,14 @@ fn end_session(web: &Web, g: Gate, r: &mut Response<Body>) {
 /// `GET /play/_session`: the state of this viewer's link, for the player to poll.
 pub fn session_state(web: &Web, shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
     let (g, expires_at) = gate(web, shared, req.headers());
+    let mut renewed = None;
     let name = match g {
         Gate::Open(s) => {
             shared.viewers.touch(s.id, s.link_id);
+            let now = shared.links.now();
+            renewed = shared.links.with_entry(s.link_id, |e| {
+                super::renew::cookie(web, now, &s, &e.token, e.expires_at)
+            });
             g.name()
         }
         // The session cookie was already cleared when the link ended.
@@ -137,16 +143,20 @@ pub fn session_state(web: &Web, shared: &Shared, req: &Request<Incoming>) -> Res
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
     policies(h);
+    if let Some(c) = renewed.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.append(header::SET_COOKIE, c);
+    }
     r
 }
 
-/// `GET|HEAD /play/{file}`: the gated proxy. Gate check, then the shared fetch, then the
-/// answer to this request.
-pub async fn play(web: &Web, shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
-    let session = match gate(web, shared, req.headers()) {
-        (Gate::Open(s), _) => s,
-        (g, _) => return refuse(web, g),
-    };
+/// `GET|HEAD /play/{file}` of a session the gate let through (`revoke::play` checks it):
+/// the shared fetch, then the answer to this request.
+pub async fn play(
+    web: &Web,
+    shared: &Arc<Shared>,
+    session: Session,
+    req: Request<Incoming>,
+) -> Response<Body> {
     shared.viewers.touch(session.id, session.link_id);
     let raw = &req.uri().path()["/play/".len()..];
     let Ok(file) = StreamFile::parse(raw, req.uri().query()) else {

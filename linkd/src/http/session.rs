@@ -18,8 +18,19 @@ use std::sync::{Arc, RwLock};
 pub const COOKIE: &str = "watch_session";
 /// Path the cookie is limited to.
 pub const COOKIE_PATH: &str = "/play/";
-/// Longest session; a permanent link's page gets a new one when it is opened again.
+/// Longest expiry a cookie may claim (a bound on forged or old values; linkd itself issues
+/// [`SESSION_SECS`]).
 pub const MAX_SESSION_SECS: i64 = 30 * 86400;
+/// How long a playback session lives. The open page renews it at each `/play/_session` poll,
+/// so a closed page's session ends by itself this long after its last poll.
+pub const SESSION_SECS: i64 = 60;
+
+/// When a session issued or renewed at `now` ends: [`SESSION_SECS`] later, never after its
+/// link's current expiry (`None`: permanent).
+pub fn session_end(now: i64, link_expires_at: Option<i64>) -> i64 {
+    let end = now + SESSION_SECS;
+    link_expires_at.map_or(end, |e| e.min(end))
+}
 
 const PREFIX: &str = "v2.";
 const PAYLOAD_LEN: usize = 28;
@@ -146,6 +157,15 @@ impl Sessions {
             id: u64::from_le_bytes(id),
             expires_at,
         };
+        (s, self.sign(&s, token))
+    }
+
+    /// Session `s` (the same viewer) of the link with `token`, with the new end `expires_at`.
+    pub fn renew(&self, s: &Session, token: &str, expires_at: i64) -> String {
+        self.sign(&Session { expires_at, ..*s }, token)
+    }
+
+    fn sign(&self, s: &Session, token: &str) -> String {
         let ring = self.ring();
         let master = ring
             .master(ring.current)
@@ -157,7 +177,7 @@ impl Sessions {
         payload[24..].copy_from_slice(&ring.current.to_le_bytes());
         let body = B64.encode(payload);
         let tag = link_mac(master, token, &body).finalize().into_bytes();
-        (s, format!("{PREFIX}{body}.{}", B64.encode(&tag[..MAC_LEN])))
+        format!("{PREFIX}{body}.{}", B64.encode(&tag[..MAC_LEN]))
     }
 
     /// The session of `claim` if its link's key (from `token`) signed it, it has not ended
@@ -348,6 +368,27 @@ mod tests {
         s.install(&[(2, vec![2; 32])], 2);
         assert_eq!(s.verify(&old, 0, TOKEN, None), None);
         assert!(s.verify(&new, 0, TOKEN, None).is_some());
+    }
+
+    #[test]
+    fn sessions_end_a_minute_ahead_never_after_their_link() {
+        let cases = [
+            (1000, None, 1060),
+            (1000, Some(5000), 1060),
+            (1000, Some(1030), 1030),
+            (1000, Some(1060), 1060),
+        ];
+        for (now, link, want) in cases {
+            assert_eq!(session_end(now, link), want, "{now} {link:?}");
+        }
+        let s = signer();
+        let (session, _) = s.issue(42, TOKEN, 1060);
+        let renewed = s.renew(&session, TOKEN, 1120);
+        let again = s.verify(&renewed, 1100, TOKEN, None).unwrap();
+        assert_eq!(
+            (again.id, again.link_id, again.expires_at),
+            (session.id, 42, 1120)
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! session first fetches the stream (`/play`).
 
 use super::page::{ErrorPage, PlayerConfig};
-use super::session::{self, MAX_SESSION_SECS};
+use super::session;
 use super::{Body, Web};
 use crate::Shared;
 use http::{header, HeaderValue, Method, Request, Response};
@@ -92,10 +92,7 @@ pub fn watch<B>(
         );
         return r;
     }
-    let ends = entry
-        .expires_at
-        .unwrap_or(i64::MAX)
-        .min(now + MAX_SESSION_SECS);
+    let ends = session::session_end(now, entry.expires_at);
     let (_, value) = web.sessions.issue(entry.id, &entry.token, ends);
     tracing::info!(link_id = entry.id, "session issued");
     let cookie = session::set_cookie(&value, ends - now, web.cookie_secure);
