@@ -3,6 +3,7 @@
 //! Text has colours only when stderr is a terminal, and no timestamp under journald (which
 //! stamps every line itself), so `journalctl` and files show clean lines.
 
+use crate::config::Var;
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
@@ -52,6 +53,24 @@ pub fn parse_level(v: &str) -> Result<String, String> {
         .map(|_| v.to_string())
         .map_err(|_| hint.to_string())
 }
+
+/// `LOG_LEVEL`, the same in both daemons' tables.
+pub const LOG_LEVEL: Var<String> = Var::new(
+    "LOG_LEVEL",
+    "info",
+    parse_level,
+    String::clone,
+    "a level or a filter like `linkd=debug,info`",
+);
+
+/// `LOG_FORMAT`, the same in both daemons' tables.
+pub const LOG_FORMAT: Var<LogFormat> = Var::new(
+    "LOG_FORMAT",
+    "text",
+    LogFormat::parse,
+    LogFormat::name,
+    "`text` or `json`",
+);
 
 /// Whether stderr goes to the journal: systemd sets `JOURNAL_STREAM` for a unit whose
 /// output is connected to it.

@@ -4,7 +4,6 @@
 
 use super::{BotToken, Notify, Ttl};
 use kit::config::{Spec, Var};
-use kit::logging::LogFormat;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -138,20 +137,7 @@ pub const NOTIFY_DEBOUNCE: Var<Duration> = Var::new(
     |d| humantime::format_duration(*d).to_string(),
     "how long a stream change must hold before it is announced",
 );
-pub const LOG_LEVEL: Var<String> = Var::new(
-    "LOG_LEVEL",
-    "info",
-    kit::logging::parse_level,
-    String::clone,
-    "a level or a filter like `botd=debug,info`",
-);
-pub const LOG_FORMAT: Var<LogFormat> = Var::new(
-    "LOG_FORMAT",
-    "text",
-    LogFormat::parse,
-    LogFormat::name,
-    "`text` or `json`",
-);
+pub use kit::logging::{LOG_FORMAT, LOG_LEVEL};
 
 /// Comma-separated items, blanks skipped, duplicates dropped; every bad item named.
 fn list<T: PartialEq>(v: &str, item: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {

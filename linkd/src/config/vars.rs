@@ -4,7 +4,6 @@
 
 use crate::http::peers::{TrustedProxies, DEFAULT_TRUSTED_PROXIES};
 use kit::config::{Spec, Var};
-use kit::logging::LogFormat;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -180,20 +179,7 @@ pub const HTTP_SEND_TIMEOUT: Var<Duration> = Var::new(
     dur,
     "how long a client may leave answers unread",
 );
-pub const LOG_LEVEL: Var<String> = Var::new(
-    "LOG_LEVEL",
-    "info",
-    kit::logging::parse_level,
-    String::clone,
-    "a level or a filter like `linkd=debug,info`",
-);
-pub const LOG_FORMAT: Var<LogFormat> = Var::new(
-    "LOG_FORMAT",
-    "text",
-    LogFormat::parse,
-    LogFormat::name,
-    "`text` or `json`",
-);
+pub use kit::logging::{LOG_FORMAT, LOG_LEVEL};
 pub const CACHE_BYTES: Var<usize> = Var::new(
     "CACHE_BYTES",
     "67108864",
