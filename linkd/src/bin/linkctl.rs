@@ -218,21 +218,14 @@ async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
                 })
                 .await?
             };
-            Ok(if json {
-                to_json(&link)
-            } else {
-                link_table(&[link])
-            })
+            Ok(out(json, &link, |l| link_table(std::slice::from_ref(l))))
         }
         Command::List => {
             let links = call(&client, |c, ctx| async move { c.list_active(ctx).await }).await?;
-            Ok(if json {
-                to_json(&links)
-            } else if links.is_empty() {
-                "no active links\n".into()
-            } else {
-                link_table(&links)
-            })
+            Ok(out(json, &links, |l| match l.is_empty() {
+                true => "no active links\n".into(),
+                false => link_table(l),
+            }))
         }
         Command::Off { id, last } => {
             let link = if *last {
@@ -245,54 +238,40 @@ async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
                 )
                 .await?
             };
-            Ok(if json {
-                to_json(&link)
-            } else {
-                format!("link {} disabled\n", link.id)
-            })
+            Ok(out(json, &link, |l| format!("link {} disabled\n", l.id)))
         }
         Command::Extend { id, ttl } => {
             let link = call(&client, |c, ctx| async move {
                 c.extend_link(ctx, *id, ttl.clone()).await
             })
             .await?;
-            Ok(if json {
-                to_json(&link)
-            } else {
-                link_table(&[link])
-            })
+            Ok(out(json, &link, |l| link_table(std::slice::from_ref(l))))
         }
         Command::Greet { id, text } => {
             let link = call(&client, |c, ctx| async move {
                 c.set_greeting(ctx, *id, text.clone()).await
             })
             .await?;
-            Ok(if json {
-                to_json(&link)
-            } else if text.as_deref().is_some_and(|t| !t.trim().is_empty()) {
-                format!("link {} greets its viewers\n", link.id)
-            } else {
-                format!("link {} has no greeting\n", link.id)
-            })
+            let greets = text.as_deref().is_some_and(|t| !t.trim().is_empty());
+            Ok(out(json, &link, |l| match greets {
+                true => format!("link {} greets its viewers\n", l.id),
+                false => format!("link {} has no greeting\n", l.id),
+            }))
         }
         Command::Status => {
             let mut status = call(&client, |c, ctx| async move { c.status(ctx).await }).await?;
-            Ok(if json {
-                // `live_since` is when the stream went live: nothing while it is offline.
-                if !status.live {
-                    status.live_since = None;
-                }
-                to_json(&status)
-            } else {
-                status_text(&status)
-            })
+            // In JSON, `live_since` is when the stream went live: nothing while it is offline.
+            if json && !status.live {
+                status.live_since = None;
+            }
+            Ok(out(json, &status, status_text))
         }
         Command::SigningKey(SigningKeyCommand::Rotate { logout_all }) => {
             let r = call(&client, |c, ctx| async move {
                 c.rotate_signing_key(ctx, *logout_all).await
             })
             .await?;
-            Ok(if json { to_json(&r) } else { rotation_text(&r) })
+            Ok(out(json, &r, rotation_text))
         }
     }
 }
@@ -306,6 +285,14 @@ where
     Fut: std::future::Future<Output = Result<Result<T, ApiError>, tarpc::client::RpcError>>,
 {
     call_with_deadline(client.clone(), DEADLINE, f).await
+}
+
+/// `v` as JSON with `--json`, else as `text` writes it for a person.
+fn out<T: serde::Serialize>(json: bool, v: &T, text: impl FnOnce(&T) -> String) -> String {
+    match json {
+        true => to_json(v),
+        false => text(v),
+    }
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> String {
