@@ -155,24 +155,6 @@ impl ErrorHandler<RequestError> for ListenerErrors {
     }
 }
 
-/// Sets up logging to stderr from `LOG_LEVEL` and `LOG_FORMAT`: colours only when stderr is a
-/// terminal, no timestamp under journald (`JOURNAL_STREAM` set; it stamps lines itself).
-pub fn init_logging(config: &Config) {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    let journald = std::env::var_os("JOURNAL_STREAM").is_some_and(|v| !v.is_empty());
-    let _ = match (config.log_format, journald) {
-        (config::LogFormat::Json, _) => builder.json().flatten_event(true).try_init(),
-        (config::LogFormat::Text, true) => builder.without_time().try_init(),
-        (config::LogFormat::Text, false) => builder.try_init(),
-    };
-}
-
 /// Registers the command menu, retrying until the Bot API accepts it.
 async fn register_commands(bot: Bot) {
     let commands: Vec<BotCommand> = commands::MENU

@@ -7,23 +7,14 @@ use std::{
     future::Future,
     path::PathBuf,
     sync::atomic::{AtomicI64, Ordering},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use proto::{ApiError, LinkApiClient};
 use tarpc::{client::RpcError, context};
 use tokio::sync::Mutex;
 
-/// Why a call did not give an answer from linkd's API.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CallError {
-    /// The socket could not be reached or the connection broke.
-    #[error("linkd is not reachable: {0}")]
-    Unreachable(String),
-    /// linkd answered with an error.
-    #[error(transparent)]
-    Api(#[from] ApiError),
-}
+pub use proto::client::CallError;
 
 /// A client of linkd that reconnects by itself.
 pub struct Linkd {
@@ -34,9 +25,7 @@ pub struct Linkd {
 }
 
 fn local_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    kit::clock::Clock::system().now()
 }
 
 /// How long an ordinary call may take.
@@ -98,18 +87,11 @@ impl Linkd {
         Fut: Future<Output = Result<Result<T, ApiError>, RpcError>>,
     {
         let client = self.connected().await?;
-        let mut ctx = context::current();
-        ctx.deadline = Instant::now() + timeout;
-        match f(client, ctx).await {
-            Ok(answer) => Ok(answer?),
-            Err(RpcError::Server(e)) => Err(CallError::Unreachable(format!(
-                "linkd refused the call: {e:?}"
-            ))),
-            Err(e) => {
-                self.forget().await;
-                Err(CallError::Unreachable(e.to_string()))
-            }
+        let result = proto::client::call_with_deadline(client, timeout, f).await;
+        if let Err(CallError::Unreachable(_)) = result {
+            self.forget().await;
         }
+        result
     }
 
     /// `status`, also refreshing the clock skew.

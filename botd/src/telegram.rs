@@ -27,14 +27,10 @@ pub fn describe(e: &RequestError) -> String {
                 "network error"
             };
             // The sources are hyper/io errors; none of them carries the URL.
-            let mut text = kind.to_string();
-            let mut source = std::error::Error::source(&**net);
-            while let Some(s) = source {
-                text.push_str(": ");
-                text.push_str(&s.to_string());
-                source = s.source();
+            match std::error::Error::source(&**net) {
+                Some(source) => format!("{kind}: {}", kit::error_chain(source)),
+                None => kind.to_string(),
             }
-            text
         }
         RequestError::InvalidJson { source, .. } => {
             format!("unreadable answer from telegram: {source}")

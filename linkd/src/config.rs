@@ -1,57 +1,28 @@
 //! linkd's configuration: environment variables over an optional TOML file (figment).
 //!
-//! Every value is checked once at start and every problem is reported together, each naming
-//! the variable, the bad value and what would be valid; `main` then exits with 64 (EX_USAGE).
+//! The variables are a table (`vars`, read by `kit`'s loader): every value is checked once at
+//! start and every problem is reported together, each naming the variable, the bad value and
+//! what would be valid; `main` then exits with 64 (EX_USAGE).
 
 use crate::clock::Clock;
 use crate::http::peers::TrustedProxies;
 #[cfg(test)]
 use crate::http::peers::DEFAULT_TRUSTED_PROXIES;
-use limits::HttpLimits;
-
-mod limits;
-use figment::providers::{Env, Format, Toml};
-use figment::value::Value;
 use figment::Figment;
-use serde::Deserialize;
+pub use kit::config::ConfigError;
+pub use kit::logging::LogFormat;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The variables linkd reads, in the order they are documented.
-pub const VARIABLES: &[&str] = &[
-    "HTTP_ADDR",
-    "BASE_URL",
-    "DB_PATH",
-    "RPC_SOCKET",
-    "MEDIAMTX_HLS_BASE_URL",
-    "MEDIAMTX_READ_USER",
-    "MEDIAMTX_READ_PASSWORD",
-    "COOKIE_SECURE",
-    "DEFAULT_LINK_TTL",
-    "LINK_RETENTION",
-    "SHUTDOWN_GRACE",
-    "PROBE_INTERVAL",
-    "HTTP_TRUSTED_PROXY_COUNT",
-    "HTTP_TRUSTED_PROXIES",
-    "HTTP_MAX_CONNECTIONS",
-    "HTTP_MAX_CONNECTIONS_PER_CLIENT",
-    "HTTP_SEND_TIMEOUT",
-    "LOG_LEVEL",
-    "LOG_FORMAT",
-    "CACHE_BYTES",
-    "METRICS_ADDR",
-    "STREAM_TITLE",
-];
+pub mod vars;
+pub use vars::TABLE;
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
+/// The names of the variables linkd reads, in the order they are documented.
+#[cfg(any(test, feature = "testing"))]
+pub fn names() -> Vec<&'static str> {
+    TABLE.iter().map(|v| v.name()).collect()
 }
 
 /// A value that must not be printed: `Debug` and `Display` show `***`.
@@ -127,194 +98,79 @@ pub struct Config {
     pub clock: Clock,
 }
 
-/// Everything wrong with a configuration, in the order the variables are documented.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// One line per problem, e.g. `DEFAULT_LINK_TTL=bogus: not a duration, e.g. 90m or 1h30m`.
-    pub problems: Vec<String>,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "invalid configuration ({} problems):",
-            self.problems.len()
-        )?;
-        for p in &self.problems {
-            writeln!(f, "  {p}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// The raw values as figment merged them, before any checking.
-#[derive(Debug, Default, Deserialize)]
-struct Raw {
-    http_addr: Option<Value>,
-    base_url: Option<Value>,
-    db_path: Option<Value>,
-    rpc_socket: Option<Value>,
-    mediamtx_hls_base_url: Option<Value>,
-    mediamtx_read_user: Option<Value>,
-    mediamtx_read_password: Option<Value>,
-    cookie_secure: Option<Value>,
-    default_link_ttl: Option<Value>,
-    link_retention: Option<Value>,
-    shutdown_grace: Option<Value>,
-    probe_interval: Option<Value>,
-    http_trusted_proxy_count: Option<Value>,
-    http_trusted_proxies: Option<Value>,
-    http_max_connections: Option<Value>,
-    http_max_connections_per_client: Option<Value>,
-    http_send_timeout: Option<Value>,
-    log_level: Option<Value>,
-    log_format: Option<Value>,
-    cache_bytes: Option<Value>,
-    metrics_addr: Option<Value>,
-    stream_title: Option<Value>,
-}
-
 impl Config {
     /// Loads the configuration from an optional TOML file and the process environment
-    /// (environment wins).
-    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        let mut figment = Figment::new();
-        if let Some(path) = file {
-            if !path.is_file() {
-                return Err(ConfigError {
-                    problems: vec![format!("--config {}: no such file", path.display())],
-                });
-            }
-            figment = figment.merge(Toml::file(path));
-        }
-        figment = figment.merge(Env::raw().only(VARIABLES));
-        Self::from_figment(figment)
+    /// (environment wins), with the effective values `--check-config` prints.
+    pub fn load(file: Option<&Path>) -> kit::config::Load<Config> {
+        Self::read(&kit::config::figment(file, TABLE)?)
     }
 
     /// Checks the values of `figment`; see [`Config::load`].
     pub fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
-        let raw: Raw = figment.extract().map_err(|e| ConfigError {
-            problems: e.into_iter().map(|e| e.to_string()).collect(),
-        })?;
-        let mut p = Problems::default();
-        let http_addr = p.parse("HTTP_ADDR", &raw.http_addr, ":8080", parse_listen_addr);
-        let base_url = match text(&raw.base_url) {
-            None => {
-                p.push("BASE_URL: required, e.g. https://watch.example.org".into());
-                String::new()
-            }
-            Some(v) => p.check("BASE_URL", &v, parse_base_url(&v)),
-        };
-        let db_path = PathBuf::from(text(&raw.db_path).unwrap_or_else(|| "./db.sqlite".into()));
-        let rpc_socket =
-            PathBuf::from(text(&raw.rpc_socket).unwrap_or_else(|| "./linkd.sock".into()));
-        let mediamtx_hls_base_url = match text(&raw.mediamtx_hls_base_url) {
-            None => {
-                p.push(
-                    "MEDIAMTX_HLS_BASE_URL: required, e.g. http://127.0.0.1:8888/live/stream"
-                        .into(),
+        Self::read(&figment).map(|(c, _)| c)
+    }
+
+    /// Checks the values of `figment`, keeping the effective values.
+    pub fn read(figment: &Figment) -> kit::config::Load<Config> {
+        use vars::*;
+        let mut l = kit::config::Loader::new(figment)?;
+        let http_addr = l.get(&HTTP_ADDR);
+        let base_url = l.get(&BASE_URL);
+        let db_path = l.get(&DB_PATH);
+        let rpc_socket = l.get(&RPC_SOCKET);
+        let mediamtx_hls_base_url = l.get(&MEDIAMTX_HLS_BASE_URL);
+        let mediamtx_read_user = l.get(&MEDIAMTX_READ_USER);
+        let mediamtx_read_password = l.get(&MEDIAMTX_READ_PASSWORD);
+        if let (Some(user), Some(password)) = (&mediamtx_read_user, &mediamtx_read_password) {
+            if user.is_some() != password.is_some() {
+                l.problem(
+                    "MEDIAMTX_READ_USER and MEDIAMTX_READ_PASSWORD",
+                    "set both or neither",
                 );
-                String::new()
             }
-            Some(v) => p.check("MEDIAMTX_HLS_BASE_URL", &v, parse_origin_url(&v)),
-        };
-        let mediamtx_read_user = text(&raw.mediamtx_read_user).filter(|s| !s.is_empty());
-        let mediamtx_read_password = text(&raw.mediamtx_read_password)
-            .filter(|s| !s.is_empty())
-            .map(Secret);
-        if mediamtx_read_user.is_some() != mediamtx_read_password.is_some() {
-            p.push(
-                "MEDIAMTX_READ_USER and MEDIAMTX_READ_PASSWORD: set both or neither".to_string(),
-            );
         }
-        let cookie_secure = p.parse("COOKIE_SECURE", &raw.cookie_secure, "true", parse_bool);
-        let default_link_ttl = p.parse(
-            "DEFAULT_LINK_TTL",
-            &raw.default_link_ttl,
-            "1h",
-            parse_link_ttl,
-        );
-        // The Go service never deleted a link: keeping them is the default, deleting opt-in.
-        let link_retention = p.parse("LINK_RETENTION", &raw.link_retention, "0", |v| {
-            parse_duration(v, true)
-        });
-        let shutdown_grace = p.parse("SHUTDOWN_GRACE", &raw.shutdown_grace, "10s", |v| {
-            parse_duration(v, true)
-        });
-        let probe_interval = p.parse("PROBE_INTERVAL", &raw.probe_interval, "2s", |v| {
-            let d = parse_duration(v, false)?;
-            if d < Duration::from_millis(100) || d > Duration::from_secs(60) {
-                return Err("out of range: use 100ms to 60s, e.g. 2s".into());
-            }
-            Ok(d)
-        });
-        let http_trusted_proxy_count = p.parse(
-            "HTTP_TRUSTED_PROXY_COUNT",
-            &raw.http_trusted_proxy_count,
-            "1",
-            |v| match v.parse::<u32>() {
-                Ok(n) if n <= 10 => Ok(n),
-                _ => Err("not a number from 0 to 10 (0 = nothing in front of linkd)".into()),
-            },
-        );
-        let limits = HttpLimits::check(&raw, &mut p);
-        let log_level = p.parse("LOG_LEVEL", &raw.log_level, "info", parse_log_level);
-        let log_format = p.parse("LOG_FORMAT", &raw.log_format, "text", |v| {
-            match v.to_ascii_lowercase().as_str() {
-                "text" => Ok(LogFormat::Text),
-                "json" => Ok(LogFormat::Json),
-                _ => Err("use text or json".into()),
-            }
-        });
-        let cache_bytes = p.parse("CACHE_BYTES", &raw.cache_bytes, "67108864", |v| match v
-            .parse::<usize>()
-        {
-            Ok(n) if (1 << 20..=1 << 34).contains(&n) => Ok(n),
-            _ => Err("not a byte count from 1048576 (1 MiB) to 17179869184 (16 GiB)".into()),
-        });
-        let metrics_addr = match text(&raw.metrics_addr).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(_) => p
-                .parse("METRICS_ADDR", &raw.metrics_addr, "", parse_listen_addr)
-                .map(Some),
-        };
-        let stream_title = p.parse("STREAM_TITLE", &raw.stream_title, "Live stream", |v| {
-            if v.is_empty() || v.chars().count() > 100 || v.chars().any(char::is_control) {
-                return Err("use one line of 1 to 100 characters, e.g. Sunday service".into());
-            }
-            Ok(v.to_string())
-        });
-        if !p.0.is_empty() {
-            return Err(ConfigError { problems: p.0 });
-        }
-        Ok(Config {
-            http_addr: http_addr.expect("checked"),
-            base_url,
-            db_path,
-            rpc_socket,
-            mediamtx_hls_base_url,
-            mediamtx_read_user,
-            mediamtx_read_password,
-            cookie_secure: cookie_secure.expect("checked"),
-            default_link_ttl: default_link_ttl.expect("checked"),
-            link_retention: link_retention.expect("checked"),
-            shutdown_grace: shutdown_grace.expect("checked"),
-            probe_interval: probe_interval.expect("checked"),
-            http_trusted_proxy_count: http_trusted_proxy_count.expect("checked"),
-            http_trusted_proxies: limits.trusted_proxies.expect("checked"),
-            http_max_connections: limits.max_connections.expect("checked"),
-            http_max_connections_per_client: limits.max_per_client.expect("checked"),
-            http_send_timeout: limits.send_timeout.expect("checked"),
-            log_level: log_level.expect("checked"),
-            log_format: log_format.expect("checked"),
-            cache_bytes: cache_bytes.expect("checked"),
-            metrics_addr: metrics_addr.flatten(),
-            stream_title: stream_title.expect("checked"),
-            clock: Clock::system(),
-        })
+        let cookie_secure = l.get(&COOKIE_SECURE);
+        let default_link_ttl = l.get(&DEFAULT_LINK_TTL);
+        let link_retention = l.get(&LINK_RETENTION);
+        let shutdown_grace = l.get(&SHUTDOWN_GRACE);
+        let probe_interval = l.get(&PROBE_INTERVAL);
+        let http_trusted_proxy_count = l.get(&HTTP_TRUSTED_PROXY_COUNT);
+        let http_trusted_proxies = l.get(&HTTP_TRUSTED_PROXIES);
+        let http_max_connections = l.get(&HTTP_MAX_CONNECTIONS);
+        let http_max_connections_per_client = l.get(&HTTP_MAX_CONNECTIONS_PER_CLIENT);
+        let http_send_timeout = l.get(&HTTP_SEND_TIMEOUT);
+        let log_level = l.get(&LOG_LEVEL);
+        let log_format = l.get(&LOG_FORMAT);
+        let cache_bytes = l.get(&CACHE_BYTES);
+        let metrics_addr = l.get(&METRICS_ADDR);
+        let stream_title = l.get(&STREAM_TITLE);
+        l.finish((|| {
+            Some(Config {
+                http_addr: http_addr?,
+                base_url: base_url?,
+                db_path: db_path?,
+                rpc_socket: rpc_socket?,
+                mediamtx_hls_base_url: mediamtx_hls_base_url?,
+                mediamtx_read_user: mediamtx_read_user?,
+                mediamtx_read_password: mediamtx_read_password?,
+                cookie_secure: cookie_secure?,
+                default_link_ttl: default_link_ttl?,
+                link_retention: link_retention?,
+                shutdown_grace: shutdown_grace?,
+                probe_interval: probe_interval?,
+                http_trusted_proxy_count: http_trusted_proxy_count?,
+                http_trusted_proxies: http_trusted_proxies?,
+                http_max_connections: http_max_connections?,
+                http_max_connections_per_client: http_max_connections_per_client?,
+                http_send_timeout: http_send_timeout?,
+                log_level: log_level?,
+                log_format: log_format?,
+                cache_bytes: cache_bytes?,
+                metrics_addr: metrics_addr?,
+                stream_title: stream_title?,
+                clock: Clock::system(),
+            })
+        })())
     }
 
     /// A configuration for local use and tests: database and socket in `dir`, HTTP on an
@@ -346,213 +202,15 @@ impl Config {
             clock: Clock::system(),
         }
     }
-
-    /// The effective configuration as `VARIABLE=value` lines, secrets masked.
-    pub fn describe(&self) -> String {
-        let d = |d: Duration| humantime::format_duration(d).to_string();
-        let lines = [
-            ("HTTP_ADDR", self.http_addr.to_string()),
-            ("BASE_URL", self.base_url.clone()),
-            ("DB_PATH", self.db_path.display().to_string()),
-            ("RPC_SOCKET", self.rpc_socket.display().to_string()),
-            ("MEDIAMTX_HLS_BASE_URL", self.mediamtx_hls_base_url.clone()),
-            (
-                "MEDIAMTX_READ_USER",
-                self.mediamtx_read_user.clone().unwrap_or_default(),
-            ),
-            (
-                "MEDIAMTX_READ_PASSWORD",
-                self.mediamtx_read_password
-                    .as_ref()
-                    .map(|_| "***".to_string())
-                    .unwrap_or_default(),
-            ),
-            ("COOKIE_SECURE", self.cookie_secure.to_string()),
-            ("DEFAULT_LINK_TTL", d(self.default_link_ttl)),
-            ("LINK_RETENTION", d(self.link_retention)),
-            ("SHUTDOWN_GRACE", d(self.shutdown_grace)),
-            ("PROBE_INTERVAL", d(self.probe_interval)),
-            (
-                "HTTP_TRUSTED_PROXY_COUNT",
-                self.http_trusted_proxy_count.to_string(),
-            ),
-            (
-                "HTTP_TRUSTED_PROXIES",
-                self.http_trusted_proxies.to_string(),
-            ),
-            (
-                "HTTP_MAX_CONNECTIONS",
-                self.http_max_connections.to_string(),
-            ),
-            (
-                "HTTP_MAX_CONNECTIONS_PER_CLIENT",
-                self.http_max_connections_per_client.to_string(),
-            ),
-            ("HTTP_SEND_TIMEOUT", d(self.http_send_timeout)),
-            ("LOG_LEVEL", self.log_level.clone()),
-            (
-                "LOG_FORMAT",
-                match self.log_format {
-                    LogFormat::Text => "text".into(),
-                    LogFormat::Json => "json".into(),
-                },
-            ),
-            ("CACHE_BYTES", self.cache_bytes.to_string()),
-            (
-                "METRICS_ADDR",
-                self.metrics_addr.map(|a| a.to_string()).unwrap_or_default(),
-            ),
-            ("STREAM_TITLE", self.stream_title.clone()),
-        ];
-        lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
-    }
 }
 
-/// Collects problems while each variable is checked.
-#[derive(Default)]
-struct Problems(Vec<String>);
-
-impl Problems {
-    fn push(&mut self, problem: String) {
-        self.0.push(problem);
+impl kit::cli::Loaded for Config {
+    fn log_level(&self) -> &str {
+        &self.log_level
     }
-
-    fn check<T>(&mut self, var: &str, value: &str, result: Result<T, String>) -> T
-    where
-        T: Default,
-    {
-        match result {
-            Ok(v) => v,
-            Err(why) => {
-                self.push(format!("{var}={value}: {why}"));
-                T::default()
-            }
-        }
+    fn log_format(&self) -> LogFormat {
+        self.log_format
     }
-
-    fn parse<T>(
-        &mut self,
-        var: &str,
-        raw: &Option<Value>,
-        default: &str,
-        f: impl Fn(&str) -> Result<T, String>,
-    ) -> Option<T> {
-        let value = text(raw).unwrap_or_else(|| default.to_string());
-        match f(value.trim()) {
-            Ok(v) => Some(v),
-            Err(why) => {
-                self.push(format!("{var}={value}: {why}"));
-                None
-            }
-        }
-    }
-}
-
-/// A figment value as the text a person wrote (numbers and booleans included).
-fn text(value: &Option<Value>) -> Option<String> {
-    match value.as_ref()? {
-        Value::String(_, s) => Some(proto::env::unquote(s).to_string()),
-        Value::Char(_, c) => Some(c.to_string()),
-        Value::Bool(_, b) => Some(b.to_string()),
-        Value::Num(_, n) => Some(
-            n.to_u128()
-                .map(|u| u.to_string())
-                .or_else(|| n.to_i128().map(|i| i.to_string()))
-                .or_else(|| n.to_f64().map(|f| f.to_string()))
-                .unwrap_or_default(),
-        ),
-        Value::Empty(..) => Some(String::new()),
-        other => Some(format!("{other:?}")),
-    }
-}
-
-/// `:8080`, `0.0.0.0:8080`, `[::1]:8080` or `localhost:8080`.
-pub fn parse_listen_addr(v: &str) -> Result<SocketAddr, String> {
-    const HINT: &str = "not a listen address, e.g. :8080, 127.0.0.1:8080 or [::]:8080";
-    if let Some(port) = v.strip_prefix(':') {
-        let port: u16 = port.parse().map_err(|_| HINT.to_string())?;
-        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
-    }
-    if let Some(port) = v.strip_prefix("localhost:") {
-        let port: u16 = port.parse().map_err(|_| HINT.to_string())?;
-        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
-    }
-    v.parse().map_err(|_| HINT.to_string())
-}
-
-/// An absolute http(s) URL with a host, no query or fragment; returned without trailing slash.
-fn parse_http_url(v: &str, example: &str) -> Result<String, String> {
-    let hint = || format!("not an http(s) URL, e.g. {example}");
-    let uri: http::Uri = v.parse().map_err(|_| hint())?;
-    match uri.scheme_str() {
-        Some("http") | Some("https") => {}
-        _ => return Err(hint()),
-    }
-    let authority = uri.authority().ok_or_else(hint)?;
-    if authority.host().is_empty() || authority.as_str().contains('@') {
-        return Err(hint());
-    }
-    if uri.query().is_some() || v.contains('#') {
-        return Err(format!("must not have a query or fragment, e.g. {example}"));
-    }
-    Ok(v.trim_end_matches('/').to_string())
-}
-
-fn parse_base_url(v: &str) -> Result<String, String> {
-    parse_http_url(v, "https://watch.example.org")
-}
-
-fn parse_origin_url(v: &str) -> Result<String, String> {
-    parse_http_url(v, "http://127.0.0.1:8888/live/stream")
-}
-
-fn parse_bool(v: &str) -> Result<bool, String> {
-    proto::env::parse_bool(v)
-}
-
-/// A duration in Go's syntax (`1.5h`, `90s`, `1h30m`) or humantime's (`2d`); zero (`0`,
-/// `0s`) is allowed only when `zero_ok`.
-pub fn parse_duration(v: &str, zero_ok: bool) -> Result<Duration, String> {
-    let d = proto::env::parse_duration(v)?;
-    if d.is_zero() && !zero_ok {
-        return Err("must be longer than zero, e.g. 90m or 1h30m".into());
-    }
-    Ok(d)
-}
-
-/// A link lifetime; `0` (as the Go service allowed) makes links created without one permanent.
-fn parse_link_ttl(v: &str) -> Result<Duration, String> {
-    let d = parse_duration(v, true)?;
-    if d.is_zero() {
-        return Ok(d);
-    }
-    if d.as_secs() < proto::MIN_TTL_SECS || d.as_secs() > proto::MAX_TTL_SECS {
-        return Err(format!(
-            "out of range: use 0 (permanent) or {}s to {}s (30 days), e.g. 1h",
-            proto::MIN_TTL_SECS,
-            proto::MAX_TTL_SECS
-        ));
-    }
-    Ok(d)
-}
-
-/// A level name, or a tracing filter with directives (`linkd=debug,hyper=warn`).
-pub fn parse_log_level(v: &str) -> Result<String, String> {
-    const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
-    let hint = "use trace, debug, info, warn, error or off, or a filter like linkd=debug,info";
-    if v.is_empty() {
-        return Err(hint.into());
-    }
-    if !v.contains('=') && !v.contains(',') && !v.contains('[') {
-        if LEVELS.contains(&v.to_ascii_lowercase().as_str()) {
-            return Ok(v.to_ascii_lowercase());
-        }
-        return Err(hint.into());
-    }
-    tracing_subscriber::EnvFilter::builder()
-        .parse(v)
-        .map(|_| v.to_string())
-        .map_err(|_| hint.to_string())
 }
 
 #[cfg(test)]
@@ -609,7 +267,7 @@ mod tests {
             ("MEDIAMTX_HLS_BASE_URL", "ftp://x"),
         ];
         let err = Config::from_figment(figment(&bad)).unwrap_err();
-        let all = err.problems.join("\n");
+        let all = err.lines().join("\n");
         assert_eq!(err.problems.len(), bad.len() + 1, "{all}");
         assert!(
             all.contains("BASE_URL: required, e.g. https://watch.example.org"),
@@ -719,10 +377,18 @@ mod tests {
         let mut pairs = OK.to_vec();
         pairs.push(("MEDIAMTX_READ_USER", "reader"));
         pairs.push(("MEDIAMTX_READ_PASSWORD", "hunter2"));
-        let c = Config::from_figment(figment(&pairs)).unwrap();
-        let d = c.describe();
+        let (c, effective) = Config::read(&figment(&pairs)).unwrap();
+        let d = effective.to_string();
         assert!(d.contains("MEDIAMTX_READ_PASSWORD=***"), "{d}");
         assert!(!d.contains("hunter2"));
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}
+
+#[cfg(test)]
+mod docs {
+    #[test]
+    fn readme_and_env_example_follow_the_table() {
+        kit::docs::assert_documented("linkd", super::TABLE, env!("CARGO_MANIFEST_DIR"));
     }
 }

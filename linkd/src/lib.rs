@@ -6,14 +6,13 @@
 //! period, and `run` returns. `main` only loads the config, binds and maps errors to exit codes.
 
 mod cache;
-mod clock;
+use kit::clock;
 mod config;
 mod events;
 mod greetings;
 mod http;
 mod keys;
 mod links;
-pub mod logging;
 mod memory;
 mod metrics;
 mod origin;

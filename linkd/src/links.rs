@@ -89,26 +89,7 @@ pub struct Links {
     writes: tokio::sync::Mutex<()>,
 }
 
-/// Parses and checks a TTL the way every client gets it checked.
-pub fn parse_ttl(given: &str) -> Result<Duration, ApiError> {
-    let invalid = |reason: &str| ApiError::InvalidTtl {
-        given: given.to_string(),
-        reason: reason.to_string(),
-        min_secs: proto::MIN_TTL_SECS,
-        max_secs: proto::MAX_TTL_SECS,
-    };
-    if given.len() > 64 {
-        return Err(invalid("too long"));
-    }
-    let d = proto::env::parse_duration(given).map_err(|_| invalid("not a duration"))?;
-    if d.as_secs() < proto::MIN_TTL_SECS {
-        return Err(invalid("too short"));
-    }
-    if d > Duration::from_secs(proto::MAX_TTL_SECS) {
-        return Err(invalid("too long"));
-    }
-    Ok(Duration::from_secs(d.as_secs()))
-}
+pub use proto::client::parse_ttl;
 
 /// Checks a note: at most 200 characters, no control characters. Stored exactly as given.
 pub fn check_note(note: &str) -> Result<(), ApiError> {
@@ -377,38 +358,6 @@ impl Links {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ttl_table() {
-        let cases = [
-            ("90m", Some(5400)),
-            ("1h30m", Some(5400)),
-            ("2d", Some(172800)),
-            ("1.5h", Some(5400)),
-            ("90s", Some(90)),
-            ("2s", Some(2)),
-            ("30days", Some(2592000)),
-            ("31d", None),
-            ("0s", None),
-            ("100000d", None),
-            ("500ms", None),
-            ("bogus", None),
-            ("", None),
-            ("-1h", None),
-        ];
-        for (given, want) in cases {
-            let got = parse_ttl(given).ok().map(|d| d.as_secs());
-            assert_eq!(got, want, "{given}");
-        }
-        match parse_ttl("0s") {
-            Err(ApiError::InvalidTtl {
-                min_secs, max_secs, ..
-            }) => {
-                assert_eq!((min_secs, max_secs), (1, 30 * 86400))
-            }
-            other => panic!("{other:?}"),
-        }
-    }
 
     #[test]
     fn note_table() {

@@ -1,9 +1,10 @@
 //! The linkd binary: load the config, bind, run until SIGTERM/SIGINT, map errors to exit codes.
 //!
-//! Exit codes: 0 after a clean shutdown, 64 for a configuration error, 1 for anything else.
+//! Exit codes: 0 after a clean shutdown, 64 for bad arguments or configuration, 1 for
+//! anything else.
 
 use clap::Parser;
-use std::path::PathBuf;
+use linkd::Config;
 use std::process::ExitCode;
 
 #[cfg(all(target_os = "linux", not(target_env = "musl")))]
@@ -23,12 +24,8 @@ pub static malloc_conf: &u8 =
 #[derive(Parser)]
 #[command(version, about)]
 struct Args {
-    /// TOML file with settings; environment variables override it.
-    #[arg(long, value_name = "PATH")]
-    config: Option<PathBuf>,
-    /// Print the effective configuration (secrets masked) and exit: 0 if valid, 64 if not.
-    #[arg(long)]
-    check_config: bool,
+    #[command(flatten)]
+    config: kit::cli::ConfigArgs,
 }
 
 /// The async runtime. On one CPU (the machine's, or what affinity and cgroup quotas leave) a
@@ -48,19 +45,10 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let config = match linkd::Config::load(args.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprint!("linkd: {e}");
-            return ExitCode::from(64);
-        }
+    let (_, config) = match kit::cli::start::<Args, _>("linkd", |a| &a.config, Config::load) {
+        Ok(started) => started,
+        Err(code) => return code,
     };
-    if args.check_config {
-        print!("{}", config.describe());
-        return ExitCode::SUCCESS;
-    }
-    linkd::logging::init(&config.log_level, config.log_format);
     let runtime = match runtime() {
         Ok(r) => r,
         Err(e) => {
@@ -70,7 +58,7 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         // Signal handlers go in before anything is bound, so an early SIGTERM is a clean stop.
-        let stop = match signal() {
+        let stop = match kit::shutdown_signal() {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("linkd: cannot install signal handlers: {e}");
@@ -92,19 +80,6 @@ fn main() -> ExitCode {
                 eprintln!("linkd: {e}");
                 ExitCode::FAILURE
             }
-        }
-    })
-}
-
-/// Installs SIGTERM and SIGINT handlers; the future resolves on the first of them.
-fn signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
         }
     })
 }

@@ -128,7 +128,7 @@ impl Origin {
             let resp = tokio::time::timeout(RESPONSE_TIMEOUT, self.client.request(req))
                 .await
                 .map_err(|_| OriginError::Timeout(RESPONSE_TIMEOUT))?
-                .map_err(|e| OriginError::Unreachable(error_chain(&e)))?;
+                .map_err(|e| OriginError::Unreachable(kit::error_chain(&e)))?;
             if !resp.status().is_redirection() {
                 return Ok(resp);
             }
@@ -188,17 +188,6 @@ pub fn allowed_headers(from: &HeaderMap) -> HeaderMap {
         }
     }
     h
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
 }
 
 /// The media playlist named in a multivariant playlist, if it is one (first variant).

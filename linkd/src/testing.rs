@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use crate::config::{Secret, VARIABLES};
+pub use crate::config::{names as config_names, Secret};
 pub use crate::http::assets::Assets;
 pub use crate::http::path::sanitize;
 pub use crate::http::peers::TrustedProxies;

@@ -74,6 +74,16 @@ fn check_config_prints_the_effective_config_with_secrets_masked() {
 }
 
 #[test]
+fn bad_arguments_exit_64_and_help_exits_0() {
+    let bad = linkd(&[], &["--no-such-flag"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--no-such-flag"));
+    let help = linkd(&[], &["--help"]).output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--check-config"));
+}
+
+#[test]
 fn toml_file_is_read_and_the_environment_wins() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("linkd.toml");

@@ -43,11 +43,11 @@
 //!   "created_at":1795956279,"older_keys_accepted":0,"logged_out_all":true}}}}}
 //! ```
 
+#[cfg(feature = "client")]
+pub mod client;
+
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-#[cfg(feature = "env")]
-pub mod env;
 
 /// Version of this crate, which is the version of the whole tempstream workspace.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

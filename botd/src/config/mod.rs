@@ -3,33 +3,17 @@
 //! Every problem is collected and reported together, each naming the variable, the bad
 //! value and what would be valid; `main` exits 64 (EX_USAGE) on any of them.
 
-use std::{collections::BTreeMap, fmt, path::PathBuf, time::Duration};
+use std::{path::Path, path::PathBuf, time::Duration};
 
 mod values;
+pub mod vars;
 
-use values::text_of;
-pub use values::{BotToken, LogFormat, Notify, Ttl};
+pub use kit::config::{ConfigError, Effective, Problem};
+pub use kit::logging::LogFormat;
+pub use values::{BotToken, Notify, Ttl};
+pub use vars::TABLE;
 
-use figment::{
-    providers::{Env, Format, Toml},
-    value::Value,
-    Figment,
-};
-
-/// The variables botd reads, with their defaults (`None` = required).
-const VARIABLES: &[(&str, Option<&str>)] = &[
-    ("TELEGRAM_BOT_TOKEN", None),
-    ("ALLOWED_CHAT_IDS", None),
-    ("RPC_SOCKET", Some("./linkd.sock")),
-    ("TIME_ZONE", Some("UTC")),
-    ("LINK_TTL_OPTIONS", Some("30m,1h,3h")),
-    ("DEFAULT_LINK_TTL", Some("1h")),
-    ("TELEGRAM_API_URL", Some("https://api.telegram.org")),
-    ("NOTIFY", Some("live,offline,opened")),
-    ("NOTIFY_DEBOUNCE", Some("15s")),
-    ("LOG_LEVEL", Some("info")),
-    ("LOG_FORMAT", Some("text")),
-];
+use figment::Figment;
 
 /// The effective, validated configuration.
 #[derive(Debug, Clone)]
@@ -60,296 +44,58 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
-/// One bad variable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    /// The variable's name.
-    pub variable: &'static str,
-    /// What is wrong and what would be valid (the bad value is quoted where it is no secret).
-    pub message: String,
-}
-
-/// Every problem found in the configuration.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ConfigError {
-    /// The problems, in the order of the variables.
-    pub problems: Vec<ConfigProblem>,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid configuration:")?;
-        for p in &self.problems {
-            write!(f, "\n  {}: {}", p.variable, p.message)?;
-        }
-        Ok(())
-    }
-}
-
 impl Config {
-    /// The sources, lowest priority first: the TOML file (if any), then the environment.
-    /// TOML keys are the variable names in lower case (`allowed_chat_ids = [1, 2]`).
-    pub fn figment(file: Option<&std::path::Path>) -> Figment {
-        let mut fig = Figment::new();
-        if let Some(path) = file {
-            fig = fig.merge(Toml::file_exact(path));
-        }
-        let names: Vec<&str> = VARIABLES.iter().map(|(n, _)| *n).collect();
-        fig.merge(Env::raw().only(&names))
+    /// Reads the TOML file (if any; keys are the variable names in lower case,
+    /// `allowed_chat_ids = [1, 2]`) under the environment, with the effective values
+    /// `--check-config` prints.
+    pub fn load(file: Option<&Path>) -> kit::config::Load<Config> {
+        Self::read(&kit::config::figment(file, TABLE)?)
     }
 
     /// Reads and checks everything, reporting all problems at once.
     pub fn from_figment(fig: &Figment) -> Result<Config, ConfigError> {
-        let raw: BTreeMap<String, Value> = fig.extract().map_err(|e| ConfigError {
-            problems: vec![ConfigProblem {
-                variable: "--config",
-                message: e.to_string(),
-            }],
-        })?;
-        let get = |name: &'static str| -> Result<Option<String>, ConfigProblem> {
-            match raw.get(&name.to_ascii_lowercase()) {
-                None => Ok(VARIABLES
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .and_then(|(_, d)| d.map(str::to_string))),
-                Some(v) => text_of(v).map(Some).ok_or_else(|| ConfigProblem {
-                    variable: name,
-                    message: "must be a string, a number or a list".into(),
-                }),
-            }
-        };
-        let mut problems = Vec::new();
-        let mut field = |name: &'static str| -> String {
-            match get(name) {
-                Ok(Some(v)) => v,
-                Ok(None) => {
-                    problems.push(ConfigProblem {
-                        variable: name,
-                        message: "is required".into(),
-                    });
-                    String::new()
-                }
-                Err(p) => {
-                    problems.push(p);
-                    String::new()
-                }
-            }
-        };
-        let token_s = field("TELEGRAM_BOT_TOKEN");
-        let chats_s = field("ALLOWED_CHAT_IDS");
-        let socket_s = field("RPC_SOCKET");
-        let tz_s = field("TIME_ZONE");
-        let ttls_s = field("LINK_TTL_OPTIONS");
-        let default_ttl_s = field("DEFAULT_LINK_TTL");
-        let api_s = field("TELEGRAM_API_URL");
-        let notify_s = field("NOTIFY");
-        let debounce_s = field("NOTIFY_DEBOUNCE");
-        let level_s = field("LOG_LEVEL");
-        let format_s = field("LOG_FORMAT");
-        let missing: Vec<&str> = problems.iter().map(|p| p.variable).collect();
-        let mut bad = |variable: &'static str, message: String| {
-            if !missing.contains(&variable) {
-                problems.push(ConfigProblem { variable, message });
-            }
-        };
-
-        let token = BotToken::parse(token_s.trim());
-        if token.is_none() {
-            // The value is a secret: describe it, never echo it.
-            bad(
-                "TELEGRAM_BOT_TOKEN",
-                "is not a bot token: expected digits, a colon and the secret, like 123456:ABC-DEF1234 (from @BotFather)"
-                    .into(),
-            );
-        }
-
-        let mut chats = Vec::new();
-        for part in chats_s.split(',').map(str::trim) {
-            match part.parse::<i64>() {
-                Ok(id) if !chats.contains(&id) => chats.push(id),
-                Ok(_) => {}
-                Err(_) => bad(
-                    "ALLOWED_CHAT_IDS",
-                    format!("{part:?} is not a chat id: use comma-separated integers, e.g. 12345678,-100987654 (ask the bot /whoami)"),
-                ),
-            }
-        }
-
-        let socket = PathBuf::from(socket_s.trim());
-        if socket.as_os_str().is_empty() {
-            bad(
-                "RPC_SOCKET",
-                "is empty: give the path of linkd's socket, e.g. ./linkd.sock".into(),
-            );
-        }
-
-        let tz = tz_s.trim().parse::<chrono_tz::Tz>().ok();
-        if tz.is_none() {
-            bad(
-                "TIME_ZONE",
-                format!(
-                    "{:?} is not an IANA time zone: use e.g. UTC, Europe/Berlin or Asia/Omsk",
-                    tz_s.trim()
-                ),
-            );
-        }
-
-        let mut ttls: Vec<Ttl> = Vec::new();
-        for part in ttls_s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match Ttl::parse(part) {
-                Ok(t) if !ttls.contains(&t) => ttls.push(t),
-                Ok(_) => {}
-                Err(e) => bad(
-                    "LINK_TTL_OPTIONS",
-                    format!("{part:?} is not a lifetime ({e}): use comma-separated durations like 30m,1h,3h, or nothing for permanent links only"),
-                ),
-            }
-        }
-
-        let default_ttl = match Ttl::parse(&default_ttl_s) {
-            Ok(t) => Some(Some(t)),
-            // `0`, as the Go service allowed: links made without a lifetime are permanent.
-            Err(_) if proto::env::parse_duration(&default_ttl_s) == Ok(Duration::ZERO) => {
-                Some(None)
-            }
-            Err(e) => {
-                bad(
-                    "DEFAULT_LINK_TTL",
-                    format!(
-                        "{:?} is not a lifetime ({e}): use a duration like 30m, 1h or 2d, or 0 for permanent links",
-                        default_ttl_s.trim()
-                    ),
-                );
-                None
-            }
-        };
-
-        let api = match url::Url::parse(api_s.trim()) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base() => Some(u),
-            _ => {
-                bad(
-                    "TELEGRAM_API_URL",
-                    format!(
-                        "{:?} is not an http(s) URL: use e.g. https://api.telegram.org",
-                        api_s.trim()
-                    ),
-                );
-                None
-            }
-        };
-
-        let mut notify = Notify::default();
-        for part in notify_s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match part {
-                "live" => notify.live = true,
-                "offline" => notify.offline = true,
-                "opened" => notify.opened = true,
-                other => bad(
-                    "NOTIFY",
-                    format!("{other:?} is not an event: use a comma-separated subset of live,offline,opened, or nothing"),
-                ),
-            }
-        }
-
-        let debounce = proto::env::parse_duration(&debounce_s)
-            .ok()
-            .filter(|d| *d <= Duration::from_secs(3600));
-        if debounce.is_none() {
-            bad(
-                "NOTIFY_DEBOUNCE",
-                format!(
-                    "{:?} is not a duration up to 1h: use e.g. 15s, 1m or 0 (announce at once)",
-                    debounce_s.trim()
-                ),
-            );
-        }
-
-        let level = level_s.trim().to_string();
-        if tracing_subscriber::EnvFilter::try_new(&level).is_err() || level.is_empty() {
-            bad(
-                "LOG_LEVEL",
-                format!("{level:?} is not a log filter: use error, warn, info, debug or trace, or a filter like info,botd=debug"),
-            );
-        }
-
-        let format = match format_s.trim() {
-            "text" => Some(LogFormat::Text),
-            "json" => Some(LogFormat::Json),
-            other => {
-                bad(
-                    "LOG_FORMAT",
-                    format!("{other:?} is not a log format: use text or json"),
-                );
-                None
-            }
-        };
-
-        if !problems.is_empty() {
-            let order = |v: &str| VARIABLES.iter().position(|(n, _)| *n == v).unwrap_or(0);
-            problems.sort_by_key(|p| order(p.variable));
-            return Err(ConfigError { problems });
-        }
-        // Every `None` above added a problem, so these are all present.
-        match (token, tz, default_ttl, api, format, debounce) {
-            (Some(token), Some(tz), Some(default_ttl), Some(api), Some(format), Some(debounce)) => {
-                Ok(Config {
-                    telegram_bot_token: token,
-                    allowed_chat_ids: chats,
-                    rpc_socket: socket,
-                    time_zone: tz,
-                    link_ttl_options: ttls,
-                    default_link_ttl: default_ttl,
-                    telegram_api_url: api,
-                    notify,
-                    notify_debounce: debounce,
-                    log_level: level,
-                    log_format: format,
-                })
-            }
-            _ => Err(ConfigError {
-                problems: Vec::new(),
-            }),
-        }
+        Self::read(fig).map(|(c, _)| c)
     }
 
-    /// The effective configuration as `NAME=value` lines, with the token masked.
-    pub fn describe(&self) -> String {
-        let ttls: Vec<&str> = self
-            .link_ttl_options
-            .iter()
-            .map(|t| t.text.as_str())
-            .collect();
-        let chats: Vec<String> = self.allowed_chat_ids.iter().map(i64::to_string).collect();
-        [
-            ("TELEGRAM_BOT_TOKEN", self.telegram_bot_token.to_string()),
-            ("ALLOWED_CHAT_IDS", chats.join(",")),
-            ("RPC_SOCKET", self.rpc_socket.display().to_string()),
-            ("TIME_ZONE", self.time_zone.name().to_string()),
-            ("LINK_TTL_OPTIONS", ttls.join(",")),
-            (
-                "DEFAULT_LINK_TTL",
-                self.default_link_ttl
-                    .as_ref()
-                    .map_or_else(|| "0".to_string(), |t| t.text.clone()),
-            ),
-            ("TELEGRAM_API_URL", self.telegram_api_url.to_string()),
-            ("NOTIFY", self.notify.names().join(",")),
-            (
-                "NOTIFY_DEBOUNCE",
-                humantime::format_duration(self.notify_debounce).to_string(),
-            ),
-            ("LOG_LEVEL", self.log_level.clone()),
-            (
-                "LOG_FORMAT",
-                match self.log_format {
-                    LogFormat::Text => "text".into(),
-                    LogFormat::Json => "json".into(),
-                },
-            ),
-        ]
-        .iter()
-        .map(|(k, v)| format!("{k}={v}\n"))
-        .collect()
+    /// Reads and checks everything, keeping the effective values.
+    pub fn read(fig: &Figment) -> kit::config::Load<Config> {
+        use vars::*;
+        let mut l = kit::config::Loader::new(fig)?;
+        let telegram_bot_token = l.get(&TELEGRAM_BOT_TOKEN);
+        let allowed_chat_ids = l.get(&ALLOWED_CHAT_IDS);
+        let rpc_socket = l.get(&RPC_SOCKET);
+        let time_zone = l.get(&TIME_ZONE);
+        let link_ttl_options = l.get(&LINK_TTL_OPTIONS);
+        let default_link_ttl = l.get(&DEFAULT_LINK_TTL);
+        let telegram_api_url = l.get(&TELEGRAM_API_URL);
+        let notify = l.get(&NOTIFY);
+        let notify_debounce = l.get(&NOTIFY_DEBOUNCE);
+        let log_level = l.get(&LOG_LEVEL);
+        let log_format = l.get(&LOG_FORMAT);
+        l.finish((|| {
+            Some(Config {
+                telegram_bot_token: telegram_bot_token?,
+                allowed_chat_ids: allowed_chat_ids?,
+                rpc_socket: rpc_socket?,
+                time_zone: time_zone?,
+                link_ttl_options: link_ttl_options?,
+                default_link_ttl: default_link_ttl?,
+                telegram_api_url: telegram_api_url?,
+                notify: notify?,
+                notify_debounce: notify_debounce?,
+                log_level: log_level?,
+                log_format: log_format?,
+            })
+        })())
+    }
+}
+
+impl kit::cli::Loaded for Config {
+    fn log_level(&self) -> &str {
+        &self.log_level
+    }
+    fn log_format(&self) -> LogFormat {
+        self.log_format
     }
 }
 
@@ -357,8 +103,15 @@ impl Config {
 mod tests {
     use super::*;
 
+    use figment::providers::{Format, Toml};
+
     fn load(toml: &str) -> Result<Config, ConfigError> {
         Config::from_figment(&Figment::from(Toml::string(toml)))
+    }
+
+    fn describe(toml: &str) -> String {
+        let (_, effective) = Config::read(&Figment::from(Toml::string(toml))).unwrap();
+        effective.to_string()
     }
 
     const OK: &str =
@@ -430,7 +183,7 @@ mod tests {
             "Mars/Olympus",
             "\"soon\"",
             "\"party\"",
-            "\"xml\"",
+            "LOG_FORMAT=xml",
             "Europe/Berlin",
         ] {
             assert!(text.contains(needle), "{needle} missing in {text}");
@@ -440,10 +193,8 @@ mod tests {
 
     #[test]
     fn a_go_service_env_reads_as_it_meant() {
-        let c = load(
-            "telegram_bot_token = \"\\\"123:abc\\\"\"\nallowed_chat_ids = \"\\\"1,2\\\"\"\nlink_ttl_options = \"30m,1.5h,90s,1h30m\"\ndefault_link_ttl = \"0\"\ntime_zone = \"'Europe/Berlin'\"",
-        )
-        .unwrap();
+        let go_env = "telegram_bot_token = \"\\\"123:abc\\\"\"\nallowed_chat_ids = \"\\\"1,2\\\"\"\nlink_ttl_options = \"30m,1.5h,90s,1h30m\"\ndefault_link_ttl = \"0\"\ntime_zone = \"'Europe/Berlin'\"";
+        let c = load(go_env).unwrap();
         assert_eq!(c.telegram_bot_token.expose(), "123:abc");
         assert_eq!(c.allowed_chat_ids, vec![1, 2]);
         let secs: Vec<u64> = c
@@ -457,7 +208,7 @@ mod tests {
             "0: links without a lifetime are permanent"
         );
         assert_eq!(c.time_zone, chrono_tz::Europe::Berlin);
-        assert!(c.describe().contains("DEFAULT_LINK_TTL=0\n"));
+        assert!(describe(go_env).contains("DEFAULT_LINK_TTL=0\n"));
     }
 
     #[test]
@@ -465,16 +216,24 @@ mod tests {
         let err = load("").unwrap_err();
         let vars: Vec<&str> = err.problems.iter().map(|p| p.variable).collect();
         assert_eq!(vars, ["TELEGRAM_BOT_TOKEN", "ALLOWED_CHAT_IDS"]);
-        assert!(err.to_string().contains("is required"));
+        assert!(err.to_string().contains("TELEGRAM_BOT_TOKEN: required"));
     }
 
     #[test]
     fn describe_masks_the_token() {
         let c = load(OK).unwrap();
-        let d = c.describe();
+        let d = describe(OK);
         assert!(d.contains("TELEGRAM_BOT_TOKEN=123456:********"), "{d}");
         assert!(!d.contains("AAbb"), "{d}");
         assert!(!format!("{c:?}").contains("AAbb"));
         assert!(d.contains("ALLOWED_CHAT_IDS=1,-1002"));
+    }
+}
+
+#[cfg(test)]
+mod docs {
+    #[test]
+    fn readme_and_env_example_follow_the_table() {
+        kit::docs::assert_documented("botd", super::TABLE, env!("CARGO_MANIFEST_DIR"));
     }
 }

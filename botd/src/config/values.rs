@@ -1,9 +1,7 @@
 //! The typed values of botd's settings: the bot token (never shown), a link lifetime as
-//! written, the notification kinds and the log format.
+//! written and the notification kinds.
 
 use std::{fmt, time::Duration};
-
-use figment::value::Value;
 
 /// The bot token. Its `Debug` and `Display` never show the secret part.
 #[derive(Clone, PartialEq, Eq)]
@@ -50,19 +48,11 @@ pub struct Ttl {
 }
 
 impl Ttl {
-    /// Parses a duration (Go's syntax like `1.5h` or `1h30m`, or humantime's like `2d`)
-    /// within the range linkd accepts.
+    /// Parses a lifetime as linkd would ([`proto::client::parse_ttl`]), quotes removed; the
+    /// error is linkd's wording.
     pub fn parse(s: &str) -> Result<Ttl, String> {
-        let text = proto::env::unquote(s);
-        let duration = proto::env::parse_duration(text)?;
-        let secs = duration.as_secs();
-        if !(proto::MIN_TTL_SECS..=proto::MAX_TTL_SECS).contains(&secs) {
-            return Err(format!(
-                "out of range ({}s to {}s)",
-                proto::MIN_TTL_SECS,
-                proto::MAX_TTL_SECS
-            ));
-        }
+        let text = kit::env::unquote(s);
+        let duration = proto::client::parse_ttl(text).map_err(|e| e.to_string())?;
         Ok(Ttl {
             text: text.to_string(),
             duration,
@@ -97,54 +87,9 @@ impl Notify {
     }
 }
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// Turns a figment value (a string from the environment, or a number, list or string from
-/// TOML) into the text form the environment would have.
-pub(crate) fn text_of(v: &Value) -> Option<String> {
-    match v {
-        Value::String(_, s) => Some(proto::env::unquote(s).to_string()),
-        Value::Char(_, c) => Some(c.to_string()),
-        Value::Bool(_, b) => Some(b.to_string()),
-        Value::Num(_, n) => n
-            .to_i128()
-            .map(|i| i.to_string())
-            .or_else(|| n.to_u128().map(|u| u.to_string()))
-            .or_else(|| n.to_f64().map(|f| f.to_string())),
-        Value::Array(_, items) => {
-            let parts: Option<Vec<String>> = items.iter().map(text_of).collect();
-            parts.map(|p| p.join(","))
-        }
-        Value::Dict(..) | Value::Empty(..) => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_of_every_width_are_text() {
-        use figment::value::{Num, Tag};
-        let cases = [
-            (Value::Num(Tag::Default, Num::U8(1)), "1"),
-            (Value::Num(Tag::Default, Num::I64(-100)), "-100"),
-            (
-                Value::Num(Tag::Default, Num::U64(u64::MAX)),
-                "18446744073709551615",
-            ),
-        ];
-        for (v, want) in cases {
-            assert_eq!(text_of(&v).as_deref(), Some(want));
-        }
-    }
 
     #[test]
     fn token_shapes() {

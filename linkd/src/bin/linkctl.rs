@@ -8,7 +8,8 @@
 //! `./linkd.sock`, and names every path it tried when none answers.
 
 use clap::{Parser, Subcommand};
-use proto::{ApiError, Link, SigningKeyRotation, Status};
+use proto::client::{call_with_deadline, socket_candidates, CallError as Failure};
+use proto::{ApiError, Link, LinkApiClient, SigningKeyRotation, Status};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -37,9 +38,6 @@ Exit codes:
 With --json, an error is one JSON object on stderr: {\"error\": {\"code\": ..., \"message\": ...}},
 code one of not_found, already_disabled, expired, no_active_links, bad_ttl, bad_note,
 storage, shutting_down, unreachable.";
-
-/// The socket of the systemd units.
-const UNIT_SOCKET: &str = "/run/tempstream/linkd.sock";
 
 /// Manage tempstream watch links through linkd's socket.
 #[derive(Parser)]
@@ -111,11 +109,6 @@ enum SigningKeyCommand {
     },
 }
 
-enum Failure {
-    Refused(ApiError),
-    Unreachable(String),
-}
-
 /// The stable code of a refusal, for scripts (`--json`).
 fn code_of(e: &ApiError) -> &'static str {
     match e {
@@ -129,25 +122,6 @@ fn code_of(e: &ApiError) -> &'static str {
         ApiError::Storage { .. } => "storage",
         ApiError::ShuttingDown => "shutting_down",
     }
-}
-
-/// The sockets to try, in order: `--socket` alone when given, else `$RPC_SOCKET`, the
-/// units' socket and `./linkd.sock`.
-fn candidates(flag: Option<&std::path::Path>, env: Option<std::ffi::OsString>) -> Vec<PathBuf> {
-    if let Some(path) = flag {
-        return vec![path.to_path_buf()];
-    }
-    let mut out: Vec<PathBuf> = env
-        .filter(|s| !s.is_empty())
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
-    for p in [UNIT_SOCKET, "./linkd.sock"] {
-        if !out.iter().any(|o| o == std::path::Path::new(p)) {
-            out.push(PathBuf::from(p));
-        }
-    }
-    out
 }
 
 /// Connects to the first socket that answers; otherwise says what each one answered.
@@ -169,12 +143,12 @@ async fn connect(paths: &[PathBuf]) -> Result<proto::LinkApiClient, Failure> {
 /// Prints a failure on stderr, as a sentence or (with `--json`) as a JSON object.
 fn report(json: bool, failure: &Failure) {
     let (code, message) = match failure {
-        Failure::Refused(e) => (code_of(e), e.to_string()),
+        Failure::Api(e) => (code_of(e), e.to_string()),
         Failure::Unreachable(why) => ("unreachable", why.clone()),
     };
     if json {
         let mut error = serde_json::json!({ "code": code, "message": message });
-        if let Failure::Refused(e) = failure {
+        if let Failure::Api(e) = failure {
             if let Ok(serde_json::Value::Object(details)) = serde_json::to_value(e) {
                 for fields in details.values().filter_map(|v| v.as_object()) {
                     for (k, v) in fields {
@@ -198,7 +172,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let sockets = candidates(args.socket.as_deref(), std::env::var_os("RPC_SOCKET"));
+    let sockets = socket_candidates(args.socket.as_deref(), std::env::var_os("RPC_SOCKET"));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
@@ -217,7 +191,7 @@ fn main() -> ExitCode {
         Err(failure) => {
             report(args.json, &failure);
             match failure {
-                Failure::Refused(_) => ExitCode::from(1),
+                Failure::Api(_) => ExitCode::from(1),
                 Failure::Unreachable(_) => ExitCode::from(69),
             }
         }
@@ -234,89 +208,90 @@ async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
             permanent,
         } => {
             let link = if *permanent {
-                call(client.create_permanent_link(ctx(), note.clone()).await)?
+                call(&client, |c, ctx| async move {
+                    c.create_permanent_link(ctx, note.clone()).await
+                })
+                .await?
             } else {
-                call(client.create_link(ctx(), ttl.clone(), note.clone()).await)?
+                call(&client, |c, ctx| async move {
+                    c.create_link(ctx, ttl.clone(), note.clone()).await
+                })
+                .await?
             };
-            Ok(if json {
-                to_json(&link)
-            } else {
-                link_table(&[link])
-            })
+            Ok(out(json, &link, |l| link_table(std::slice::from_ref(l))))
         }
         Command::List => {
-            let links = call(client.list_active(ctx()).await)?;
-            Ok(if json {
-                to_json(&links)
-            } else if links.is_empty() {
-                "no active links\n".into()
-            } else {
-                link_table(&links)
-            })
+            let links = call(&client, |c, ctx| async move { c.list_active(ctx).await }).await?;
+            Ok(out(json, &links, |l| match l.is_empty() {
+                true => "no active links\n".into(),
+                false => link_table(l),
+            }))
         }
         Command::Off { id, last } => {
             let link = if *last {
-                call(client.disable_last(ctx()).await)?
+                call(&client, |c, ctx| async move { c.disable_last(ctx).await }).await?
             } else {
                 let id = id.expect("clap requires an id without --last");
-                call(client.disable_link(ctx(), id).await)?
+                call(
+                    &client,
+                    |c, ctx| async move { c.disable_link(ctx, id).await },
+                )
+                .await?
             };
-            Ok(if json {
-                to_json(&link)
-            } else {
-                format!("link {} disabled\n", link.id)
-            })
+            Ok(out(json, &link, |l| format!("link {} disabled\n", l.id)))
         }
         Command::Extend { id, ttl } => {
-            let link = call(client.extend_link(ctx(), *id, ttl.clone()).await)?;
-            Ok(if json {
-                to_json(&link)
-            } else {
-                link_table(&[link])
+            let link = call(&client, |c, ctx| async move {
+                c.extend_link(ctx, *id, ttl.clone()).await
             })
+            .await?;
+            Ok(out(json, &link, |l| link_table(std::slice::from_ref(l))))
         }
         Command::Greet { id, text } => {
-            let link = call(client.set_greeting(ctx(), *id, text.clone()).await)?;
-            Ok(if json {
-                to_json(&link)
-            } else if text.as_deref().is_some_and(|t| !t.trim().is_empty()) {
-                format!("link {} greets its viewers\n", link.id)
-            } else {
-                format!("link {} has no greeting\n", link.id)
+            let link = call(&client, |c, ctx| async move {
+                c.set_greeting(ctx, *id, text.clone()).await
             })
+            .await?;
+            let greets = text.as_deref().is_some_and(|t| !t.trim().is_empty());
+            Ok(out(json, &link, |l| match greets {
+                true => format!("link {} greets its viewers\n", l.id),
+                false => format!("link {} has no greeting\n", l.id),
+            }))
         }
         Command::Status => {
-            let mut status = call(client.status(ctx()).await)?;
-            Ok(if json {
-                // `live_since` is when the stream went live: nothing while it is offline.
-                if !status.live {
-                    status.live_since = None;
-                }
-                to_json(&status)
-            } else {
-                status_text(&status)
-            })
+            let mut status = call(&client, |c, ctx| async move { c.status(ctx).await }).await?;
+            // In JSON, `live_since` is when the stream went live: nothing while it is offline.
+            if json && !status.live {
+                status.live_since = None;
+            }
+            Ok(out(json, &status, status_text))
         }
         Command::SigningKey(SigningKeyCommand::Rotate { logout_all }) => {
-            let r = call(client.rotate_signing_key(ctx(), *logout_all).await)?;
-            Ok(if json { to_json(&r) } else { rotation_text(&r) })
+            let r = call(&client, |c, ctx| async move {
+                c.rotate_signing_key(ctx, *logout_all).await
+            })
+            .await?;
+            Ok(out(json, &r, rotation_text))
         }
     }
 }
 
-fn ctx() -> context::Context {
-    let mut c = context::current();
-    c.deadline = std::time::Instant::now() + Duration::from_secs(15);
-    c
+/// How long linkd may take to answer.
+const DEADLINE: Duration = Duration::from_secs(15);
+
+async fn call<T, F, Fut>(client: &LinkApiClient, f: F) -> Result<T, Failure>
+where
+    F: FnOnce(LinkApiClient, context::Context) -> Fut,
+    Fut: std::future::Future<Output = Result<Result<T, ApiError>, tarpc::client::RpcError>>,
+{
+    call_with_deadline(client.clone(), DEADLINE, f).await
 }
 
-fn call<T>(r: Result<Result<T, ApiError>, tarpc::client::RpcError>) -> Result<T, Failure> {
-    match r {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(Failure::Refused(e)),
-        Err(e) => Err(Failure::Unreachable(format!(
-            "linkd stopped answering: {e}"
-        ))),
+/// `v` as JSON with `--json`, else as `text` writes it for a person.
+fn out<T: serde::Serialize>(json: bool, v: &T, text: impl FnOnce(&T) -> String) -> String {
+    match json {
+        true => to_json(v),
+        false => text(v),
     }
 }
 
@@ -418,28 +393,6 @@ fn status_text(s: &Status) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sockets_are_tried_in_the_documented_order() {
-        let p = |v: &[&str]| v.iter().map(PathBuf::from).collect::<Vec<_>>();
-        let flag = std::path::Path::new("/x.sock");
-        assert_eq!(
-            candidates(Some(flag), Some("/y.sock".into())),
-            p(&["/x.sock"])
-        );
-        assert_eq!(
-            candidates(None, Some("/y.sock".into())),
-            p(&["/y.sock", UNIT_SOCKET, "./linkd.sock"])
-        );
-        assert_eq!(
-            candidates(None, Some("".into())),
-            p(&[UNIT_SOCKET, "./linkd.sock"])
-        );
-        assert_eq!(
-            candidates(None, Some(UNIT_SOCKET.into())),
-            p(&[UNIT_SOCKET, "./linkd.sock"])
-        );
-    }
 
     #[test]
     fn every_refusal_has_a_stable_code() {

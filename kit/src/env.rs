@@ -1,4 +1,4 @@
-//! Value syntax of the daemons' settings, shared by linkd and botd (feature `env`).
+//! Value syntax of the daemons' settings, shared by linkd and botd.
 //!
 //! A `.env` written for the Go service stays valid: booleans as Go's `strconv.ParseBool`
 //! reads them, durations in Go's `time.ParseDuration` grammar (`1.5h`, `90s`, `1h30m`,

@@ -1,6 +1,6 @@
-//! Where linkd gets "now" from: the system clock, or a manual clock that tests move.
+//! Where a daemon gets "now" from: the system clock, or a manual clock that tests move.
 //!
-//! Link expiry is computed from this clock at the moment of each check, never by a job.
+//! linkd computes link expiry from this clock at the moment of each check, never by a job.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
