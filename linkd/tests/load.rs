@@ -4,6 +4,7 @@
 //! And the linkd binary's memory follows waves of such connections back down, and its runtime
 //! follows the CPUs it may use.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use common::origin::{Behaviour, FakeOrigin};

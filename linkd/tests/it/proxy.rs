@@ -2,10 +2,8 @@
 //! shared fetches under linkd's own upstream session (never a viewer's), only the stream's
 //! files, only harmless headers, and conditional and range requests answered from memory.
 
-mod common;
-
-use common::origin::{Behaviour, FakeOrigin, MEDIA_MODIFIED, SESSION_PAUSE};
-use common::{get, request, wait_for, Answer, Linkd};
+use crate::common::origin::{Behaviour, FakeOrigin, MEDIA_MODIFIED, SESSION_PAUSE};
+use crate::common::{get, request, wait_for, Answer, Linkd};
 use std::time::{Duration, Instant};
 
 async fn setup(b: Behaviour) -> (tempfile::TempDir, Linkd, FakeOrigin, String) {

@@ -1,10 +1,9 @@
 //! End-to-end tests: botd against the fake Bot API and the real linkd on a temp socket.
 
-mod support;
-
+use crate::common;
 use std::time::Duration;
 
-use support::{fake_telegram::FakeTelegram, *};
+use crate::common::{fake_telegram::FakeTelegram, *};
 
 struct World {
     _dir: tempfile::TempDir,
@@ -384,8 +383,8 @@ async fn active_list_splits_and_disables_one_by_one() {
     let at = text.find(&format!("Link #{target}</b>")).unwrap();
     assert_eq!(text[..at].matches("<b>Link #").count(), others_before);
     assert_eq!(
-        support::link_tokens(text).len(),
-        support::link_tokens(list.text()).len() - 1
+        common::link_tokens(text).len(),
+        common::link_tokens(list.text()).len() - 1
     );
     let link = w.api.get_link(ctx(), target).await.unwrap().unwrap();
     assert_eq!(link.state, proto::LinkState::Disabled);

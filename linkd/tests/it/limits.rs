@@ -2,9 +2,7 @@
 //! connections over the caps get a 503 and are closed, and `X-Forwarded-For` is believed
 //! only from trusted proxies.
 
-mod common;
-
-use common::{get, request, wait_for, Linkd};
+use crate::common::{get, request, wait_for, Linkd};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

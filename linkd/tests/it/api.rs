@@ -1,9 +1,8 @@
 //! The link API end to end: linkd's `run()` in-process on a temp socket and port 0, driven by
 //! the real `linkctl` binary (and the tarpc client where many calls run at once).
 
-mod common;
-
-use common::{linkctl, wait_for, Linkd};
+use crate::common;
+use crate::common::{linkctl, wait_for, Linkd};
 use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;

@@ -3,10 +3,9 @@
 //! smuggling-shaped HTTP over raw TCP, a slowloris client, and token guessing next to a
 //! viewer who must keep playing.
 
-mod common;
-
-use common::origin::{Behaviour, FakeOrigin};
-use common::{get, raw_status, request, Linkd};
+use crate::common;
+use crate::common::origin::{Behaviour, FakeOrigin};
+use crate::common::{get, raw_status, request, Linkd};
 use linkd::testing::Sessions;
 
 fn token() -> linkd::testing::Token {

@@ -8,8 +8,6 @@
 //! The `linkd` binary is taken from beside `botd`'s (`cargo build --workspace` or
 //! `cargo test --workspace` builds both; scripts/test.sh does).
 
-mod support;
-
 use std::{
     fs::File,
     path::{Path, PathBuf},
@@ -17,11 +15,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::common::{fake_telegram::FakeTelegram, *};
 use diesel::{
     connection::SimpleConnection, sql_types, Connection, QueryableByName, RunQueryDsl,
     SqliteConnection,
 };
-use support::{fake_telegram::FakeTelegram, *};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn fixture(name: &str) -> PathBuf {

@@ -2,10 +2,9 @@
 //! gate in front of a fake origin that behaves like MediaMTX (classic and LL-HLS, 1.17 and
 //! 1.18+ sessions, reader auth, offline), over real HTTP on loopback.
 
-mod common;
-
-use common::origin::{Behaviour, FakeOrigin};
-use common::{get, raw_status, request, wait_for, Linkd};
+use crate::common;
+use crate::common::origin::{Behaviour, FakeOrigin};
+use crate::common::{get, raw_status, request, wait_for, Linkd};
 use std::time::{Duration, Instant};
 
 async fn setup(b: Behaviour) -> (tempfile::TempDir, Linkd, FakeOrigin) {

@@ -3,10 +3,9 @@
 //! shutdown with requests in flight, storage that stops accepting writes, unusable database
 //! files, and abuse of the RPC socket. Real processes, sockets and files throughout.
 
-mod common;
-
-use common::origin::{Behaviour, FakeOrigin};
-use common::{free_port, get, wait_for, Linkd, LinkdProcess};
+use crate::common;
+use crate::common::origin::{Behaviour, FakeOrigin};
+use crate::common::{free_port, get, wait_for, Linkd, LinkdProcess};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

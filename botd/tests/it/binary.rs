@@ -1,13 +1,12 @@
 //! The real `botd` binary: `--check-config` exit codes and output, and a clean exit on SIGTERM.
 
-mod support;
-
+use crate::common;
 use std::{
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use support::{fake_telegram::FakeTelegram, TOKEN, WAIT};
+use crate::common::{fake_telegram::FakeTelegram, TOKEN, WAIT};
 
 fn botd(env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_botd"));
@@ -102,7 +101,7 @@ async fn sigterm_stops_botd_with_exit_code_0() {
     .spawn()
     .unwrap();
     // Ready once it answers a command (linkd is absent: it says so).
-    let answer = support::ask(&tg, 1001, "/status").await;
+    let answer = common::ask(&tg, 1001, "/status").await;
     assert!(answer.text().contains("not reachable"), "{}", answer.text());
 
     let kill = Command::new("kill")

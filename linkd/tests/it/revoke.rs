@@ -3,11 +3,10 @@
 //! way (a held blocking reload, a media body being sent) ended within a second of `off` or of
 //! the link's expiry, alone or sharing one upstream fetch with viewers of other links.
 
-mod common;
-
+use crate::common;
+use crate::common::origin::{Behaviour, FakeOrigin};
+use crate::common::{get, wait_for, Linkd};
 use bytes::Bytes;
-use common::origin::{Behaviour, FakeOrigin};
-use common::{get, wait_for, Linkd};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioIo};

@@ -2,12 +2,10 @@
 //! existed cannot sign its sessions), bounded expiry claims, signing-key rotation, and the
 //! watch page fetched without a session (HEAD, link previews) and without counting an open.
 
-mod common;
-
+use crate::common::origin::{Behaviour, FakeOrigin};
+use crate::common::{get, request, wait_for, Linkd};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
-use common::origin::{Behaviour, FakeOrigin};
-use common::{get, request, wait_for, Linkd};
 use hmac::{Hmac, Mac};
 use linkd::testing::Token;
 use linkd::testing::{Sessions, MAX_SESSION_SECS};

@@ -2,12 +2,17 @@
 //! disabled) runs with every log line captured at the most verbose level, and none of them
 //! may contain a link token, a session cookie or the origin's reader password.
 
-mod common;
-
-use common::origin::{Behaviour, FakeOrigin};
-use common::{get, Linkd};
+use crate::common::origin::{Behaviour, FakeOrigin};
+use crate::common::{get, Linkd};
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::{filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt};
+
+/// Whether log lines are captured: only while this test runs, since the subscriber is the
+/// whole test binary's and other areas' tests run beside it.
+static CAPTURING: AtomicBool = AtomicBool::new(false);
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -26,11 +31,15 @@ impl Write for Capture {
 async fn no_secret_reaches_a_log_line() {
     let capture = Capture::default();
     let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("trace")
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .with_filter(filter_fn(|_| CAPTURING.load(Ordering::Relaxed))),
+        )
         .init();
+    CAPTURING.store(true, Ordering::Relaxed);
 
     let password = "reader-pass-0b7e2a";
     let origin = FakeOrigin::start(Behaviour {
@@ -86,6 +95,7 @@ async fn no_secret_reaches_a_log_line() {
     .await
     .unwrap();
     l.stop().await.unwrap();
+    CAPTURING.store(false, Ordering::Relaxed);
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(
