@@ -27,8 +27,9 @@ impl Write for Capture {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_secret_reaches_a_log_line() {
+/// Installs the binary's subscriber, writing every line at every level into the returned
+/// capture until [`CAPTURING`] is cleared.
+fn capture_every_line() -> Capture {
     let capture = Capture::default();
     let writer = capture.clone();
     tracing_subscriber::registry()
@@ -40,6 +41,12 @@ async fn no_secret_reaches_a_log_line() {
         )
         .init();
     CAPTURING.store(true, Ordering::Relaxed);
+    capture
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_a_log_line() {
+    let capture = capture_every_line();
 
     let password = "reader-pass-0b7e2a";
     let origin = FakeOrigin::start(Behaviour {
