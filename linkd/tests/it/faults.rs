@@ -499,6 +499,59 @@ fn start_with_db(dir: &Path, db: &Path) -> (Option<i32>, String, Duration) {
 /// Complements `cli.rs` (missing directory, junk file, foreign database): a damaged linkd
 /// database, a directory where the file should be, a file linkd may not write, and rows it
 /// cannot read. Each is refused at start with the path and the fix, and no socket is left.
+/// A copy of `good` that linkd may not write, in a directory where no `-wal` file can be made
+/// either (immutable even for root when chattr works, else read-only): (file, directory,
+/// whether chattr made them immutable).
+fn locked_database(dir: &Path, good: &Path) -> (std::path::PathBuf, std::path::PathBuf, bool) {
+    let locked_dir = dir.join("locked");
+    std::fs::create_dir(&locked_dir).unwrap();
+    let locked = locked_dir.join("locked.sqlite");
+    std::fs::copy(good, &locked).unwrap();
+    let immutable = [&locked, &locked_dir].iter().all(|p| {
+        Command::new("chattr")
+            .arg("+i")
+            .arg(p)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    });
+    if !immutable {
+        for (p, mode) in [(&locked, 0o444), (&locked_dir, 0o555)] {
+            std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                .unwrap();
+        }
+    }
+    (locked, locked_dir, immutable)
+}
+
+/// A copy of `good` whose links table holds a row linkd cannot read (a token that is NULL).
+fn unreadable_database(dir: &Path, good: &Path) -> std::path::PathBuf {
+    let unreadable = dir.join("unreadable.sqlite");
+    std::fs::copy(good, &unreadable).unwrap();
+    {
+        use diesel::connection::SimpleConnection;
+        use diesel::prelude::*;
+        let mut c =
+            diesel::sqlite::SqliteConnection::establish(unreadable.to_str().unwrap()).unwrap();
+        c.batch_execute(
+            "PRAGMA journal_mode = DELETE; PRAGMA writable_schema = ON;
+             UPDATE sqlite_master SET sql = replace(sql, 'token TEXT NOT NULL UNIQUE', 'token TEXT UNIQUE') WHERE name = 'watch_links';",
+        )
+        .unwrap();
+    }
+    {
+        use diesel::connection::SimpleConnection;
+        use diesel::prelude::*;
+        let mut c =
+            diesel::sqlite::SqliteConnection::establish(unreadable.to_str().unwrap()).unwrap();
+        c.batch_execute(
+            "INSERT INTO watch_links (token, enabled, created_at, note) VALUES (NULL, 1, 0, '')",
+        )
+        .unwrap();
+    }
+    unreadable
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damaged_databases_are_refused_with_the_path() {
     let dir = tempfile::tempdir().unwrap();
@@ -524,50 +577,8 @@ async fn damaged_databases_are_refused_with_the_path() {
     let as_dir = dir.path().join("a-directory.sqlite");
     std::fs::create_dir(&as_dir).unwrap();
 
-    // A database linkd may not write (immutable even for root).
-    // The file and its directory, so that no -wal file can be made beside it either.
-    let locked_dir = dir.path().join("locked");
-    std::fs::create_dir(&locked_dir).unwrap();
-    let locked = locked_dir.join("locked.sqlite");
-    std::fs::copy(&good, &locked).unwrap();
-    let immutable = [&locked, &locked_dir].iter().all(|p| {
-        Command::new("chattr")
-            .arg("+i")
-            .arg(p)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    });
-    if !immutable {
-        for (p, mode) in [(&locked, 0o444), (&locked_dir, 0o555)] {
-            std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode))
-                .unwrap();
-        }
-    }
-    // A links table with a row linkd cannot read.
-    let unreadable = dir.path().join("unreadable.sqlite");
-    std::fs::copy(&good, &unreadable).unwrap();
-    {
-        use diesel::connection::SimpleConnection;
-        use diesel::prelude::*;
-        let mut c =
-            diesel::sqlite::SqliteConnection::establish(unreadable.to_str().unwrap()).unwrap();
-        c.batch_execute(
-            "PRAGMA journal_mode = DELETE; PRAGMA writable_schema = ON;
-             UPDATE sqlite_master SET sql = replace(sql, 'token TEXT NOT NULL UNIQUE', 'token TEXT UNIQUE') WHERE name = 'watch_links';",
-        )
-        .unwrap();
-    }
-    {
-        use diesel::connection::SimpleConnection;
-        use diesel::prelude::*;
-        let mut c =
-            diesel::sqlite::SqliteConnection::establish(unreadable.to_str().unwrap()).unwrap();
-        c.batch_execute(
-            "INSERT INTO watch_links (token, enabled, created_at, note) VALUES (NULL, 1, 0, '')",
-        )
-        .unwrap();
-    }
+    let (locked, locked_dir, immutable) = locked_database(dir.path(), &good);
+    let unreadable = unreadable_database(dir.path(), &good);
 
     // (database, words the message must contain)
     let cases: [(&Path, &[&str]); 4] = [
