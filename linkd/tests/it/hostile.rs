@@ -293,19 +293,20 @@ async fn slowloris_connections_are_closed_while_viewers_keep_playing() {
     l.stop().await.unwrap();
 }
 
+/// `GET /live/stream/{token}` from the client `ip` (behind the one trusted proxy).
+async fn open_from(l: &Linkd, token: &str, ip: &str) -> common::Answer {
+    let path = format!("/live/stream/{token}");
+    request("GET", &l.url(&path), None, &[("x-forwarded-for", ip)])
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_guessing_is_cheap_for_linkd_and_never_stops_a_viewer() {
     let (_d, l, _origin) = setup(|c| c.http_trusted_proxy_count = 1).await;
     let (_, token, _) = l.new_link(&["10m"]).await;
     let viewer = [("x-forwarded-for", "198.51.100.7")];
-    let r = request(
-        "GET",
-        &l.url(&format!("/live/stream/{token}")),
-        None,
-        &viewer,
-    )
-    .await
-    .unwrap();
+    let r = open_from(&l, &token, viewer[0].1).await;
     assert_eq!(r.status, 200);
     let cookie = r.header("set-cookie").unwrap();
     let cookie = cookie.split(';').next().unwrap();
@@ -320,26 +321,12 @@ async fn token_guessing_is_cheap_for_linkd_and_never_stops_a_viewer() {
         String::new(),
         format!("{token}/extra"),
     ];
-    let unknown = request(
-        "GET",
-        &l.url(&format!("/live/stream/{}", "A".repeat(32))),
-        None,
-        &[("x-forwarded-for", "192.0.2.1")],
-    )
-    .await
-    .unwrap();
+    let unknown = open_from(&l, &"A".repeat(32), "192.0.2.1").await;
     assert_eq!(unknown.status, 404);
     for (i, m) in malformed.iter().enumerate() {
         let ip = format!("192.0.2.{}", i + 10);
         let t = Instant::now();
-        let r = request(
-            "GET",
-            &l.url(&format!("/live/stream/{m}")),
-            None,
-            &[("x-forwarded-for", &ip)],
-        )
-        .await
-        .unwrap();
+        let r = open_from(&l, m, &ip).await;
         assert_eq!(r.status, 404, "{m:.40}");
         assert_eq!(r.body, unknown.body, "no oracle in the page for {m:.40}");
         assert!(r.header("set-cookie").is_none());
@@ -355,14 +342,7 @@ async fn token_guessing_is_cheap_for_linkd_and_never_stops_a_viewer() {
     let mut statuses = Vec::new();
     for i in 0..30 {
         let guess = format!("{:0>32}", i);
-        let r = request(
-            "GET",
-            &l.url(&format!("/live/stream/{guess}")),
-            None,
-            &guesser,
-        )
-        .await
-        .unwrap();
+        let r = open_from(&l, &guess, guesser[0].1).await;
         statuses.push(r.status);
         let p = request("GET", &l.url("/play/index.m3u8"), Some(cookie), &viewer)
             .await
@@ -374,23 +354,9 @@ async fn token_guessing_is_cheap_for_linkd_and_never_stops_a_viewer() {
         "{statuses:?}"
     );
     // Even the right token is refused to the guesser for now, not to the viewer.
-    let r = request(
-        "GET",
-        &l.url(&format!("/live/stream/{token}")),
-        None,
-        &guesser,
-    )
-    .await
-    .unwrap();
+    let r = open_from(&l, &token, guesser[0].1).await;
     assert_eq!(r.status, 429);
-    let r = request(
-        "GET",
-        &l.url(&format!("/live/stream/{token}")),
-        None,
-        &viewer,
-    )
-    .await
-    .unwrap();
+    let r = open_from(&l, &token, viewer[0].1).await;
     assert_eq!(r.status, 200);
     l.stop().await.unwrap();
 }
