@@ -148,6 +148,23 @@ async fn setup(tweak: impl FnOnce(&mut linkd::Config)) -> (tempfile::TempDir, Li
     (dir, l, origin)
 }
 
+/// A request with both Transfer-Encoding and Content-Length: linkd may answer it (as chunked,
+/// RFC 9112 6.1) but must then close, so the request hidden behind it is never served.
+async fn te_and_cl_close_the_connection(l: &Linkd, origin: &FakeOrigin, smuggle: &str) {
+    let mut s = tokio::net::TcpStream::connect(l.addr).await.unwrap();
+    s.write_all(smuggle.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf);
+    assert!(closed.is_ok(), "connection kept open after TE+CL: {text}");
+    assert!(text.matches("HTTP/1.1 ").count() <= 1, "{text}");
+    assert_eq!(
+        origin.state.count("seg9.mp4"),
+        0,
+        "the hidden request was served"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_smuggling_requests_are_refused_before_the_origin() {
     // The probe asks once at start, then not again during the test.
@@ -214,20 +231,7 @@ async fn malformed_and_smuggling_requests_are_refused_before_the_origin() {
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 
-    // Transfer-Encoding with Content-Length: linkd may answer the first request (as chunked,
-    // RFC 9112 6.1) but must then close, so the request hidden behind it is never served.
-    let mut s = tokio::net::TcpStream::connect(l.addr).await.unwrap();
-    s.write_all(smuggle.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    let closed = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
-    let text = String::from_utf8_lossy(&buf);
-    assert!(closed.is_ok(), "connection kept open after TE+CL: {text}");
-    assert!(text.matches("HTTP/1.1 ").count() <= 1, "{text}");
-    assert_eq!(
-        origin.state.count("seg9.mp4"),
-        0,
-        "the hidden request was served"
-    );
+    te_and_cl_close_the_connection(&l, &origin, &smuggle).await;
     // linkd is still there and a normal request plays.
     let r = get(&l.url("/play/index.m3u8"), Some(&cookie))
         .await
