@@ -331,10 +331,9 @@ async fn links_survive_a_restart() {
     l.stop().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_of_the_original_service_opens_as_it_is() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("db.sqlite");
+/// The original service's database at `db`: its goose migration verbatim, goose's own
+/// bookkeeping table, and four links (active, expired, disabled, permanent) with ids 1 to 4.
+fn write_original_database(db: &std::path::Path) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -343,7 +342,6 @@ async fn a_database_of_the_original_service_opens_as_it_is() {
         use diesel::connection::SimpleConnection;
         use diesel::prelude::*;
         let mut c = diesel::sqlite::SqliteConnection::establish(db.to_str().unwrap()).unwrap();
-        // The original goose migration, verbatim, and goose's own bookkeeping table.
         c.batch_execute(&format!(
             "CREATE TABLE goose_db_version (id INTEGER PRIMARY KEY AUTOINCREMENT, version_id INTEGER NOT NULL, is_applied INTEGER NOT NULL, tstamp TIMESTAMP DEFAULT (datetime('now')));
              INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, 1), (1, 1);
@@ -369,6 +367,13 @@ async fn a_database_of_the_original_service_opens_as_it_is() {
         ))
         .unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_of_the_original_service_opens_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    write_original_database(&db);
     let l = Linkd::start_in(dir.path(), |_| {}).await;
     let mut states = Vec::new();
     for id in 1..=4 {
