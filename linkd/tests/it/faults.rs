@@ -632,23 +632,25 @@ fn frame(id: u64, message: &str) -> Vec<u8> {
     f
 }
 
+/// The wire format is what these tests think it is: one honest call over a raw socket.
+async fn one_honest_raw_call(socket: &Path) {
+    let mut s = tokio::net::UnixStream::connect(socket).await.unwrap();
+    s.write_all(&frame(1, r#"{"Ping":{}}"#)).await.unwrap();
+    let mut len = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut len))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut body).await.unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("version"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rpc_socket_abuse_leaves_linkd_answering_and_its_descriptors_return() {
     let dir = tempfile::tempdir().unwrap();
     let p = LinkdProcess::spawn(dir.path(), "http://127.0.0.1:9/live/stream", &[]).await;
-    // The wire format is what we think it is: one honest call over a raw socket.
-    {
-        let mut s = tokio::net::UnixStream::connect(&p.socket).await.unwrap();
-        s.write_all(&frame(1, r#"{"Ping":{}}"#)).await.unwrap();
-        let mut len = [0u8; 4];
-        tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut len))
-            .await
-            .unwrap()
-            .unwrap();
-        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-        s.read_exact(&mut body).await.unwrap();
-        assert!(String::from_utf8_lossy(&body).contains("version"));
-    }
+    one_honest_raw_call(&p.socket).await;
     let status_ok = |what: &'static str| {
         let socket = p.socket.clone();
         async move {
