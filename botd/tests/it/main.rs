@@ -5,5 +5,6 @@ mod common;
 
 mod binary;
 mod bot;
+mod bot_notify;
 mod parsing;
 mod upgrade;

@@ -6,10 +6,13 @@
 mod common;
 
 mod api;
+mod api_lifecycle;
 mod cli;
 mod creds;
 mod faults;
+mod faults_storage;
 mod gate;
+mod gate_upstream;
 mod hostile;
 mod limits;
 mod logs;
