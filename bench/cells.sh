@@ -3,8 +3,10 @@
 # round, back to back in rotating order. Appends one TSV row per run to OUT.
 #
 #   cells.sh -o OUT [-d SECS] [-r ROUNDS] [-c "50 200 1000"] [-p PATHS] [-C WRK_CPUS]
-#            [-w QUIET_MAX_SECS] [-H HEADER] NAME=PORT:PID[,PID...] ...
+#            [-w QUIET_MAX_SECS] [-H HEADER] [-K CMD] NAME=PORT:PID[,PID...] ...
 #
+# -K CMD: a shell command printing the header, run before every wrk run instead of a fixed
+# -H (playback sessions are short and renewed, as the watch page renews its own).
 # The first target is the baseline. PIDs are the processes whose CPU is charged to the
 # target (a server and, for a proxy, its upstream). Per run: req/s, p50/p99 (wrk-report.lua),
 # server CPU % (utime+stime of the PIDs over the run), wrk CPU %, and "other" CPU %: what
@@ -13,23 +15,29 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 dur=4; rounds=2; conns="50 200 1000"; paths="/play/index.m3u8 /play/part.mp4 /play/seg.mp4"
-wcpus=1; quiet=0; hdr=""; out=""
-while getopts "d:r:c:p:C:w:H:o:" o; do
+wcpus=1; quiet=0; hdr=""; renew=""; out=""
+while getopts "d:r:c:p:C:w:H:K:o:" o; do
   case $o in
     d) dur=$OPTARG ;; r) rounds=$OPTARG ;; c) conns=$OPTARG ;; p) paths=$OPTARG ;;
-    C) wcpus=$OPTARG ;; w) quiet=$OPTARG ;; H) hdr=$OPTARG ;; o) out=$OPTARG ;;
-    *) sed -n '2,12p' "$0"; exit 2 ;;
+    C) wcpus=$OPTARG ;; w) quiet=$OPTARG ;; H) hdr=$OPTARG ;; K) renew=$OPTARG ;; o) out=$OPTARG ;;
+    *) sed -n '2,15p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
-(($# >= 1)) && [[ -n $out ]] || { sed -n '2,12p' "$0"; exit 2; }
+(($# >= 1)) && [[ -n $out ]] || { sed -n '2,15p' "$0"; exit 2; }
 ((dur <= 60 && rounds <= 10)) || die "keep runs bounded: -d <= 60, -r <= 10"
 names=(); ports=(); pidlists=()
 for t in "$@"; do
   names+=("${t%%=*}"); rest=${t#*=}; ports+=("${rest%%:*}"); pidlists+=("${rest#*:}")
 done
 ntar=${#names[@]}
-hdr_args=(); [[ -n $hdr ]] && hdr_args=(-H "$hdr")
+# set_hdr: the header of the next wrk run, renewed by -K when given
+set_hdr() {
+  [[ -n $renew ]] && { hdr=$(bash -c "$renew") || die "-K command failed"; }
+  hdr_args=(); [[ -n $hdr ]] && hdr_args=(-H "$hdr")
+  return 0
+}
+set_hdr
 [[ -s $out ]] || printf 'round\tpath\tconns\ttarget\trps\tp50_us\tp99_us\tsock_err\tnon2xx\tsrv_cpu\twrk_cpu\tother_cpu\tquiet_cores\n' > "$out"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tempstream-cells.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -49,6 +57,7 @@ for ((r = 1; r <= rounds; r++)); do
         i=$(((k + r + cell) % ntar))   # rotate who goes first
         IFS=, read -r -a pids <<<"${pidlists[i]}"
         qc=0; ((quiet > 0)) && qc=$(quiet_wait "$quiet")
+        set_hdr
         s0=$(cpu_ticks "${pids[@]}"); b0=$(busy_ticks); t0=$(date +%s%N)
         { time taskset -c "$wcpus" timeout $((dur + 15)) wrk -t1 -c"$c" -d"${dur}s" --timeout 5s \
             -s "$here/wrk-report.lua" "${hdr_args[@]}" "http://127.0.0.1:${ports[i]}$path" \

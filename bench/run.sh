@@ -167,7 +167,10 @@ if [[ -z $only || $only == cells ]]; then
   [[ $c1 == 403 && $c2 == 403 ]] || die "the gate let a request through without a valid cookie ($c1, $c2)"
   say "gate checked: 200 with the cookie (same bytes as nginx), 403 without ($c1) and forged ($c2)"
   say "wrk grid: 9 cells x 2 targets x $rounds round(s) x ${dur}s"
-  bash "$here/cells.sh" -o "$res/cells.tsv" -d "$dur" -r "$rounds" -w "$quiet" -C "$GCPU" -H "$hdr" \
+  # the watch page renews its short session by polling /play/_session; so does each wrk run
+  renew="curl -fs -b '$state/jar' -c '$state/jar' -o /dev/null 'http://127.0.0.1:$LINKD/play/_session'"
+  renew+=" && awk '\$6 == \"watch_session\" { print \"Cookie: watch_session=\" \$7 }' '$state/jar'"
+  bash "$here/cells.sh" -o "$res/cells.tsv" -d "$dur" -r "$rounds" -w "$quiet" -C "$GCPU" -K "$renew" \
     "nginx=$NGX:$ngx_pids" "linkd=$LINKD:$linkd_pid,$up_pids"
   python3 "$here/cells-table.py" "$res/cells.tsv" nginx linkd | tee "$res/cells.txt"
   curl -fs "http://127.0.0.1:$MET/metrics" > "$res/linkd-cells.metrics" 2>/dev/null || true

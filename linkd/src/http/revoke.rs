@@ -23,8 +23,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// Bodies are handed to the connection in pieces of at most this size, so that a cut takes
-/// effect between pieces rather than after a whole media file.
-pub const PIECE: usize = 16 * 1024;
+/// effect between pieces rather than after a whole large body. A typical segment (up to
+/// 256 KiB) is one piece: smaller pieces cost a write each (BENCHMARKS.md).
+pub const PIECE: usize = 256 * 1024;
 
 /// How often an answer under way looks at its link (a read of the in-memory table).
 pub const LOOK_EVERY: Duration = Duration::from_millis(200);
