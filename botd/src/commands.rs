@@ -2,6 +2,10 @@
 //!
 //! Pure functions only: no I/O, no Telegram types, so every input shape has a table test.
 
+mod sharing;
+
+use proto::Limits;
+
 /// A command from a chat message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -9,12 +13,15 @@ pub enum Command {
     Start,
     /// `/help`.
     Help,
-    /// `/new [TTL] [note...]`: with a TTL, create at once; without, offer the choices.
+    /// `/new [TTL] [max=N] [once] [note...]`: with a TTL or a limit, create at once;
+    /// without, offer the choices.
     New {
         /// The lifetime as typed, when the first word looks like one.
         ttl: Option<String>,
         /// The rest of the text.
         note: Option<String>,
+        /// `max=N` (a viewer cap) and `once` (one device only).
+        limits: Limits,
     },
     /// `/newperm [note...]`.
     NewPerm {
@@ -54,6 +61,18 @@ pub enum Command {
         /// Notifications in this chat wanted or not.
         on: Option<bool>,
     },
+    /// `/kick ID`: end the link's current sessions; the link stays.
+    Kick {
+        /// The link's id.
+        id: i64,
+    },
+    /// `/rotate ID`: a new URL for the link; the old one stops.
+    Rotate {
+        /// The link's id.
+        id: i64,
+    },
+    /// `/offall`: asks to confirm switching off every active link.
+    OffAll,
 }
 
 /// Why a message is not a command botd can run.
@@ -69,13 +88,22 @@ pub enum ParseError {
 
 /// The commands shown in Telegram's menu (`setMyCommands`) and in `/help`.
 pub const MENU: &[(&str, &str)] = &[
-    ("new", "new temporary link: /new [TTL] [note]"),
+    (
+        "new",
+        "new temporary link: /new [TTL] [max=N] [once] [note]",
+    ),
     ("newperm", "new permanent link: /newperm [note]"),
     ("active", "list active links"),
     ("status", "stream status"),
     ("off", "disable a link: /off ID"),
     ("offlast", "disable the newest active link"),
     ("extend", "new expiry for a link: /extend ID TTL"),
+    ("kick", "cut off a link's viewers now: /kick ID"),
+    (
+        "rotate",
+        "new URL for a link, the old one stops: /rotate ID",
+    ),
+    ("offall", "switch off every active link"),
     ("greet", "what a link's viewers see: /greet ID text"),
     ("notify", "notifications in this chat: /notify on|off"),
     ("whoami", "show this chat's id"),
@@ -132,20 +160,7 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
             }
         }
         "help" => Ok(Command::Help),
-        "new" => {
-            let (word, after) = first_word(rest);
-            if looks_like_ttl(word) {
-                Ok(Command::New {
-                    ttl: Some(word.to_string()),
-                    note: note_of(after),
-                })
-            } else {
-                Ok(Command::New {
-                    ttl: None,
-                    note: note_of(rest),
-                })
-            }
-        }
+        "new" => sharing::parse_new(rest),
         "newperm" => Ok(Command::NewPerm {
             note: note_of(rest),
         }),
@@ -187,6 +202,9 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
                 _ => Err(ParseError::Usage(USAGE_EXTEND)),
             }
         }
+        "kick" => sharing::parse_one_id(rest, sharing::USAGE_KICK, |id| Command::Kick { id }),
+        "rotate" => sharing::parse_one_id(rest, sharing::USAGE_ROTATE, |id| Command::Rotate { id }),
+        "offall" => Ok(Command::OffAll),
         _ => Err(ParseError::Unknown(format!("/{name}"))),
     }
 }
@@ -218,6 +236,7 @@ pub fn legacy_button(text: &str) -> Option<Command> {
     Some(Command::New {
         ttl: Some(ttl),
         note: None,
+        limits: Limits::default(),
     })
 }
 
@@ -243,6 +262,8 @@ pub enum Callback {
         /// Key of the remembered note.
         note_id: Option<u64>,
     },
+    /// `offall:yes` / `offall:no`: the answer to `/offall`'s question.
+    OffAll(bool),
 }
 
 impl Callback {
@@ -250,6 +271,7 @@ impl Callback {
     pub fn data(&self) -> String {
         match self {
             Callback::Off(id) => format!("off:{id}"),
+            Callback::OffAll(yes) => format!("offall:{}", if *yes { "yes" } else { "no" }),
             Callback::New { choice, note_id } => {
                 let what = match choice {
                     Choice::Ttl(t) => t.as_str(),
@@ -268,6 +290,8 @@ impl Callback {
         let mut parts = data.split(':');
         match (parts.next()?, parts.next(), parts.next(), parts.next()) {
             ("off", Some(id), None, None) => parse_id(id).map(Callback::Off),
+            ("offall", Some("yes"), None, None) => Some(Callback::OffAll(true)),
+            ("offall", Some("no"), None, None) => Some(Callback::OffAll(false)),
             ("new", Some(what), note, None) if !what.is_empty() => {
                 let note_id = match note {
                     Some(n) => Some(n.parse().ok()?),
@@ -293,6 +317,7 @@ mod tests {
         Command::New {
             ttl: ttl.map(Into::into),
             note: note.map(Into::into),
+            limits: Limits::default(),
         }
     }
 
@@ -389,6 +414,8 @@ mod tests {
     fn callback_round_trip() {
         let cases = [
             (Callback::Off(42), "off:42"),
+            (Callback::OffAll(true), "offall:yes"),
+            (Callback::OffAll(false), "offall:no"),
             (
                 Callback::New {
                     choice: Choice::Ttl("30m".into()),
@@ -413,8 +440,21 @@ mod tests {
     #[test]
     fn foreign_callback_data_is_refused() {
         for data in [
-            "", "off", "off:", "off:x", "off:-1", "off:1:2", "new", "new:", "new:soon", "new:1h:x",
+            "",
+            "off",
+            "off:",
+            "off:x",
+            "off:-1",
+            "off:1:2",
+            "new",
+            "new:",
+            "new:soon",
+            "new:1h:x",
             "x:1",
+            "offall",
+            "offall:",
+            "offall:maybe",
+            "offall:yes:1",
         ] {
             assert_eq!(Callback::parse(data), None, "{data:?}");
         }

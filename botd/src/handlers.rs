@@ -88,6 +88,9 @@ fn command_name(cmd: &Command) -> &'static str {
         Command::WhoAmI => "whoami",
         Command::Notify { .. } => "notify",
         Command::Greet { .. } => "greet",
+        Command::Kick { .. } => "kick",
+        Command::Rotate { .. } => "rotate",
+        Command::OffAll => "offall",
     }
 }
 
@@ -166,11 +169,17 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
                 app.config.notify,
             )]
         }
+        Command::New { ttl, note, limits } if limits.any() => {
+            vec![crate::sharing::create(app, ttl, note, limits).await?]
+        }
         Command::New {
             ttl: Some(ttl),
             note,
+            ..
         } => vec![create(app, Some(ttl), note).await?],
-        Command::New { ttl: None, note } => {
+        Command::New {
+            ttl: None, note, ..
+        } => {
             let note_id = note.as_ref().map(|n| app.remember_note(n.clone()));
             vec![crate::keyboard::ttl_choice(
                 &app.ttl_options(),
@@ -204,6 +213,9 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
             tracing::info!(link = link.id, "link disabled");
             vec![messages::link_off(&link, app.linkd.now(), tz)]
         }
+        Command::Kick { id } => vec![crate::sharing::kick(app, id).await?],
+        Command::Rotate { id } => vec![crate::sharing::rotate(app, id).await?],
+        Command::OffAll => vec![crate::sharing::off_all_question(app).await?],
         Command::Extend { id, ttl } => {
             let link = app
                 .linkd
@@ -243,6 +255,7 @@ async fn callback(bot: &Bot, app: &App, q: &CallbackQuery) {
     };
     match cb {
         Callback::Off(id) => switch_off(bot, app, q, chat, id).await,
+        Callback::OffAll(yes) => crate::sharing::off_all_pressed(bot, app, q, chat, yes).await,
         Callback::New { choice, note_id } => {
             create_pressed(bot, app, q, chat, choice, note_id).await
         }

@@ -76,8 +76,11 @@ fn disable_button(link: &Link, with_note: bool) -> InlineKeyboardButton {
 }
 
 fn link_body(link: &Link, now: i64, tz: Tz) -> String {
+    let limits = crate::sharing::limits_line(&link.limits)
+        .map(|l| format!("\n{}", escape(&l)))
+        .unwrap_or_default();
     format!(
-        "{}\n<code>{}</code>\n{}",
+        "{}\n<code>{}</code>\n{}{limits}",
         title(link),
         escape(&link.url),
         expiry(link.expires_at, now, tz)
@@ -220,6 +223,9 @@ pub fn api_error(e: &ApiError, now: i64, tz: Tz) -> String {
         // The details are in the service's log; the operator needs to know nothing changed.
         ApiError::Storage { .. } => "The streaming service could not save or read its links, so nothing was changed. Try again in a moment.".into(),
         ApiError::ShuttingDown => "The streaming service is restarting. Try again in a moment.".into(),
+        ApiError::InvalidMaxViewers { given, max } => {
+            format!("A link can allow 1 to {max} devices at once, so max={given} is not possible: /new 2h max=2 grandma")
+        }
     }
 }
 
@@ -304,6 +310,7 @@ mod tests {
             state: LinkState::Active,
             disabled_at: None,
             viewers: 0,
+            limits: Default::default(),
         }
     }
 

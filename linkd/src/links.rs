@@ -7,10 +7,13 @@
 use crate::clock::Clock;
 use crate::store::{self, LinkRow, Store, StoreError};
 use crate::token::Token;
-use proto::{ApiError, Link, LinkState, NoteProblem};
+use proto::{ApiError, Limits, Link, LinkState, NoteProblem};
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 use std::time::Duration;
+
+mod sharing;
+pub use sharing::{Refusal, Rules};
 
 /// A link as linkd holds it in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +32,8 @@ pub struct Entry {
     pub disabled_at: Option<i64>,
     /// Free text.
     pub note: String,
+    /// Sharing limits and the state they keep.
+    pub rules: Rules,
 }
 
 impl Entry {
@@ -54,6 +59,7 @@ impl From<LinkRow> for Entry {
             expires_at: r.expires_at,
             disabled_at: r.disabled_at,
             note: r.note,
+            rules: Rules::default(),
         }
     }
 }
@@ -123,10 +129,12 @@ impl Links {
     ) -> Result<Links, StoreError> {
         let rows = store.call_now(store::all_links)?;
         let opened = store.call_now(store::opened_links)?;
+        let limits = store.call_now(store::limits::all)?;
         let mut table = Table::default();
         for r in rows {
             table.insert(r.into());
         }
+        sharing::apply(&mut table, limits);
         table.opened = opened.into_iter().collect();
         Ok(Links {
             store,
@@ -154,6 +162,7 @@ impl Links {
             state: e.state(now),
             disabled_at: e.disabled_at,
             viewers,
+            limits: e.rules.limits,
         }
     }
 
@@ -197,12 +206,14 @@ impl Links {
         v
     }
 
-    /// Creates a link; `ttl` `None` with `permanent` false means the default TTL.
+    /// Creates a link with `limits`; `ttl` `None` with `permanent` false means the default
+    /// TTL.
     pub async fn create(
         &self,
         ttl: Option<&str>,
         permanent: bool,
         note: Option<String>,
+        limits: Limits,
     ) -> Result<Entry, ApiError> {
         let ttl = match (permanent, ttl) {
             (true, _) => None,
@@ -212,6 +223,7 @@ impl Links {
         };
         let note = note.unwrap_or_default();
         check_note(&note)?;
+        proto::check_max_viewers(limits.max_viewers)?;
         let _w = self.writes.lock().await;
         let now = self.clock.now();
         let expires_at = ttl.map(|d| now + d.as_secs() as i64);
@@ -222,7 +234,7 @@ impl Links {
             let t = token.clone();
             match self
                 .store
-                .call(move |c| store::insert_link(c, &t, now, expires_at, &n))
+                .call(move |c| store::limits::insert_limited(c, &t, now, expires_at, &n, limits))
                 .await
             {
                 Ok(row) => break row,
@@ -233,7 +245,8 @@ impl Links {
                 Err(e) => return Err(storage(e)),
             }
         };
-        let entry = Entry::from(row);
+        let mut entry = Entry::from(row);
+        entry.rules.limits = limits;
         self.table
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -337,6 +350,10 @@ impl Links {
         self.store
             .call(move |c| store::delete_events_before(c, before))
             .await?;
+        let gone = ids.clone();
+        self.store
+            .call(move |c| store::limits::delete(c, &gone))
+            .await?;
         let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
         for id in &ids {
             t.remove(*id);
@@ -391,6 +408,7 @@ mod tests {
             expires_at: Some(200),
             disabled_at: None,
             note: String::new(),
+            rules: Rules::default(),
         };
         assert_eq!(e.state(199), LinkState::Active);
         assert_eq!(e.state(200), LinkState::Expired);

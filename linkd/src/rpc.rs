@@ -5,7 +5,7 @@
 
 use crate::Shared;
 use futures::StreamExt;
-use proto::{ApiError, Event, Link, LinkApi, Pong, SigningKeyRotation, Status};
+use proto::{ApiError, Event, Limits, Link, LinkApi, Pong, SigningKeyRotation, Status};
 use std::future::Future;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -184,7 +184,7 @@ impl LinkApi for RpcServer {
             let e = self
                 .shared
                 .links
-                .create(ttl.as_deref(), false, note)
+                .create(ttl.as_deref(), false, note, Limits::default())
                 .await?;
             tracing::info!(link_id = e.id, expires_at = e.expires_at, "link created");
             Ok(self.wire(&e))
@@ -199,7 +199,11 @@ impl LinkApi for RpcServer {
     ) -> Result<Link, ApiError> {
         logged("create_permanent_link", async {
             self.writable()?;
-            let e = self.shared.links.create(None, true, note).await?;
+            let e = self
+                .shared
+                .links
+                .create(None, true, note, Limits::default())
+                .await?;
             tracing::info!(link_id = e.id, "permanent link created");
             Ok(self.wire(&e))
         })
@@ -328,6 +332,62 @@ impl LinkApi for RpcServer {
             let r = self.shared.keys.rotate(logout_all).await?;
             tracing::info!(key_id = r.key_id, logout_all, "session signing key rotated");
             Ok(r)
+        })
+        .await
+    }
+
+    async fn create_limited_link(
+        self,
+        _: Context,
+        ttl: Option<String>,
+        permanent: bool,
+        note: Option<String>,
+        limits: Limits,
+    ) -> Result<Link, ApiError> {
+        logged("create_limited_link", async {
+            self.writable()?;
+            let links = &self.shared.links;
+            let e = links
+                .create(ttl.as_deref(), permanent, note, limits)
+                .await?;
+            tracing::info!(
+                link_id = e.id,
+                expires_at = e.expires_at,
+                max_viewers = limits.max_viewers,
+                once = limits.once,
+                "link created"
+            );
+            Ok(self.wire(&e))
+        })
+        .await
+    }
+
+    async fn kick_link(self, _: Context, id: i64) -> Result<Link, ApiError> {
+        logged("kick_link", async {
+            self.writable()?;
+            let e = self.shared.links.kick(id).await?;
+            tracing::info!(link_id = e.id, "link's sessions ended");
+            Ok(self.wire(&e))
+        })
+        .await
+    }
+
+    async fn rotate_link(self, _: Context, id: i64) -> Result<Link, ApiError> {
+        logged("rotate_link", async {
+            self.writable()?;
+            let e = self.shared.links.rotate(id).await?;
+            tracing::info!(link_id = e.id, "link has a new token");
+            Ok(self.wire(&e))
+        })
+        .await
+    }
+
+    async fn disable_all(self, _: Context) -> Result<Vec<Link>, ApiError> {
+        logged("disable_all", async {
+            self.writable()?;
+            let off = self.shared.links.disable_all().await?;
+            tracing::info!(links = off.len(), "every active link disabled");
+            Ok(off.iter().map(|e| self.wire(e)).collect())
         })
         .await
     }

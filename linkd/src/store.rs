@@ -13,6 +13,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub mod limits;
 pub mod signing_keys;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
@@ -292,18 +293,27 @@ pub fn insert_link(
 ) -> QueryResult<LinkRow> {
     // In an explicit transaction: with RETURNING the row comes back before SQLite commits,
     // and only the transaction's COMMIT reports a write that storage refused.
-    c.immediate_transaction(|c| {
-        diesel::insert_into(watch_links::table)
-            .values((
-                watch_links::token.eq(token.expose()),
-                watch_links::enabled.eq(1),
-                watch_links::created_at.eq(created_at),
-                watch_links::expires_at.eq(expires_at),
-                watch_links::note.eq(note),
-            ))
-            .returning(LinkRow::as_returning())
-            .get_result(c)
-    })
+    c.immediate_transaction(|c| insert_link_row(c, token, created_at, expires_at, note))
+}
+
+/// Inserts a link within the caller's transaction.
+fn insert_link_row(
+    c: &mut SqliteConnection,
+    token: &Token,
+    created_at: i64,
+    expires_at: Option<i64>,
+    note: &str,
+) -> QueryResult<LinkRow> {
+    diesel::insert_into(watch_links::table)
+        .values((
+            watch_links::token.eq(token.expose()),
+            watch_links::enabled.eq(1),
+            watch_links::created_at.eq(created_at),
+            watch_links::expires_at.eq(expires_at),
+            watch_links::note.eq(note),
+        ))
+        .returning(LinkRow::as_returning())
+        .get_result(c)
 }
 
 /// Marks a link disabled at `at`.

@@ -38,4 +38,14 @@ impl Viewers {
         }
         counts
     }
+
+    /// Sessions of link `link_id` seen in the last [`WINDOW`] for which `counts(session id)`
+    /// holds (a viewer cap's count, when a page opens).
+    pub fn count_of(&self, link_id: i64, counts: impl Fn(u64) -> bool) -> u32 {
+        let now = Instant::now();
+        let seen = lock(&self.seen);
+        seen.iter()
+            .filter(|(s, (l, t))| *l == link_id && now.duration_since(*t) < WINDOW && counts(**s))
+            .count() as u32
+    }
 }

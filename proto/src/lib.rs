@@ -45,6 +45,9 @@
 
 #[cfg(feature = "client")]
 pub mod client;
+mod limits;
+
+pub use limits::{check_max_viewers, Limits, MAX_VIEWERS};
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -95,6 +98,22 @@ pub trait LinkApi {
     /// older keys stay valid until they end, or, with `logout_all`, end at once (their
     /// viewers open their link again).
     async fn rotate_signing_key(logout_all: bool) -> Result<SigningKeyRotation, ApiError>;
+    /// Creates a link with sharing [`Limits`] (a viewer cap, one device only); `ttl` as in
+    /// [`LinkApi::create_link`], ignored when `permanent`.
+    async fn create_limited_link(
+        ttl: Option<String>,
+        permanent: bool,
+        note: Option<String>,
+        limits: Limits,
+    ) -> Result<Link, ApiError>;
+    /// Ends an active link's current playback sessions now; the link stays, and the next
+    /// opening starts afresh (a one-time link binds again).
+    async fn kick_link(id: i64) -> Result<Link, ApiError>;
+    /// Gives an active link a new token (a new URL; same id, note, expiry and limits); the
+    /// old URL and its sessions stop at once.
+    async fn rotate_link(id: i64) -> Result<Link, ApiError>;
+    /// Switches off every active link; the links switched off, newest first.
+    async fn disable_all() -> Result<Vec<Link>, ApiError>;
 }
 
 /// Answer to [`LinkApi::rotate_signing_key`]. The key itself never leaves linkd.
@@ -165,6 +184,9 @@ pub struct Link {
     pub disabled_at: Option<i64>,
     /// Playback sessions of this link that made a request in the last few seconds.
     pub viewers: u32,
+    /// Its sharing limits (absent in answers of older linkd: none).
+    #[serde(flatten)]
+    pub limits: Limits,
 }
 
 /// Answer to [`LinkApi::status`].
@@ -284,6 +306,14 @@ pub enum ApiError {
     /// linkd is shutting down and takes no more changes.
     #[error("linkd is shutting down")]
     ShuttingDown,
+    /// A viewer cap out of range.
+    #[error("invalid viewer cap {given}: use 1 to {max} viewers at once")]
+    InvalidMaxViewers {
+        /// What the caller sent.
+        given: u32,
+        /// The largest accepted cap.
+        max: u32,
+    },
 }
 
 /// The tarpc transport over a Unix stream, as described in the crate docs.

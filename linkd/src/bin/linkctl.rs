@@ -15,15 +15,22 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tarpc::context;
 
+#[path = "linkctl/sharing.rs"]
+mod sharing;
+
 /// What `--help` shows after the options.
 const AFTER_HELP: &str = "\
 Examples:
   linkctl new 90m --note Grandma     a link for 90 minutes (30m, 1h30m, 1.5h, 2d; up to 30d)
   linkctl new --permanent            a link that never expires
+  linkctl new 2h --max-viewers 2     at most 2 devices watch at once (--once: one device only)
   linkctl list                       the active links, newest first
   linkctl off 3                      switch link 3 off (linkctl off --last: the newest)
   linkctl extend 3 2h                link 3 now ends 2 hours from now
   linkctl greet 3 'Hello Grandma!'   what link 3's viewers see (the note never is)
+  linkctl kick 3                     cut off link 3's viewers now; the link plays on
+  linkctl rotate 3                   a new URL for link 3; the old one stops at once
+  linkctl off --all                  switch every active link off
   linkctl --json status              live/offline, viewers, version, as JSON
 
 The socket: --socket PATH, else $RPC_SOCKET, else /run/tempstream/linkd.sock (the systemd
@@ -37,7 +44,7 @@ Exit codes:
 
 With --json, an error is one JSON object on stderr: {\"error\": {\"code\": ..., \"message\": ...}},
 code one of not_found, already_disabled, expired, no_active_links, bad_ttl, bad_note,
-storage, shutting_down, unreachable.";
+bad_max_viewers, storage, shutting_down, unreachable.";
 
 /// Manage tempstream watch links through linkd's socket.
 #[derive(Parser)]
@@ -65,17 +72,36 @@ enum Command {
         /// A link that never expires.
         #[arg(long, conflicts_with = "ttl")]
         permanent: bool,
+        /// At most N devices watch at once (1 to 100).
+        #[arg(long, value_name = "N")]
+        max_viewers: Option<u32>,
+        /// One device only: the first that plays keeps the link.
+        #[arg(long)]
+        once: bool,
     },
     /// List the active links.
     List,
-    /// Switch a link off, by id or the newest one.
+    /// Switch a link off, by id, the newest one or all of them.
     Off {
         /// The link's id.
-        #[arg(required_unless_present = "last", conflicts_with = "last")]
+        #[arg(required_unless_present_any = ["last", "all"], conflicts_with_all = ["last", "all"])]
         id: Option<i64>,
         /// The newest active link.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "all")]
         last: bool,
+        /// Every active link.
+        #[arg(long)]
+        all: bool,
+    },
+    /// End a link's current viewing sessions now; the link stays and plays for the next opening.
+    Kick {
+        /// The link's id.
+        id: i64,
+    },
+    /// Give a link a new URL (same id, note, expiry and limits); the old one stops at once.
+    Rotate {
+        /// The link's id.
+        id: i64,
     },
     /// Give an active link a new expiry, TTL from now.
     Extend {
@@ -121,6 +147,7 @@ fn code_of(e: &ApiError) -> &'static str {
         ApiError::InvalidConsumer => "bad_request",
         ApiError::Storage { .. } => "storage",
         ApiError::ShuttingDown => "shutting_down",
+        ApiError::InvalidMaxViewers { .. } => "bad_max_viewers",
     }
 }
 
@@ -206,7 +233,16 @@ async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
             ttl,
             note,
             permanent,
+            max_viewers,
+            once,
         } => {
+            let limits = proto::Limits {
+                max_viewers: *max_viewers,
+                once: *once,
+            };
+            if limits.any() {
+                return sharing::create(&client, json, ttl, *permanent, note, limits).await;
+            }
             let link = if *permanent {
                 call(&client, |c, ctx| async move {
                     c.create_permanent_link(ctx, note.clone()).await
@@ -227,7 +263,10 @@ async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
                 false => link_table(l),
             }))
         }
-        Command::Off { id, last } => {
+        Command::Off { all: true, .. } => sharing::off_all(&client, json).await,
+        Command::Kick { id } => sharing::kick(&client, json, *id).await,
+        Command::Rotate { id } => sharing::rotate(&client, json, *id).await,
+        Command::Off { id, last, .. } => {
             let link = if *last {
                 call(&client, |c, ctx| async move { c.disable_last(ctx).await }).await?
             } else {
@@ -326,6 +365,7 @@ fn link_table(links: &[Link]) -> String {
         "STATE".into(),
         "EXPIRES".into(),
         "VIEWERS".into(),
+        "LIMITS".into(),
         "NOTE".into(),
         "URL".into(),
     ]];
@@ -337,11 +377,12 @@ fn link_table(links: &[Link]) -> String {
                 .map(|t| relative(t, now))
                 .unwrap_or_else(|| "never".into()),
             l.viewers.to_string(),
+            sharing::limits_text(&l.limits),
             l.note.clone(),
             l.url.clone(),
         ]);
     }
-    let mut widths = [0usize; 6];
+    let mut widths = [0usize; 7];
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r.iter()) {
             *w = (*w).max(c.chars().count());
@@ -436,6 +477,10 @@ mod tests {
                 "storage",
             ),
             (ApiError::ShuttingDown, "shutting_down"),
+            (
+                ApiError::InvalidMaxViewers { given: 0, max: 100 },
+                "bad_max_viewers",
+            ),
         ];
         for (e, code) in cases {
             assert_eq!(code_of(&e), code, "{e:?}");

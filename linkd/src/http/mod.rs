@@ -25,6 +25,7 @@ pub(crate) mod renew;
 pub(crate) mod revoke;
 mod scrape;
 pub(crate) mod session;
+pub(crate) mod sharing;
 pub(crate) mod watch;
 
 pub(crate) use listen::{serve, Site};

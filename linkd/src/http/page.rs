@@ -5,6 +5,7 @@ use super::assets::AssetUrls;
 use super::{full, Body};
 use http::{header, HeaderName, HeaderValue, Response, StatusCode};
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// Content-Security-Policy of every page: own scripts and styles only, media and workers
 /// from `blob:` (hls.js feeds the video through MediaSource), no framing.
@@ -49,11 +50,34 @@ pub enum ErrorPage {
     MethodNotAllowed,
     /// Too many failed attempts.
     TooManyRequests,
+    /// The link's viewer cap is reached: this many devices watch it.
+    InUse {
+        /// Devices watching now.
+        devices: u32,
+    },
+    /// A one-time link that another device has.
+    Taken,
 }
 
 impl ErrorPage {
-    fn parts(self) -> (StatusCode, &'static str, &'static str) {
-        match self {
+    fn parts(self) -> (StatusCode, &'static str, Cow<'static, str>) {
+        let (status, title, message) = match self {
+            ErrorPage::InUse { devices } => {
+                let devices = match devices {
+                    1 => "1 device".to_string(),
+                    n => format!("{n} devices"),
+                };
+                return (
+                    StatusCode::FORBIDDEN,
+                    "This link is already in use",
+                    Cow::Owned(format!("It is already in use on {devices}, as many as it may be. Try again when someone stops watching, or ask the person who sent it.")),
+                );
+            }
+            ErrorPage::Taken => (
+                StatusCode::FORBIDDEN,
+                "This link is already being watched",
+                "It is a one-time link and another device is already watching it. Ask the person who sent it for a link of your own.",
+            ),
             ErrorPage::InvalidLink => (
                 StatusCode::NOT_FOUND,
                 "This link is not valid",
@@ -84,6 +108,19 @@ impl ErrorPage {
                 "Too many attempts",
                 "Too many links that do not work were tried from your address. Wait a minute and try again.",
             ),
+        };
+        (status, title, Cow::Borrowed(message))
+    }
+
+    /// The state the page names on its body element (the player reads it).
+    fn state(self) -> &'static str {
+        match self {
+            ErrorPage::Expired => "expired",
+            ErrorPage::Disabled => "disabled",
+            ErrorPage::InvalidLink => "invalid",
+            ErrorPage::InUse { .. } => "in_use",
+            ErrorPage::Taken => "taken",
+            _ => "error",
         }
     }
 }
@@ -177,17 +214,11 @@ impl Pages {
     /// An error page.
     pub fn error(&self, page: ErrorPage) -> Response<Body> {
         let (status, title, message) = page.parts();
-        let state = match page {
-            ErrorPage::Expired => "expired",
-            ErrorPage::Disabled => "disabled",
-            ErrorPage::InvalidLink => "invalid",
-            _ => "error",
-        };
         let ctx = ErrorContext {
             status: status.as_u16(),
-            state,
+            state: page.state(),
             title,
-            message,
+            message: &message,
             assets: &self.assets,
         };
         self.render("error.html", &ctx, status)
@@ -246,6 +277,9 @@ mod tests {
             (ErrorPage::Disabled, 410, "switched off"),
             (ErrorPage::InvalidLink, 404, "not valid"),
             (ErrorPage::TooManyRequests, 429, "Too many"),
+            (ErrorPage::InUse { devices: 1 }, 403, "in use on 1 device,"),
+            (ErrorPage::InUse { devices: 3 }, 403, "in use on 3 devices"),
+            (ErrorPage::Taken, 403, "another device"),
         ] {
             let r = p.error(page);
             assert_eq!(r.status().as_u16(), status);

@@ -6,8 +6,9 @@
 use super::conditional::{self, Reply};
 use super::path::{Kind, StreamFile};
 use super::session::{self, Session};
-use super::{empty, full, text, Body, Web};
+use super::{empty, full, sharing, text, Body, Web};
 use crate::cache;
+use crate::links::Refusal;
 use crate::origin::OriginError;
 use crate::{upstream, Shared};
 use bytes::Bytes;
@@ -32,6 +33,12 @@ pub enum Gate {
     Expired,
     /// The link was switched off.
     Disabled,
+    /// The operator ended the link's sessions (the link plays on for new openings).
+    Kicked,
+    /// The link has a new token: this session belongs to the old one.
+    Rotated,
+    /// A one-time link that another session has.
+    Taken,
 }
 
 impl Gate {
@@ -41,6 +48,9 @@ impl Gate {
             Gate::Invalid => "invalid",
             Gate::Expired => "expired",
             Gate::Disabled => "disabled",
+            Gate::Kicked => "kicked",
+            Gate::Rotated => "rotated",
+            Gate::Taken => "taken",
         }
     }
 }
@@ -53,15 +63,20 @@ pub fn gate(web: &Web, shared: &Shared, headers: &http::HeaderMap) -> (Gate, Opt
         return (Gate::Invalid, None);
     };
     let checked = shared.links.with_entry(claim.link_id, |e| {
-        let s = web.sessions.check(&claim, &e.token, e.expires_at, now);
-        s.map(|s| (s, e.state(now), e.expires_at))
+        let gate = match web.sessions.check(&claim, &e.token, e.expires_at, now) {
+            Some(s) => match (e.state(now), e.rules.refusal(s.id)) {
+                (LinkState::Active, None) => Gate::Open(s),
+                (LinkState::Active, Some(Refusal::Kicked)) => Gate::Kicked,
+                (LinkState::Active, Some(Refusal::Taken)) => Gate::Taken,
+                (LinkState::Expired, _) => Gate::Expired,
+                (LinkState::Disabled, _) => Gate::Disabled,
+            },
+            None if sharing::rotated(web, &claim, e, now) => Gate::Rotated,
+            None => return (Gate::Invalid, None),
+        };
+        (gate, e.expires_at)
     });
-    match checked.flatten() {
-        Some((s, LinkState::Active, exp)) => (Gate::Open(s), exp),
-        Some((_, LinkState::Expired, exp)) => (Gate::Expired, exp),
-        Some((_, LinkState::Disabled, exp)) => (Gate::Disabled, exp),
-        None => (Gate::Invalid, None),
-    }
+    checked.unwrap_or((Gate::Invalid, None))
 }
 
 /// A session's first fetch of the stream is when its link counts as opened (not the page,
@@ -86,6 +101,9 @@ pub fn refuse(web: &Web, g: Gate) -> Response<Body> {
         match g {
             Gate::Expired => "this link has expired",
             Gate::Disabled => "this link was switched off",
+            Gate::Kicked => "this viewing was ended by the link's owner",
+            Gate::Rotated => "this link was replaced by a new one",
+            Gate::Taken => "this one-time link is being watched on another device",
             _ => "no valid link for this request",
         },
     );
@@ -102,7 +120,7 @@ fn end_session(web: &Web, g: Gate, r: &mut Response<Body>) {
     if let Ok(v) = HeaderValue::from_str(&session::clear_cookie(web.cookie_secure)) {
         h.append(header::SET_COOKIE, v);
     }
-    if matches!(g, Gate::Expired | Gate::Disabled) {
+    if !matches!(g, Gate::Open(_) | Gate::Invalid) {
         if let Ok(v) = HeaderValue::from_str(&session::state_cookie(g.name(), web.cookie_secure)) {
             h.append(header::SET_COOKIE, v);
         }
@@ -164,6 +182,12 @@ pub async fn play(
     };
     first_fetch(shared, &session);
     let outcome = fetch(web, &file).await;
+    // Video received while live binds a one-time link to its first session.
+    let video =
+        file.kind != Kind::Playlist && matches!(&outcome, Ok(c) if c.status == StatusCode::OK);
+    if video && !shared.links.bind_once(session.link_id, session.id) {
+        return refuse(web, Gate::Taken);
+    }
     answer(outcome, &file, req.headers(), req.method() == Method::HEAD)
 }
 

@@ -150,7 +150,9 @@ impl Sessions {
         self.ring.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// A new session for the link `link_id` with `token`, ending at `expires_at`.
+    /// A new session for the link `link_id` with `token`, ending at `expires_at` (tests; the
+    /// watch page makes its session ids in `http::sharing`, which signs them with `renew`).
+    #[cfg(any(test, feature = "testing"))]
     pub fn issue(&self, link_id: i64, token: &Token, expires_at: i64) -> (Session, String) {
         let mut id = [0u8; 8];
         getrandom::fill(&mut id).expect("the operating system's random source failed");
@@ -233,7 +235,7 @@ fn link_mac(master: &Hmac<Sha256>, token: &Token, body: &str) -> Hmac<Sha256> {
 }
 
 /// The value of cookie `name` in the `Cookie` headers, if present.
-fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
@@ -286,6 +288,9 @@ pub fn ended_state(headers: &http::HeaderMap) -> Option<&'static str> {
     match cookie(headers, STATE_COOKIE)? {
         "expired" => Some("expired"),
         "disabled" => Some("disabled"),
+        "kicked" => Some("kicked"),
+        "rotated" => Some("rotated"),
+        "taken" => Some("taken"),
         _ => None,
     }
 }

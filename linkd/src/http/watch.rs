@@ -93,11 +93,15 @@ pub fn watch<B>(
         );
         return r;
     }
-    let ends = session::session_end(now, entry.expires_at);
-    let (_, value) = web.sessions.issue(entry.id, &entry.token, ends);
+    let cookies = match super::sharing::open(web, shared, &entry, req.headers(), now) {
+        Ok(cookies) => cookies,
+        Err(page) => return web.pages.error(page),
+    };
     tracing::info!(link_id = entry.id, "session issued");
-    let cookie = session::set_cookie(&value, ends - now, web.cookie_secure);
-    for c in [cookie, session::clear_state_cookie(web.cookie_secure)] {
+    for c in cookies
+        .into_iter()
+        .chain([session::clear_state_cookie(web.cookie_secure)])
+    {
         if let Ok(v) = HeaderValue::from_str(&c) {
             r.headers_mut().append(header::SET_COOKIE, v);
         }

@@ -18,3 +18,4 @@ mod limits;
 mod logs;
 mod proxy;
 mod revoke;
+mod sharing;
