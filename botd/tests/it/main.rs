@@ -6,5 +6,6 @@ mod common;
 mod binary;
 mod bot;
 mod bot_notify;
+mod bot_sharing;
 mod parsing;
 mod upgrade;
