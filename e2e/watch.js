@@ -26,6 +26,8 @@
 //         statuses-after UNIX_MS statuses of /play and /play/_session answers since UNIX_MS
 //         status                 the page's state, video time, request counts
 //         screenshot FILE
+//         as NAME COMMAND...     COMMAND in another browser NAME (its own Chromium profile:
+//                                another device, with cookies of its own), made on first use
 //         quit
 // Every answer says whether the page was reloaded since "open" ("reloaded"), how long the
 // wait took ("seconds"), and counts the player's requests (playlists, blocking reloads with
@@ -206,7 +208,9 @@ class Viewer {
         state: document.body ? document.body.dataset.state || null : null,
         sameDocument: window.__e2eMarker === marker,
         video: !!v,
-        text: status ? status.textContent : null,
+        // the watch page's status line, or an error page's message
+        text: status ? status.textContent
+          : ((document.querySelector("main") || {}).textContent || "").replace(/\s+/g, " ").trim() || null,
         expiresAt: expiry ? expiry.dataset.expiresAt || null : null,
         expiryText: expiry ? expiry.textContent : null,
       };
@@ -356,19 +360,35 @@ class Viewer {
   }
 }
 
+// The other browsers of "as NAME ...", closed with the first one.
+const others = new Map();
+
+async function other(name) {
+  if (!others.has(name)) {
+    const v = new Viewer();
+    others.set(name, v);
+    await v.launch();
+  }
+  return others.get(name);
+}
+
 async function serve(viewer) {
   const rl = readline.createInterface({ input: process.stdin, terminal: false });
   for await (const line of rl) {
-    const [cmd, ...args] = line.trim().split(/\s+/);
+    let [cmd, ...args] = line.trim().split(/\s+/);
     if (!cmd) continue;
     if (cmd === "quit") break;
-    let res;
+    let res, target = viewer;
     try {
-      res = await viewer.run(cmd, args);
+      if (cmd === "as") {
+        target = await other(args[0]);
+        [cmd, ...args] = args.slice(1);
+      }
+      res = await target.run(cmd, args);
     } catch (e) {
       res = { ok: false, reason: e.message.split("\n")[0] };
     }
-    if (viewer.requests) res.requests = viewer.requests;
+    if (target.requests) res.requests = target.requests;
     process.stdout.write(JSON.stringify({ cmd, ...res }) + "\n");
   }
 }
@@ -394,7 +414,10 @@ async function once(viewer, argv) {
 
 async function main() {
   const viewer = new Viewer();
-  const stop = async (code) => { await viewer.close(); process.exit(code); };
+  const stop = async (code) => {
+    await Promise.all([viewer, ...others.values()].map((v) => v.close()));
+    process.exit(code);
+  };
   process.on("SIGTERM", () => stop(143));
   process.on("SIGINT", () => stop(130));
   const argv = process.argv.slice(2);

@@ -22,13 +22,11 @@
 //   unreachable  linkd has not answered for UNREACHABLE_MS   linkd answers (connecting)
 //                and the video is not advancing (keeps
 //                retrying)
-//   expired      the session says so, or the link's time     final
-//                is up
+//   expired      the session says so, or the time is up      final
 //   disabled     the session says the link was switched off  final
-//   invalid      the session is unknown and opening the      final
-//                link again is refused
-//   error        no configuration, or a browser that         final
-//                cannot play HLS
+//   invalid      the session is unknown, reopening refused   final
+//   error        no configuration, or no HLS in the browser  final
+//   kicked, rotated, taken, in_use: a sharing limit ended it   final
 //
 // session.js follows the link's session (polls, renewal, reopening) and
 // reports here; it loads before this file.
@@ -68,8 +66,10 @@
       message: 'Something went wrong. Reload the page to try again.', label: 'Cannot play',
       final: true }
   };
-  // How a link can end, as linkd's session answer and error pages name it.
-  const ENDED = ['expired', 'disabled', 'invalid'];
+  // How a link can end, as linkd names it (sharing limits' words: session.js).
+  const ENDINGS = (window.TempstreamSession && window.TempstreamSession.ENDINGS) || {};
+  Object.assign(STATES, ENDINGS);
+  const ENDED = ['expired', 'disabled', 'invalid'].concat(Object.keys(ENDINGS));
 
   // hls.js retries a request that got no answer at all (linkd restarting) like
   // one that got a 5xx, for about 10 s: the player keeps its buffer meanwhile.

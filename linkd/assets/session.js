@@ -11,13 +11,32 @@
 //
 //   const s = window.TempstreamSession(sessionUrl, hooks); s.pollNow(); s.stop();
 //   hooks.active(body)   the link plays: body is {state, live, expires_at}
-//   hooks.ended(state)   it ended: 'expired', 'disabled' or 'invalid'
+//   hooks.ended(state)   it ended: 'expired', 'disabled' or 'invalid', or by a
+//                        sharing limit: a name of ENDINGS below
 //   hooks.answered()     linkd answered (after not answering, it is back)
 //   hooks.unanswered()   no answer, or 502/503/504 from a proxy in front
 //   hooks.resume()       a new session was opened: play on
 //   hooks.expiresAt()    the link's expiry as last known (Unix seconds or null)
+//
+// TempstreamSession.ENDINGS: how the sharing limits end a viewer's session, in
+// the player's words (player.js adds them to its final states).
 (function () {
   'use strict';
+
+  const ENDINGS = {
+    kicked: {
+      message: 'The person who shared this link ended your viewing.', label: 'Viewing ended',
+      final: true, hint: 'Open the link again to watch.' },
+    rotated: {
+      message: 'This link was replaced by a new one.', label: 'Link replaced', final: true,
+      hint: 'Ask the person who sent it for the new link.' },
+    taken: {
+      message: 'This link is already being watched on another device.', label: 'Watched elsewhere',
+      final: true, hint: 'It is a one-time link. Ask the person who sent it for a link of your own.' },
+    in_use: {
+      message: 'This link is already in use on as many devices as it allows.', label: 'Link in use',
+      final: true, hint: 'Try again when someone stops watching.' }
+  };
 
   const POLL_MS = 1000; // also while linkd does not answer
   const POLL_BACKOFF_MS = 5000; // after a 429 or a 500
@@ -91,7 +110,8 @@
       if (body && typeof body.state === 'string') {
         if (body.state === 'active') {
           hooks.active(body);
-        } else if (body.state === 'expired' || body.state === 'disabled') {
+        } else if (body.state === 'expired' || body.state === 'disabled' ||
+                   Object.prototype.hasOwnProperty.call(ENDINGS, body.state)) {
           hooks.ended(body.state);
         } else {
           await lost();
@@ -134,11 +154,11 @@
         return;
       }
       let ended = timeUp ? 'expired' : 'invalid';
-      if (res.status === 410) {
+      if (res.status === 410 || res.status === 403) {
         // The error page names the state on its body element.
         const html = await res.text().catch(function () { return ''; });
-        const m = /data-state="(expired|disabled)"/.exec(html);
-        ended = m ? m[1] : 'expired';
+        const m = /data-state="(expired|disabled|taken|in_use)"/.exec(html);
+        ended = m ? m[1] : (res.status === 410 ? 'expired' : ended);
       }
       hooks.ended(ended);
     }
@@ -150,4 +170,5 @@
 
     return { pollNow: pollNow, stop: stop };
   };
+  window.TempstreamSession.ENDINGS = ENDINGS;
 }());
