@@ -3,8 +3,9 @@
 //!
 //! A page of a limited link gets, beside the playback cookie, a *device cookie*
 //! (`watch_device_{id}`, `Path=/live/stream/`, living as long as the link, at most 30 days):
-//! its session id signed under a key of its own (the link's key for `device\0` + token), so
-//! it never verifies as a playback session. Opening the link again with it keeps the same
+//! its session id signed under a key of its own (the key for `device\0` + token) and for the
+//! negated link id, so it never verifies as a playback session and its key is kept apart
+//! from the session key `/play` uses. Opening the link again with it keeps the same
 //! session: the same slot under the cap, the same binding of a one-time link. The rules
 //! themselves live in `links::sharing`; a session refused by them gets its reason at `/play`.
 
@@ -29,7 +30,7 @@ fn device_cookie_name(id: i64) -> String {
 /// The session id this browser already has for link `e`, from its device cookie.
 fn known_device(web: &Web, e: &Entry, headers: &HeaderMap, now: i64) -> Option<u64> {
     let value = session::cookie(headers, &device_cookie_name(e.id))?;
-    let claim = Claim::parse(value).filter(|c| c.link_id == e.id)?;
+    let claim = Claim::parse(value).filter(|c| c.link_id == -e.id)?;
     let s = web
         .sessions
         .check(&claim, &device_token(&e.token), None, now)?;
@@ -42,7 +43,7 @@ fn device_cookie(web: &Web, e: &Entry, id: u64, now: i64) -> String {
         .expires_at
         .map_or(now + MAX_SESSION_SECS, |x| x.min(now + MAX_SESSION_SECS));
     let s = Session {
-        link_id: e.id,
+        link_id: -e.id,
         id,
         expires_at: end,
     };

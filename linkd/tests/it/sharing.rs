@@ -189,6 +189,12 @@ async fn a_one_time_link_belongs_to_the_first_device_that_receives_video() {
     );
     assert_eq!(b.open(&l, &token).await.status, 200);
     assert_eq!(b.play(&l, "seg2.mp4").await.status, 200);
+    // The device cookie knows b again, but is no playback session by itself.
+    let device = b.device.clone().expect("a device cookie");
+    let value = device.split_once('=').unwrap().1;
+    let forged = format!("watch_session={value}");
+    let r = get(&l.url("/play/seg2.mp4"), Some(&forged)).await.unwrap();
+    assert_eq!(r.status, 403);
     // The binding holds across a restart.
     l.stop().await.unwrap();
     let l = start(dir.path(), &origin).await;
