@@ -93,6 +93,9 @@ pub struct Links {
     default_ttl: Duration,
     table: RwLock<Table>,
     writes: tokio::sync::Mutex<()>,
+    /// One-time links that may still be unbound (never fewer than there are), so that
+    /// `/play` asks nothing more while there is none (`sharing`).
+    unbound_once: std::sync::atomic::AtomicUsize,
 }
 
 pub use proto::client::parse_ttl;
@@ -134,7 +137,7 @@ impl Links {
         for r in rows {
             table.insert(r.into());
         }
-        sharing::apply(&mut table, limits);
+        let unbound_once = sharing::apply(&mut table, limits);
         table.opened = opened.into_iter().collect();
         Ok(Links {
             store,
@@ -143,6 +146,7 @@ impl Links {
             default_ttl,
             table: RwLock::new(table),
             writes: tokio::sync::Mutex::new(()),
+            unbound_once: unbound_once.into(),
         })
     }
 
@@ -247,6 +251,9 @@ impl Links {
         };
         let mut entry = Entry::from(row);
         entry.rules.limits = limits;
+        if limits.once {
+            sharing::one_more_unbound(self);
+        }
         self.table
             .write()
             .unwrap_or_else(|p| p.into_inner())

@@ -18,6 +18,7 @@ use super::{storage, Entry, Links, Table};
 use crate::store::{self, limits::LimitsRow, StoreError};
 use crate::token::Token;
 use proto::{ApiError, Limits, LinkState};
+use std::sync::atomic::Ordering;
 
 /// Bits of a session id below its generation.
 const GENERATION_SHIFT: u32 = 48;
@@ -68,8 +69,16 @@ impl Rules {
     }
 }
 
-/// Puts the stored rules on the links they belong to.
-pub(super) fn apply(table: &mut Table, rows: Vec<LimitsRow>) {
+/// Counts one more one-time link that is not bound (made, or unbound by a kick or a
+/// rotation), before the table shows it.
+pub(super) fn one_more_unbound(links: &Links) {
+    links.unbound_once.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Puts the stored rules on the links they belong to; returns how many one-time links are
+/// not bound.
+pub(super) fn apply(table: &mut Table, rows: Vec<LimitsRow>) -> usize {
+    let mut unbound = 0;
     for r in rows {
         if let Some(e) = table.by_id.get_mut(&r.link_id) {
             e.rules = Rules {
@@ -81,8 +90,10 @@ pub(super) fn apply(table: &mut Table, rows: Vec<LimitsRow>) {
                 generation: u16::try_from(r.generation).unwrap_or(1),
                 previous: None,
             };
+            unbound += usize::from(e.rules.limits.once && e.rules.bound.is_none());
         }
     }
+    unbound
 }
 
 impl Links {
@@ -96,6 +107,9 @@ impl Links {
             .call(move |c| store::limits::kick(c, id, generation))
             .await
             .map_err(storage)?;
+        if e.rules.limits.once && e.rules.bound.is_some() {
+            one_more_unbound(self);
+        }
         self.update(id, |e| {
             e.rules.generation = generation;
             e.rules.bound = None;
@@ -124,6 +138,9 @@ impl Links {
                 Err(e) => return Err(storage(e)),
             }
         };
+        if e.rules.limits.once && e.rules.bound.is_some() {
+            one_more_unbound(self);
+        }
         let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
         let entry = t.by_id.get_mut(&id).ok_or(ApiError::NotFound { id })?;
         let old = std::mem::replace(&mut entry.token, token.clone());
@@ -158,7 +175,11 @@ impl Links {
     /// a one-time link that another session has. The first session asking binds it (memory
     /// at once, the database right after, once per link). Memory only when nothing changes.
     pub fn bind_once(&self, id: i64, session: u64) -> bool {
-        // The common case, under the read lock: not one-time, or bound already.
+        // No unbound one-time link: nothing to ask (a bound one refuses others at the gate).
+        if self.unbound_once.load(Ordering::SeqCst) == 0 {
+            return true;
+        }
+        // Under the read lock: not one-time, or bound already.
         match self.with_entry(id, |e| (e.rules.limits.once, e.rules.bound)) {
             Some((false, _)) => return true,
             Some((true, Some(b))) => return b == session,
@@ -177,6 +198,9 @@ impl Links {
                 Some(b) => return b == session,
                 None => e.rules.bound = Some(session),
             }
+            let _ = self
+                .unbound_once
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
             e.rules.generation
         };
         tracing::info!(link_id = id, "one-time link bound to its first viewer");
