@@ -132,11 +132,27 @@ async fn create(app: &App, ttl: Option<String>, note: Option<String>) -> Result<
     ))
 }
 
+/// `/new` without limits: with a TTL, the link at once; without, the lifetime keyboard.
+async fn new(app: &App, ttl: Option<String>, note: Option<String>) -> Result<Reply, CallError> {
+    if ttl.is_some() {
+        return create(app, ttl, note).await;
+    }
+    let note_id = note.as_ref().map(|n| app.remember_note(n.clone()));
+    Ok(crate::keyboard::ttl_choice(
+        &app.ttl_options(),
+        note.as_deref(),
+        note_id,
+    ))
+}
+
 /// Runs a command of an allowed chat (or `/whoami` of any chat).
+/// The sharing-limit commands (`/new` with limits among them) go to [`crate::sharing`].
 async fn run(app: &App, chat: ChatId, cmd: Command) -> Vec<Reply> {
-    answer(app, chat, cmd)
-        .await
-        .unwrap_or_else(|e| vec![failure(app, &e)])
+    let replies = match crate::sharing::handles(&cmd) {
+        true => crate::sharing::run(app, cmd).await.map(|r| vec![r]),
+        false => answer(app, chat, cmd).await,
+    };
+    replies.unwrap_or_else(|e| vec![failure(app, &e)])
 }
 
 /// The replies to `cmd`, or the linkd call that failed.
@@ -169,24 +185,7 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
                 app.config.notify,
             )]
         }
-        Command::New { ttl, note, limits } if limits.any() => {
-            vec![crate::sharing::create(app, ttl, note, limits).await?]
-        }
-        Command::New {
-            ttl: Some(ttl),
-            note,
-            ..
-        } => vec![create(app, Some(ttl), note).await?],
-        Command::New {
-            ttl: None, note, ..
-        } => {
-            let note_id = note.as_ref().map(|n| app.remember_note(n.clone()));
-            vec![crate::keyboard::ttl_choice(
-                &app.ttl_options(),
-                note.as_deref(),
-                note_id,
-            )]
-        }
+        Command::New { ttl, note, .. } => vec![new(app, ttl, note).await?],
         Command::NewPerm { note } => vec![create(app, None, note).await?],
         Command::Active => {
             let links = app
@@ -213,9 +212,6 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
             tracing::info!(link = link.id, "link disabled");
             vec![messages::link_off(&link, app.linkd.now(), tz)]
         }
-        Command::Kick { id } => vec![crate::sharing::kick(app, id).await?],
-        Command::Rotate { id } => vec![crate::sharing::rotate(app, id).await?],
-        Command::OffAll => vec![crate::sharing::off_all_question(app).await?],
         Command::Extend { id, ttl } => {
             let link = app
                 .linkd
@@ -225,6 +221,7 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
             let now = linkd_now(app).await;
             vec![messages::link_card("Link extended:", &link, now, tz)]
         }
+        cmd => vec![crate::sharing::run(app, cmd).await?],
     })
 }
 

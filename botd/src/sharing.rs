@@ -5,14 +5,34 @@ use proto::{Limits, Link};
 use teloxide::types::{CallbackQuery, ChatId, InlineKeyboardButton};
 use teloxide::Bot;
 
-use crate::commands::Callback;
+use crate::commands::{Callback, Command};
 use crate::linkd::CallError;
 use crate::messages::{self, escape, Reply};
 use crate::text::plural;
 use crate::{telegram, App};
 
+/// Whether `cmd` is one of the commands of this module: `/new` with limits, `/kick`,
+/// `/rotate`, `/offall`.
+pub fn handles(cmd: &Command) -> bool {
+    match cmd {
+        Command::New { limits, .. } => limits.any(),
+        Command::Kick { .. } | Command::Rotate { .. } | Command::OffAll => true,
+        _ => false,
+    }
+}
+
+/// Runs a command that [`handles`] says is of this module.
+pub async fn run(app: &App, cmd: Command) -> Result<Reply, CallError> {
+    match cmd {
+        Command::New { ttl, note, limits } => create(app, ttl, note, limits).await,
+        Command::Kick { id } => kick(app, id).await,
+        Command::Rotate { id } => rotate(app, id).await,
+        _ => off_all_question(app).await,
+    }
+}
+
 /// `/new` with limits: created at once, with the given lifetime or linkd's default.
-pub async fn create(
+async fn create(
     app: &App,
     ttl: Option<String>,
     note: Option<String>,
@@ -33,7 +53,7 @@ pub async fn create(
 }
 
 /// `/kick ID`.
-pub async fn kick(app: &App, id: i64) -> Result<Reply, CallError> {
+async fn kick(app: &App, id: i64) -> Result<Reply, CallError> {
     let link = app
         .linkd
         .call(|c, ctx| async move { c.kick_link(ctx, id).await })
@@ -43,7 +63,7 @@ pub async fn kick(app: &App, id: i64) -> Result<Reply, CallError> {
 }
 
 /// `/rotate ID`: the new URL in a card; the old one is not repeated.
-pub async fn rotate(app: &App, id: i64) -> Result<Reply, CallError> {
+async fn rotate(app: &App, id: i64) -> Result<Reply, CallError> {
     let link = app
         .linkd
         .call(|c, ctx| async move { c.rotate_link(ctx, id).await })
@@ -59,7 +79,7 @@ pub async fn rotate(app: &App, id: i64) -> Result<Reply, CallError> {
 }
 
 /// `/offall`: how many links are on, and the buttons to confirm or cancel.
-pub async fn off_all_question(app: &App) -> Result<Reply, CallError> {
+async fn off_all_question(app: &App) -> Result<Reply, CallError> {
     let active = app
         .linkd
         .call(|c, ctx| async move { c.list_active(ctx).await })

@@ -240,21 +240,7 @@ async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
                 max_viewers: *max_viewers,
                 once: *once,
             };
-            if limits.any() {
-                return sharing::create(&client, json, ttl, *permanent, note, limits).await;
-            }
-            let link = if *permanent {
-                call(&client, |c, ctx| async move {
-                    c.create_permanent_link(ctx, note.clone()).await
-                })
-                .await?
-            } else {
-                call(&client, |c, ctx| async move {
-                    c.create_link(ctx, ttl.clone(), note.clone()).await
-                })
-                .await?
-            };
-            Ok(out(json, &link, |l| link_table(std::slice::from_ref(l))))
+            sharing::create(&client, json, ttl, *permanent, note, limits).await
         }
         Command::List => {
             let links = call(&client, |c, ctx| async move { c.list_active(ctx).await }).await?;

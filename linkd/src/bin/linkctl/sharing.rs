@@ -5,7 +5,7 @@ use super::{call, link_table, out};
 use proto::client::CallError as Failure;
 use proto::{Limits, Link, LinkApiClient};
 
-/// `new` with limits: one call, so the link never exists without them.
+/// `new`, with or without limits: one call, so a link never exists without its limits.
 pub async fn create(
     client: &LinkApiClient,
     json: bool,
