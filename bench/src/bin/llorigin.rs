@@ -343,73 +343,83 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    rt.block_on(async move {
-        let listener = match TcpListener::bind(args.listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("llorigin: cannot listen on {}: {e}", args.listen);
-                return ExitCode::FAILURE;
-            }
-        };
-        let started_us = now_us();
-        let stream = Stream::new(
-            args.part_ms as i64 * 1000,
-            args.parts_per_segment,
-            args.window,
-            started_us,
-        );
-        let (tx, rx) = watch::channel(stream.completed(started_us));
-        tokio::spawn(tick(stream.clone(), tx));
-        let origin = Arc::new(Origin {
-            prefix: format!("{}/", args.base.trim_end_matches('/')),
-            multivariant: Bytes::from(stream.multivariant()),
-            part: payload(args.part_bytes, 1),
-            segment: payload(args.part_bytes * args.parts_per_segment as usize, 2),
-            init: payload(1500, 3),
-            stream,
-            completed: rx,
-            playlist: Mutex::new((0, Bytes::new())),
-            counts: Mutex::default(),
-            started_us,
-        });
-        println!(
-            "llorigin: http://{}{}/index.m3u8 ({} ms parts, {} per segment, {} bytes each)",
-            args.listen,
-            origin.prefix.trim_end_matches('/'),
-            args.part_ms,
-            args.parts_per_segment,
-            args.part_bytes
-        );
-        let accept = async {
-            loop {
-                let (tcp, _) = match listener.accept().await {
-                    Ok(c) => c,
-                    Err(_) => {
-                        // Out of file descriptors, most likely: let some connections end.
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                };
-                let _ = tcp.set_nodelay(true);
-                let origin = origin.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| {
-                        let origin = origin.clone();
-                        async move { Ok::<_, Infallible>(origin.serve(req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(tcp), svc)
-                        .await;
-                });
-            }
-        };
-        tokio::select! {
-            _ = accept => {}
-            _ = tokio::time::sleep(Duration::from_secs(args.max_seconds)) => {
-                eprintln!("llorigin: --max-seconds reached, stopping");
-            }
+    rt.block_on(serve(args))
+}
+
+/// Listens, starts the stream's clock and serves until `--max-seconds`.
+async fn serve(args: Args) -> ExitCode {
+    let listener = match TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("llorigin: cannot listen on {}: {e}", args.listen);
+            return ExitCode::FAILURE;
         }
-        ExitCode::SUCCESS
+    };
+    let origin = start_origin(&args);
+    println!(
+        "llorigin: http://{}{}/index.m3u8 ({} ms parts, {} per segment, {} bytes each)",
+        args.listen,
+        origin.prefix.trim_end_matches('/'),
+        args.part_ms,
+        args.parts_per_segment,
+        args.part_bytes
+    );
+    tokio::select! {
+        _ = accept(listener, origin) => {}
+        _ = tokio::time::sleep(Duration::from_secs(args.max_seconds)) => {
+            eprintln!("llorigin: --max-seconds reached, stopping");
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// The origin's stream, starting now, with its clock ticking in a task of its own.
+fn start_origin(args: &Args) -> Arc<Origin> {
+    let started_us = now_us();
+    let stream = Stream::new(
+        args.part_ms as i64 * 1000,
+        args.parts_per_segment,
+        args.window,
+        started_us,
+    );
+    let (tx, rx) = watch::channel(stream.completed(started_us));
+    tokio::spawn(tick(stream.clone(), tx));
+    Arc::new(Origin {
+        prefix: format!("{}/", args.base.trim_end_matches('/')),
+        multivariant: Bytes::from(stream.multivariant()),
+        part: payload(args.part_bytes, 1),
+        segment: payload(args.part_bytes * args.parts_per_segment as usize, 2),
+        init: payload(1500, 3),
+        stream,
+        completed: rx,
+        playlist: Mutex::new((0, Bytes::new())),
+        counts: Mutex::default(),
+        started_us,
     })
+}
+
+/// Accepts connections for ever, each served on a keep-alive HTTP/1.1 connection.
+async fn accept(listener: TcpListener, origin: Arc<Origin>) {
+    loop {
+        let (tcp, _) = match listener.accept().await {
+            Ok(c) => c,
+            Err(_) => {
+                // Out of file descriptors, most likely: let some connections end.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let origin = origin.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                let origin = origin.clone();
+                async move { Ok::<_, Infallible>(origin.serve(req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(tcp), svc)
+                .await;
+        });
+    }
 }
