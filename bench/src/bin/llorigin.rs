@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tempstream_bench::measure::now_us;
 use tempstream_bench::stream::{Availability, File, Stream, MEDIA_PLAYLIST};
@@ -144,7 +144,7 @@ impl Origin {
 
     fn media_playlist(&self, completed: u64) -> Reply {
         let body = {
-            let mut cached = self.playlist.lock().unwrap_or_else(|p| p.into_inner());
+            let mut cached = lock(&self.playlist);
             if cached.0 != completed || cached.1.is_empty() {
                 *cached = (
                     completed,
@@ -174,7 +174,7 @@ impl Origin {
     }
 
     fn count(&self, f: impl FnOnce(&mut Counts)) {
-        f(&mut self.counts.lock().unwrap_or_else(|p| p.into_inner()));
+        f(&mut lock(&self.counts));
     }
 
     async fn serve(&self, req: Request<Incoming>) -> Reply {
@@ -259,7 +259,7 @@ impl Origin {
     }
 
     fn stats(&self) -> Reply {
-        let c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let c = lock(&self.counts);
         fn summary<K>(m: &HashMap<K, u64>) -> serde_json::Value {
             let requests: u64 = m.values().sum();
             serde_json::json!({
@@ -313,6 +313,12 @@ impl Origin {
             Bytes::from(body.to_string()),
         )
     }
+}
+
+/// Locks `m`, poisoned or not (the counters and the cached playlist are valid between
+/// statements).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Publishes the completed-part count at each part's scheduled ready time.

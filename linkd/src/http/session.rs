@@ -143,11 +143,11 @@ impl Sessions {
             ring.master(current).is_some(),
             "the current key is one of the keys"
         );
-        *self.ring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
+        *crate::sync::write(&self.ring) = Arc::new(ring);
     }
 
     fn ring(&self) -> Arc<Keyring> {
-        self.ring.read().unwrap_or_else(|p| p.into_inner()).clone()
+        crate::sync::read(&self.ring).clone()
     }
 
     /// A new session for the link `link_id` with `token`, ending at `expires_at`.
