@@ -45,7 +45,12 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 fn main() -> ExitCode {
-    let (_, config) = match kit::cli::start::<Args, _>("linkd", |a| &a.config, Config::load) {
+    let (_, config) = match kit::cli::start::<Args, _>(
+        "linkd",
+        |a| &a.config,
+        Config::load,
+        |c| (&c.log_level, c.log_format),
+    ) {
         Ok(started) => started,
         Err(code) => return code,
     };
