@@ -6,6 +6,7 @@
 
 use crate::clock::Clock;
 use crate::store::{self, LinkRow, Store, StoreError};
+use crate::sync::{read, write};
 use crate::token::Token;
 use proto::{ApiError, Limits, Link, LinkState, NoteProblem};
 use std::collections::{HashMap, HashSet};
@@ -172,7 +173,7 @@ impl Links {
 
     /// The link with this token, if any (whatever its state).
     pub fn by_token(&self, token: &Token) -> Option<Entry> {
-        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        let t = read(&self.table);
         t.by_token
             .get(token)
             .and_then(|id| t.by_id.get(id))
@@ -182,24 +183,19 @@ impl Links {
     /// `f` of link `id` under the table's read lock (no copy); `None` when it does not exist.
     /// This is the per-request check of `/play`: memory only.
     pub fn with_entry<R>(&self, id: i64, f: impl FnOnce(&Entry) -> R) -> Option<R> {
-        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        let t = read(&self.table);
         t.by_id.get(&id).map(f)
     }
 
     /// One link by id.
     pub fn get(&self, id: i64) -> Option<Entry> {
-        self.table
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_id
-            .get(&id)
-            .cloned()
+        read(&self.table).by_id.get(&id).cloned()
     }
 
     /// Active links, newest first.
     pub fn active(&self) -> Vec<Entry> {
         let now = self.clock.now();
-        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        let t = read(&self.table);
         let mut v: Vec<Entry> = t
             .by_id
             .values()
@@ -231,34 +227,42 @@ impl Links {
         let _w = self.writes.lock().await;
         let now = self.clock.now();
         let expires_at = ttl.map(|d| now + d.as_secs() as i64);
+        let (_, row) = self
+            .with_new_token(move |c, t| {
+                store::limits::insert_limited(c, t, now, expires_at, &note, limits)
+            })
+            .await?;
+        let mut entry = Entry::from(row);
+        entry.rules.limits = limits;
+        if limits.once {
+            sharing::one_more_unbound(self);
+        }
+        write(&self.table).insert(entry.clone());
+        Ok(entry)
+    }
+
+    /// Runs `write` with a new random token, again with another one when the database holds
+    /// it already (a unique-constraint hit, at most 3 times more).
+    async fn with_new_token<R: Send + 'static>(
+        &self,
+        write: impl Fn(&mut diesel::SqliteConnection, &Token) -> diesel::QueryResult<R>
+            + Clone
+            + Send
+            + 'static,
+    ) -> Result<(Token, R), ApiError> {
         let mut attempt = 0;
-        let row = loop {
+        loop {
             let token = Token::generate();
-            let n = note.clone();
-            let t = token.clone();
-            match self
-                .store
-                .call(move |c| store::limits::insert_limited(c, &t, now, expires_at, &n, limits))
-                .await
-            {
-                Ok(row) => break row,
+            let (t, w) = (token.clone(), write.clone());
+            match self.store.call(move |c| w(c, &t)).await {
+                Ok(r) => return Ok((token, r)),
                 Err(StoreError::Query(diesel::result::Error::DatabaseError(
                     diesel::result::DatabaseErrorKind::UniqueViolation,
                     _,
                 ))) if attempt < 3 => attempt += 1,
                 Err(e) => return Err(storage(e)),
             }
-        };
-        let mut entry = Entry::from(row);
-        entry.rules.limits = limits;
-        if limits.once {
-            sharing::one_more_unbound(self);
         }
-        self.table
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(entry.clone());
-        Ok(entry)
     }
 
     /// Link `id` if it is active at `now`, else why not.
@@ -279,7 +283,7 @@ impl Links {
 
     /// Applies a change that the database already holds to the in-memory entry.
     fn update(&self, id: i64, change: impl FnOnce(&mut Entry)) -> Result<Entry, ApiError> {
-        let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let mut t = write(&self.table);
         let entry = t.by_id.get_mut(&id).ok_or(ApiError::NotFound { id })?;
         change(entry);
         Ok(entry.clone())
@@ -327,20 +331,10 @@ impl Links {
     /// Marks link `id` as opened; returns true the first time ever. Called on every `/play`
     /// request: the write lock is taken only the first time.
     pub fn mark_opened(&self, id: i64) -> bool {
-        if self
-            .table
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .opened
-            .contains(&id)
-        {
+        if read(&self.table).opened.contains(&id) {
             return false;
         }
-        self.table
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .opened
-            .insert(id)
+        write(&self.table).opened.insert(id)
     }
 
     /// Deletes links that ended more than `retention` ago; returns how many.
@@ -361,7 +355,7 @@ impl Links {
         self.store
             .call(move |c| store::limits::delete(c, &gone))
             .await?;
-        let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let mut t = write(&self.table);
         for id in &ids {
             t.remove(*id);
         }
@@ -371,7 +365,7 @@ impl Links {
     /// The number of links active now.
     pub fn active_count(&self) -> u32 {
         let now = self.clock.now();
-        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        let t = read(&self.table);
         t.by_id
             .values()
             .filter(|e| e.state(now) == LinkState::Active)

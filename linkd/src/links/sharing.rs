@@ -15,7 +15,8 @@
 //! Everything is written to `link_limits` first, then to memory, like the rest of the table.
 
 use super::{storage, Entry, Links, Table};
-use crate::store::{self, limits::LimitsRow, StoreError};
+use crate::store::{self, limits::LimitsRow};
+use crate::sync::write;
 use crate::token::Token;
 use proto::{ApiError, Limits, LinkState};
 use std::sync::atomic::Ordering;
@@ -121,27 +122,13 @@ impl Links {
         let _w = self.writes.lock().await;
         let e = self.require_active(id, self.clock.now())?;
         let generation = e.rules.next_generation();
-        let mut attempt = 0;
-        let token = loop {
-            let token = Token::generate();
-            let t = token.clone();
-            match self
-                .store
-                .call(move |c| store::limits::rotate(c, id, &t, generation))
-                .await
-            {
-                Ok(_) => break token,
-                Err(StoreError::Query(diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                ))) if attempt < 3 => attempt += 1,
-                Err(e) => return Err(storage(e)),
-            }
-        };
+        let (token, _) = self
+            .with_new_token(move |c, t| store::limits::rotate(c, id, t, generation))
+            .await?;
         if e.rules.limits.once && e.rules.bound.is_some() {
             one_more_unbound(self);
         }
-        let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let mut t = write(&self.table);
         let entry = t.by_id.get_mut(&id).ok_or(ApiError::NotFound { id })?;
         let old = std::mem::replace(&mut entry.token, token.clone());
         entry.rules.generation = generation;
@@ -187,7 +174,7 @@ impl Links {
             None => return false,
         }
         let generation = {
-            let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
+            let mut t = write(&self.table);
             let Some(e) = t.by_id.get_mut(&id) else {
                 return false;
             };
