@@ -54,6 +54,13 @@ pub enum Command {
         /// Notifications in this chat wanted or not.
         on: Option<bool>,
     },
+    /// `/log ID`: the link's story from linkd's audit trail.
+    Log {
+        /// The link's id.
+        id: i64,
+    },
+    /// `/viewers`: who is watching now.
+    Viewers,
 }
 
 /// Why a message is not a command botd can run.
@@ -78,12 +85,15 @@ pub const MENU: &[(&str, &str)] = &[
     ("extend", "new expiry for a link: /extend ID TTL"),
     ("greet", "what a link's viewers see: /greet ID text"),
     ("notify", "notifications in this chat: /notify on|off"),
+    ("log", "who opened a link, for how long: /log ID"),
+    ("viewers", "who is watching now"),
     ("whoami", "show this chat's id"),
     ("help", "what this bot does"),
 ];
 
 const USAGE_OFF: &str = "/off ID, e.g. /off 7";
 const USAGE_EXTEND: &str = "/extend ID TTL, e.g. /extend 7 2h";
+const USAGE_LOG: &str = "/log ID, e.g. /log 7";
 const USAGE_NOTIFY: &str = "/notify on or /notify off";
 const USAGE_GREET: &str = "/greet ID text, e.g. /greet 7 Hello Grandma! (/greet 7 removes it)";
 
@@ -153,6 +163,14 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         "status" => Ok(Command::Status),
         "offlast" => Ok(Command::OffLast),
         "whoami" => Ok(Command::WhoAmI),
+        "viewers" => Ok(Command::Viewers),
+        "log" => {
+            let (word, after) = first_word(rest);
+            match parse_id(word) {
+                Some(id) if after.trim().is_empty() => Ok(Command::Log { id }),
+                _ => Err(ParseError::Usage(USAGE_LOG)),
+            }
+        }
         "greet" => {
             let (word, after) = first_word(rest);
             match parse_id(word) {
@@ -370,6 +388,12 @@ mod tests {
             ("/greet 7", Ok(Greet { id: 7, text: None })),
             ("/greet", Err(ParseError::Usage(USAGE_GREET))),
             ("/notify", Ok(Notify { on: None })),
+            ("/log 7", Ok(Log { id: 7 })),
+            ("/log #7", Ok(Log { id: 7 })),
+            ("/log", Err(ParseError::Usage(USAGE_LOG))),
+            ("/log 7 8", Err(ParseError::Usage(USAGE_LOG))),
+            ("/viewers", Ok(Viewers)),
+            ("/viewers@tempstream_bot", Ok(Viewers)),
             ("/notify OFF", Ok(Notify { on: Some(false) })),
             ("/notify on", Ok(Notify { on: Some(true) })),
             ("/notify loud", Err(ParseError::Usage(USAGE_NOTIFY))),

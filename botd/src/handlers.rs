@@ -88,6 +88,8 @@ fn command_name(cmd: &Command) -> &'static str {
         Command::WhoAmI => "whoami",
         Command::Notify { .. } => "notify",
         Command::Greet { .. } => "greet",
+        Command::Log { .. } => "log",
+        Command::Viewers => "viewers",
     }
 }
 
@@ -106,15 +108,20 @@ fn failure(app: &App, e: &CallError) -> Reply {
     }
 }
 
-async fn create(app: &App, ttl: Option<String>, note: Option<String>) -> Result<Reply, CallError> {
+async fn create(
+    app: &App,
+    chat: ChatId,
+    ttl: Option<String>,
+    note: Option<String>,
+) -> Result<Reply, CallError> {
     let link = match ttl {
         Some(ttl) => {
-            app.linkd
+            app.linkd_as(chat)
                 .call(|c, ctx| async move { c.create_link(ctx, Some(ttl), note).await })
                 .await?
         }
         None => {
-            app.linkd
+            app.linkd_as(chat)
                 .call(|c, ctx| async move { c.create_permanent_link(ctx, note).await })
                 .await?
         }
@@ -151,7 +158,7 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
         Command::Greet { id, text } => {
             let shown = text.clone();
             let link = app
-                .linkd
+                .linkd_as(chat)
                 .call(|c, ctx| async move { c.set_greeting(ctx, id, text).await })
                 .await?;
             tracing::info!(link = link.id, "greeting set");
@@ -169,7 +176,7 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
         Command::New {
             ttl: Some(ttl),
             note,
-        } => vec![create(app, Some(ttl), note).await?],
+        } => vec![create(app, chat, Some(ttl), note).await?],
         Command::New { ttl: None, note } => {
             let note_id = note.as_ref().map(|n| app.remember_note(n.clone()));
             vec![crate::keyboard::ttl_choice(
@@ -178,7 +185,7 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
                 note_id,
             )]
         }
-        Command::NewPerm { note } => vec![create(app, None, note).await?],
+        Command::NewPerm { note } => vec![create(app, chat, None, note).await?],
         Command::Active => {
             let links = app
                 .linkd
@@ -188,9 +195,24 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
             messages::active_list(&links, now, tz)
         }
         Command::Status => vec![messages::status(&app.linkd.status().await?, tz)],
+        Command::Log { id } => {
+            let log = app
+                .linkd
+                .call(|c, ctx| async move { c.link_log(ctx, id).await })
+                .await?;
+            app.linkd.observe_now(log.now);
+            vec![crate::watched::log(&log, tz)]
+        }
+        Command::Viewers => {
+            let viewers = app
+                .linkd
+                .call(|c, ctx| async move { c.viewers(ctx).await })
+                .await?;
+            vec![crate::watched::viewers(&viewers, linkd_now(app).await, tz)]
+        }
         Command::Off { id } => {
             let link = app
-                .linkd
+                .linkd_as(chat)
                 .call(|c, ctx| async move { c.disable_link(ctx, id).await })
                 .await?;
             tracing::info!(link = link.id, "link disabled");
@@ -198,7 +220,7 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
         }
         Command::OffLast => {
             let link = app
-                .linkd
+                .linkd_as(chat)
                 .call(|c, ctx| async move { c.disable_last(ctx).await })
                 .await?;
             tracing::info!(link = link.id, "link disabled");
@@ -206,7 +228,7 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
         }
         Command::Extend { id, ttl } => {
             let link = app
-                .linkd
+                .linkd_as(chat)
                 .call(|c, ctx| async move { c.extend_link(ctx, id, ttl).await })
                 .await?;
             tracing::info!(link = link.id, "link extended");
@@ -253,7 +275,7 @@ async fn callback(bot: &Bot, app: &App, q: &CallbackQuery) {
 async fn switch_off(bot: &Bot, app: &App, q: &CallbackQuery, chat: ChatId, id: i64) {
     let tz = app.config.time_zone;
     let result = app
-        .linkd
+        .linkd_as(chat)
         .call(|c, ctx| async move { c.disable_link(ctx, id).await })
         .await;
     let (notice, link) = match result {
@@ -318,7 +340,7 @@ async fn create_pressed(
         Choice::Ttl(t) => Some(t),
         Choice::Permanent => None,
     };
-    match create(app, ttl, note).await {
+    match create(app, chat, ttl, note).await {
         Ok(reply) => {
             telegram::answer_callback(bot, &q.id, "Link created.").await;
             match q.message.as_ref() {

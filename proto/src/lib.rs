@@ -43,8 +43,13 @@
 //!   "created_at":1795956279,"older_keys_accepted":0,"logged_out_all":true}}}}}
 //! ```
 
+mod audit;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "client")]
+pub mod story;
+
+pub use audit::{Actor, AuditEvent, AuditKind, LinkLog, Viewer, LOG_EVENTS};
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -95,6 +100,15 @@ pub trait LinkApi {
     /// older keys stay valid until they end, or, with `logout_all`, end at once (their
     /// viewers open their link again).
     async fn rotate_signing_key(logout_all: bool) -> Result<SigningKeyRotation, ApiError>;
+    /// Names the Telegram chat on whose behalf this connection's later calls are made, so
+    /// the audit trail records that chat (and the socket's local user) as who changed a link.
+    /// botd sends it once per connection; a connection that never does is its local user.
+    async fn identify(chat_id: i64) -> Result<(), ApiError>;
+    /// A link's story from the audit trail: how often and on how many devices it was
+    /// opened, how long it was watched, and its latest events, newest first.
+    async fn link_log(id: i64) -> Result<LinkLog, ApiError>;
+    /// Who is watching now: every live playback session, by link.
+    async fn viewers() -> Result<Vec<Viewer>, ApiError>;
 }
 
 /// Answer to [`LinkApi::rotate_signing_key`]. The key itself never leaves linkd.
@@ -205,12 +219,17 @@ pub enum EventKind {
     StreamLive,
     /// The stream stopped.
     StreamOffline,
-    /// A link's watch page was opened for the first time.
+    /// A link was opened on a device that had not opened it before: a session's first
+    /// fetch of the stream.
     LinkOpened {
         /// The link's id.
         link_id: i64,
         /// Its note at that time.
         note: String,
+        /// How many devices have opened it so far, this one included (0 from linkd
+        /// releases that did not count them).
+        #[serde(default)]
+        devices: u32,
     },
 }
 

@@ -233,7 +233,7 @@ fn link_mac(master: &Hmac<Sha256>, token: &Token, body: &str) -> Hmac<Sha256> {
 }
 
 /// The value of cookie `name` in the `Cookie` headers, if present.
-fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(http::header::COOKIE)
         .iter()

@@ -8,12 +8,13 @@
 //! session first fetches the stream (`/play`).
 
 use super::page::{ErrorPage, PlayerConfig};
-use super::session;
-use super::{Body, Web};
+use super::session::{self, Session};
+use super::{device, Body, Web};
+use crate::audit::{self, Facts};
 use crate::token::Token;
 use crate::Shared;
 use http::{header, HeaderValue, Method, Request, Response};
-use proto::LinkState;
+use proto::{AuditKind, LinkState};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -94,15 +95,43 @@ pub fn watch<B>(
         return r;
     }
     let ends = session::session_end(now, entry.expires_at);
-    let (_, value) = web.sessions.issue(entry.id, &entry.token, ends);
+    let (issued, value) = web.sessions.issue(entry.id, &entry.token, ends);
     tracing::info!(link_id = entry.id, "session issued");
     let cookie = session::set_cookie(&value, ends - now, web.cookie_secure);
-    for c in [cookie, session::clear_state_cookie(web.cookie_secure)] {
+    let device = opened(shared, req, client, issued);
+    for c in [
+        cookie,
+        session::clear_state_cookie(web.cookie_secure),
+        device,
+    ] {
         if let Ok(v) = HeaderValue::from_str(&c) {
             r.headers_mut().append(header::SET_COOKIE, v);
         }
     }
     r
+}
+
+/// Records the opening of the link by session `issued` in the audit trail and registers the
+/// session with what the trail keeps of its viewer; returns the device cookie to (re)set.
+fn opened<B>(shared: &Shared, req: &Request<B>, client: IpAddr, issued: Session) -> String {
+    let value = device::of_request(req.headers())
+        .map(String::from)
+        .unwrap_or_else(device::new_value);
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let facts = Facts {
+        client: shared.config.audit_address_prefix.truncate(client),
+        browser: Some(audit::browser(user_agent)),
+        device: Some(audit::device_label(issued.link_id, &value)),
+    };
+    shared
+        .audit
+        .viewer(issued.link_id, AuditKind::Opened, &facts, None);
+    shared.viewers.issued(issued.id, issued.link_id, facts);
+    device::set_cookie(&value, shared.config.cookie_secure)
 }
 
 #[cfg(test)]
