@@ -6,6 +6,10 @@
 //! `HEAD` and link-preview fetches (a messenger showing a card for the URL) get the same
 //! page without a session: they are not a viewer, and the link counts as opened only when a
 //! session first fetches the stream (`/play`).
+//!
+//! An opening with a session is recorded in the audit trail (truncated address, browser
+//! family, device label from the `watch_device` cookie, which it sets) and registered with
+//! `viewers`, so the session's first `/play` request knows who it is.
 
 use super::page::{ErrorPage, PlayerConfig};
 use super::session::{self, Session};
