@@ -131,3 +131,70 @@ pub fn delete_before(c: &mut SqliteConnection, before: i64) -> QueryResult<usize
         Ok(n)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn row(at: i64, kind: &str, device: Option<&str>) -> AuditRow {
+        AuditRow {
+            at,
+            link_id: 5,
+            kind: kind.into(),
+            actor: None,
+            expires_at: None,
+            client: None,
+            browser: None,
+            device: device.map(String::from),
+            seconds: None,
+            bytes: None,
+        }
+    }
+
+    fn count(c: &mut SqliteConnection, kind: &str) -> i64 {
+        link_events::table
+            .filter(link_events::kind.eq(kind))
+            .count()
+            .get_result(c)
+            .unwrap()
+    }
+
+    #[test]
+    fn new_devices_are_announced_once_and_everything_goes_after_the_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        store
+            .call_now(|c| {
+                let rows = [
+                    row(100, "opened", Some("aa")),
+                    row(101, "session_started", Some("aa")),
+                    row(200, "session_started", Some("aa")),
+                    row(300, "session_started", None),
+                ];
+                let last = append(c, &rows, |_| "gran".into())?;
+                assert!(last.is_some(), "the first device is announced");
+                let last = append(c, &[row(400, "session_started", Some("bb"))], |_| {
+                    "gran".into()
+                })?;
+                let devices: i32 = link_events::table
+                    .filter(link_events::id.eq(last.unwrap()))
+                    .select(link_events::devices)
+                    .get_result(c)?;
+                assert_eq!(devices, 2);
+                assert_eq!(count(c, "link_opened"), 2);
+                assert_eq!(of_link(c, 5)?.len(), 5);
+                assert_eq!(of_link(c, 6)?.len(), 0);
+                // Past the retention: the rows, the announcements and the first open go.
+                assert_eq!(delete_before(c, 300)?, 3);
+                assert_eq!(
+                    of_link(c, 5)?.iter().map(|r| r.at).collect::<Vec<_>>(),
+                    [300, 400]
+                );
+                assert_eq!(count(c, "link_opened"), 1);
+                assert_eq!(link_opens::table.count().get_result::<i64>(c)?, 0);
+                Ok(())
+            })
+            .unwrap();
+    }
+}
