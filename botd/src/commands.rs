@@ -122,6 +122,12 @@ fn parse_id(s: &str) -> Option<i64> {
     s.parse::<i64>().ok().filter(|id| *id > 0)
 }
 
+/// The id when `rest` is exactly one link id.
+fn only_id(rest: &str) -> Option<i64> {
+    let (word, after) = first_word(rest);
+    parse_id(word).filter(|_| after.trim().is_empty())
+}
+
 /// Parses a message text. Commands may carry the bot's name (`/new@tempstream_bot 1h`).
 pub fn parse(text: &str) -> Result<Command, ParseError> {
     let text = text.trim();
@@ -164,13 +170,9 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         "offlast" => Ok(Command::OffLast),
         "whoami" => Ok(Command::WhoAmI),
         "viewers" => Ok(Command::Viewers),
-        "log" => {
-            let (word, after) = first_word(rest);
-            match parse_id(word) {
-                Some(id) if after.trim().is_empty() => Ok(Command::Log { id }),
-                _ => Err(ParseError::Usage(USAGE_LOG)),
-            }
-        }
+        "log" => only_id(rest)
+            .map(|id| Command::Log { id })
+            .ok_or(ParseError::Usage(USAGE_LOG)),
         "greet" => {
             let (word, after) = first_word(rest);
             match parse_id(word) {
@@ -187,13 +189,9 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
             "off" => Ok(Command::Notify { on: Some(false) }),
             _ => Err(ParseError::Usage(USAGE_NOTIFY)),
         },
-        "off" => {
-            let (word, after) = first_word(rest);
-            match parse_id(word) {
-                Some(id) if after.trim().is_empty() => Ok(Command::Off { id }),
-                _ => Err(ParseError::Usage(USAGE_OFF)),
-            }
-        }
+        "off" => only_id(rest)
+            .map(|id| Command::Off { id })
+            .ok_or(ParseError::Usage(USAGE_OFF)),
         "extend" => {
             let (id, after) = first_word(rest);
             let (ttl, extra) = first_word(after);
@@ -315,6 +313,22 @@ mod tests {
     }
 
     #[test]
+    fn who_watched_commands() {
+        use Command::*;
+        let cases = [
+            ("/log 7", Ok(Log { id: 7 })),
+            ("/log #7", Ok(Log { id: 7 })),
+            ("/log", Err(ParseError::Usage(USAGE_LOG))),
+            ("/log 7 8", Err(ParseError::Usage(USAGE_LOG))),
+            ("/viewers", Ok(Viewers)),
+            ("/viewers@tempstream_bot", Ok(Viewers)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse(text), want, "{text}");
+        }
+    }
+
+    #[test]
     fn parse_table() {
         use Command::*;
         let cases: Vec<(&str, Result<Command, ParseError>)> = vec![
@@ -388,12 +402,6 @@ mod tests {
             ("/greet 7", Ok(Greet { id: 7, text: None })),
             ("/greet", Err(ParseError::Usage(USAGE_GREET))),
             ("/notify", Ok(Notify { on: None })),
-            ("/log 7", Ok(Log { id: 7 })),
-            ("/log #7", Ok(Log { id: 7 })),
-            ("/log", Err(ParseError::Usage(USAGE_LOG))),
-            ("/log 7 8", Err(ParseError::Usage(USAGE_LOG))),
-            ("/viewers", Ok(Viewers)),
-            ("/viewers@tempstream_bot", Ok(Viewers)),
             ("/notify OFF", Ok(Notify { on: Some(false) })),
             ("/notify on", Ok(Notify { on: Some(true) })),
             ("/notify loud", Err(ParseError::Usage(USAGE_NOTIFY))),

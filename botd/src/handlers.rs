@@ -195,21 +195,8 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
             messages::active_list(&links, now, tz)
         }
         Command::Status => vec![messages::status(&app.linkd.status().await?, tz)],
-        Command::Log { id } => {
-            let log = app
-                .linkd
-                .call(|c, ctx| async move { c.link_log(ctx, id).await })
-                .await?;
-            app.linkd.observe_now(log.now);
-            vec![crate::watched::log(&log, tz)]
-        }
-        Command::Viewers => {
-            let viewers = app
-                .linkd
-                .call(|c, ctx| async move { c.viewers(ctx).await })
-                .await?;
-            vec![crate::watched::viewers(&viewers, linkd_now(app).await, tz)]
-        }
+        Command::Log { id } => vec![who_watched(app, Some(id)).await?],
+        Command::Viewers => vec![who_watched(app, None).await?],
         Command::Off { id } => {
             let link = app
                 .linkd_as(chat)
@@ -236,6 +223,24 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
             vec![messages::link_card("Link extended:", &link, now, tz)]
         }
     })
+}
+
+/// `/log ID` (with `log`) or `/viewers`.
+async fn who_watched(app: &App, log: Option<i64>) -> Result<Reply, CallError> {
+    let tz = app.config.time_zone;
+    let Some(id) = log else {
+        let viewers = app
+            .linkd
+            .call(|c, ctx| async move { c.viewers(ctx).await })
+            .await?;
+        return Ok(crate::watched::viewers(&viewers, linkd_now(app).await, tz));
+    };
+    let log = app
+        .linkd
+        .call(|c, ctx| async move { c.link_log(ctx, id).await })
+        .await?;
+    app.linkd.observe_now(log.now);
+    Ok(crate::watched::log(&log, tz))
 }
 
 /// linkd's clock, or botd's own when linkd cannot say.

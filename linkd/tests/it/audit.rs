@@ -49,22 +49,11 @@ async fn a_play_leaves_its_story_in_the_audit_trail() {
     let (id, token, _) = l.new_link(&["1h", "--note", "Grandma"]).await;
     let (a, device) = l.open_as(&token, None, FIREFOX).await;
     play(&l, &a).await;
-    let v = l.linkctl(&["--json", "viewers"]).await.json();
-    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
-    assert_eq!(
-        (
-            &v[0]["link_id"],
-            &v[0]["note"],
-            &v[0]["browser"],
-            &v[0]["client"]
-        ),
-        (
-            &id.into(),
-            &"Grandma".into(),
-            &"Firefox".into(),
-            &"127.0.0.0/24".into()
-        )
-    );
+    let v = viewers(&l).await;
+    assert_eq!(v.len(), 1, "{v:?}");
+    let seen = ["link_id", "note", "browser", "client"].map(|k| v[0][k].clone());
+    let want = serde_json::json!([id, "Grandma", "Firefox", "127.0.0.0/24"]);
+    assert_eq!(serde_json::Value::from(seen.to_vec()), want);
     // The same device opens it again; another device opens it too.
     clock.advance(10);
     let (again, _) = l.open_as(&token, Some(&device), FIREFOX).await;
@@ -75,19 +64,11 @@ async fn a_play_leaves_its_story_in_the_audit_trail() {
     for cookie in [&a, &again, &b] {
         play(&l, cookie).await;
     }
-    assert_eq!(
-        l.linkctl(&["--json", "viewers"])
-            .await
-            .json()
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(viewers(&l).await.len(), 3);
     // Nothing for 20 s: every session has ended.
     clock.advance(20);
     wait_for("the sessions end", Duration::from_secs(10), || async {
-        l.linkctl(&["--json", "viewers"]).await.json() == serde_json::json!([])
+        viewers(&l).await.is_empty()
     })
     .await;
     let log = l.linkctl(&["--json", "log", &id.to_string()]).await.json();
@@ -98,29 +79,7 @@ async fn a_play_leaves_its_story_in_the_audit_trail() {
     );
     assert_eq!(log["watched_s"], 20 + 10 + 10, "{log}");
     assert_eq!(log["last_seen"], T0 + 20, "{log}");
-    let events = log["events"].as_array().unwrap();
-    let created = events.last().unwrap();
-    assert_eq!(created["kind"], "created");
-    assert_eq!(
-        created["actor"],
-        serde_json::json!({"user": {"name": me()}})
-    );
-    let ended: Vec<_> = events
-        .iter()
-        .filter(|e| e["kind"] == "session_ended")
-        .collect();
-    assert_eq!(ended.len(), 3, "{log}");
-    for e in &ended {
-        assert!(e["bytes"].as_u64().unwrap() > 0, "{e}");
-        assert_eq!(e["client"], "127.0.0.0/24");
-        assert_eq!(e["device"].as_str().unwrap().len(), 8);
-    }
-    // What a viewer's browser holds never reaches the trail.
-    let text = serde_json::to_string(&log["events"]).unwrap();
-    for secret in [&token, &a, &b, &device] {
-        let value = secret.split('=').next_back().unwrap();
-        assert!(!text.contains(value), "{value} in the trail");
-    }
+    assert_events(&log["events"], &[&token, &a, &b, &device]);
     let story = l.linkctl(&["log", &id.to_string()]).await;
     assert!(
         story.stdout.starts_with(&format!(
@@ -186,4 +145,38 @@ async fn the_trail_names_the_chat_is_written_at_shutdown_and_kept_only_its_reten
     let story = l.linkctl(&["log", &link.id.to_string()]).await;
     assert!(story.stdout.contains("not opened yet"), "{}", story.stdout);
     l.stop().await.unwrap();
+}
+
+/// `linkctl --json viewers`.
+async fn viewers(l: &Linkd) -> Vec<serde_json::Value> {
+    let v = l.linkctl(&["--json", "viewers"]).await.json();
+    v.as_array().unwrap().clone()
+}
+
+/// The events of the story test: created by this user, three sessions ended with their
+/// network, device and bytes, and none of the `secrets` a browser holds.
+fn assert_events(events: &serde_json::Value, secrets: &[&String]) {
+    let list = events.as_array().unwrap();
+    let created = list.last().unwrap();
+    assert_eq!(created["kind"], "created");
+    assert_eq!(
+        created["actor"],
+        serde_json::json!({"user": {"name": me()}})
+    );
+    let ended: Vec<_> = list
+        .iter()
+        .filter(|e| e["kind"] == "session_ended")
+        .collect();
+    assert_eq!(ended.len(), 3, "{events}");
+    for e in &ended {
+        assert!(e["bytes"].as_u64().unwrap() > 0, "{e}");
+        assert_eq!(e["client"], "127.0.0.0/24");
+        assert_eq!(e["device"].as_str().unwrap().len(), 8);
+    }
+    // What a viewer's browser holds never reaches the trail.
+    let text = events.to_string();
+    for secret in secrets {
+        let value = secret.split('=').next_back().unwrap();
+        assert!(!text.contains(value), "{value} in the trail");
+    }
 }
