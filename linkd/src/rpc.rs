@@ -162,11 +162,19 @@ impl RpcServer {
         crate::sync::lock(&self.actor).clone()
     }
 
-    /// Records in the audit trail that this connection's actor changed `e` (`kind`).
+    /// Records in the audit trail that this connection's actor changed `e` (`kind`). A link
+    /// switched off, kicked or given a new URL has no viewers any more: its live sessions
+    /// end now.
     fn audit(&self, e: &crate::links::Entry, kind: AuditKind) {
         self.shared
             .audit
             .change(&self.actor(), e.id, kind, e.expires_at);
+        if matches!(
+            kind,
+            AuditKind::Disabled | AuditKind::Kicked | AuditKind::Rotated
+        ) {
+            self.shared.viewers.end_link(e.id);
+        }
     }
 
     fn writable(&self) -> Result<(), ApiError> {

@@ -185,17 +185,27 @@ impl Viewers {
         v
     }
 
-    /// Ends the sessions idle for [`IDLE`] (all of them with `all`), recording each end;
-    /// forgets issued sessions that stopped polling. Returns how many ended.
+    /// Ends the sessions idle for [`IDLE`] (all of them with `all`: linkd stops), recording
+    /// each end; forgets issued sessions that stopped polling. Returns how many ended.
     pub fn sweep(&self, all: bool) -> usize {
         let now = self.clock.now();
         lock(&self.issued).retain(|_, i| now - i.polled < ISSUED_KEEP);
-        let idle = |l: &Live| all || now - l.last_seen.load(Ordering::Relaxed) >= IDLE;
+        self.end_where(|l| all || now - l.last_seen.load(Ordering::Relaxed) >= IDLE)
+    }
+
+    /// Ends every live session of link `link_id` now (kicked, rotated or switched off),
+    /// recording each end, so its slots are free at once. Returns how many ended.
+    pub fn end_link(&self, link_id: i64) -> usize {
+        self.end_where(|l| l.link_id == link_id)
+    }
+
+    /// Ends the live sessions for which `ends` holds.
+    fn end_where(&self, ends: impl Fn(&Live) -> bool) -> usize {
         let ended: Vec<u64> = {
             let t = self.table.read().unwrap_or_else(|p| p.into_inner());
             t.sessions
                 .iter()
-                .filter(|(_, l)| idle(l))
+                .filter(|(_, l)| ends(l))
                 .map(|(id, _)| *id)
                 .collect()
         };
@@ -205,7 +215,7 @@ impl Viewers {
         let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
         let mut n = 0;
         for id in ended {
-            let Some(live) = t.sessions.get(&id).filter(|l| idle(l)).cloned() else {
+            let Some(live) = t.sessions.get(&id).filter(|l| ends(l)).cloned() else {
                 continue;
             };
             t.remove(id);
@@ -288,8 +298,11 @@ mod tests {
         let r = inbox.next_row().unwrap();
         assert_eq!((r.device, r.browser, r.client), (None, None, None));
         assert_eq!(v.per_link().get(&3), Some(&2));
-        assert_eq!(v.list(|_| "note".into()).len(), 2);
-        assert_eq!(v.sweep(true), 2);
+        v.touch(11, 4);
+        assert_eq!(v.list(|_| "note".into()).len(), 3);
+        assert_eq!(v.end_link(3), 2, "a link's sessions end at once");
+        assert_eq!((v.live_on(3), v.live_on(4)), (0, 1));
+        assert_eq!(v.sweep(true), 1);
         assert!(v.per_link().is_empty());
     }
 }

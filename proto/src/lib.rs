@@ -177,7 +177,8 @@ pub struct Link {
     pub state: LinkState,
     /// When it was switched off, if it was.
     pub disabled_at: Option<i64>,
-    /// Playback sessions of this link that made a request in the last few seconds.
+    /// Playback sessions of this link watching now (a request in the last 20 s; none once it
+    /// is switched off).
     pub viewers: u32,
 }
 

@@ -51,6 +51,10 @@ async fn log_and_viewers_tell_who_watched() {
         "{}",
         log.text()
     );
+    // Switched off, the link has no viewers any more: the session ended at once.
+    assert!(log.text().contains("stopped watching"), "{}", log.text());
+    let nobody = ask(tg, OPERATOR, "/viewers").await;
+    assert!(nobody.text().contains("Nobody"), "{}", nobody.text());
     let missing = ask(tg, OPERATOR, "/log 999").await;
     assert!(
         missing.text().contains("There is no link #999"),
