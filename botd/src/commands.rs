@@ -312,26 +312,31 @@ mod tests {
         }
     }
 
+    type Cases = Vec<(&'static str, Result<Command, ParseError>)>;
+
+    fn check(cases: Cases) {
+        for (input, want) in cases {
+            assert_eq!(parse(input), want, "{input:?}");
+        }
+    }
+
     #[test]
     fn who_watched_commands() {
         use Command::*;
-        let cases = [
+        check(vec![
             ("/log 7", Ok(Log { id: 7 })),
             ("/log #7", Ok(Log { id: 7 })),
             ("/log", Err(ParseError::Usage(USAGE_LOG))),
             ("/log 7 8", Err(ParseError::Usage(USAGE_LOG))),
             ("/viewers", Ok(Viewers)),
             ("/viewers@tempstream_bot", Ok(Viewers)),
-        ];
-        for (text, want) in cases {
-            assert_eq!(parse(text), want, "{text}");
-        }
+        ]);
     }
 
     #[test]
-    fn parse_table() {
+    fn parse_start_and_keyboard_buttons() {
         use Command::*;
-        let cases: Vec<(&str, Result<Command, ParseError>)> = vec![
+        check(vec![
             ("/start", Ok(Start)),
             ("/start hello", Ok(Start)),
             ("/start off_12", Ok(Off { id: 12 })),
@@ -351,6 +356,13 @@ mod tests {
             ("⛔ Disable last", Ok(OffLast)),
             ("Menu", Ok(Start)),
             ("menu please", Err(ParseError::NotACommand)),
+        ]);
+    }
+
+    #[test]
+    fn parse_link_creation() {
+        use Command::*;
+        check(vec![
             ("/help", Ok(Help)),
             ("/HELP@tempstream_bot", Ok(Help)),
             ("/new", Ok(new(None, None))),
@@ -372,6 +384,13 @@ mod tests {
                     note: Some("the family".into()),
                 }),
             ),
+        ]);
+    }
+
+    #[test]
+    fn parse_link_management() {
+        use Command::*;
+        check(vec![
             ("/active", Ok(Active)),
             ("/status", Ok(Status)),
             ("/off 7", Ok(Off { id: 7 })),
@@ -391,6 +410,13 @@ mod tests {
             ("/extend 3", Err(ParseError::Usage(USAGE_EXTEND))),
             ("/extend x 2h", Err(ParseError::Usage(USAGE_EXTEND))),
             ("/extend 3 2h more", Err(ParseError::Usage(USAGE_EXTEND))),
+        ]);
+    }
+
+    #[test]
+    fn parse_settings_and_unknowns() {
+        use Command::*;
+        check(vec![
             ("/whoami", Ok(WhoAmI)),
             (
                 "/greet 7 Hello Grandma!",
@@ -411,10 +437,7 @@ mod tests {
             ),
             ("hello", Err(ParseError::NotACommand)),
             ("", Err(ParseError::NotACommand)),
-        ];
-        for (input, want) in cases {
-            assert_eq!(parse(input), want, "{input:?}");
-        }
+        ]);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use crate::audit::{Audit, Ended, Facts};
 use crate::clock::Clock;
-use crate::sync::lock;
+use crate::sync::{lock, read, write};
 use proto::AuditKind;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -116,7 +116,7 @@ impl Viewers {
     pub fn touch(&self, session: u64, link_id: i64) -> Arc<Live> {
         let now = self.clock.now();
         {
-            let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+            let t = read(&self.table);
             if let Some(live) = t.sessions.get(&session).filter(|l| l.link_id == link_id) {
                 live.last_seen.store(now, Ordering::Relaxed);
                 return live.clone();
@@ -132,7 +132,7 @@ impl Viewers {
             .filter(|i| i.link_id == link_id)
             .map(|i| i.facts)
             .unwrap_or_default();
-        let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let mut t = write(&self.table);
         if let Some(live) = t.sessions.get(&session).filter(|l| l.link_id == link_id) {
             return live.clone();
         }
@@ -154,19 +154,19 @@ impl Viewers {
 
     /// Live sessions of link `link_id`.
     pub fn live_on(&self, link_id: i64) -> u32 {
-        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        let t = read(&self.table);
         t.per_link.get(&link_id).copied().unwrap_or(0)
     }
 
     /// Live sessions per link.
     pub fn per_link(&self) -> HashMap<i64, u32> {
-        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        let t = read(&self.table);
         t.per_link.clone()
     }
 
     /// Every live session, oldest first; `note` names each link's note.
     pub fn list(&self, note: impl Fn(i64) -> String) -> Vec<proto::Viewer> {
-        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        let t = read(&self.table);
         let mut v: Vec<proto::Viewer> = t
             .sessions
             .values()
@@ -202,7 +202,7 @@ impl Viewers {
     /// Ends the live sessions for which `ends` holds.
     fn end_where(&self, ends: impl Fn(&Live) -> bool) -> usize {
         let ended: Vec<u64> = {
-            let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+            let t = read(&self.table);
             t.sessions
                 .iter()
                 .filter(|(_, l)| ends(l))
@@ -212,7 +212,7 @@ impl Viewers {
         if ended.is_empty() {
             return 0;
         }
-        let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let mut t = write(&self.table);
         let mut n = 0;
         for id in ended {
             let Some(live) = t.sessions.get(&id).filter(|l| ends(l)).cloned() else {
