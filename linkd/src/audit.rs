@@ -19,6 +19,7 @@ use crate::store::audit::{self as rows, AuditRow};
 use crate::store::{Store, StoreError};
 use crate::Shared;
 use proto::{Actor, ApiError, AuditEvent, AuditKind, LinkLog, Viewer};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -51,6 +52,7 @@ enum Msg {
 #[derive(Clone)]
 pub struct Audit {
     tx: mpsc::Sender<Msg>,
+    dropped: Arc<AtomicU64>,
     store: Store,
     clock: Clock,
     retention: Duration,
@@ -76,6 +78,7 @@ impl Audit {
         let (tx, rx) = mpsc::channel(QUEUE);
         let audit = Audit {
             tx,
+            dropped: Arc::default(),
             store,
             clock,
             retention,
@@ -84,13 +87,15 @@ impl Audit {
     }
 
     fn push(&self, row: AuditRow) {
-        if let Err(e) = self.tx.try_send(Msg::Row(row)) {
-            let kind = match &e {
-                mpsc::error::TrySendError::Full(Msg::Row(r))
-                | mpsc::error::TrySendError::Closed(Msg::Row(r)) => r.kind.clone(),
-                _ => String::new(),
-            };
-            tracing::warn!(kind, "audit row dropped: the writer is behind or stopped");
+        if self.tx.try_send(Msg::Row(row)).is_err() {
+            // Warned at the 1st, 2nd, 4th, ... drop: a flood does not flood the log too.
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(
+                    dropped = n,
+                    "audit rows dropped: the writer is behind or stopped"
+                );
+            }
         }
     }
 
@@ -256,5 +261,23 @@ async fn append(shared: &Arc<Shared>, store: &Store, batch: Vec<AuditRow>) {
         Ok(Some(event)) => shared.events.appended(event),
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, rows = n, "cannot write the audit trail"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_drops_rows_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let (audit, mut inbox) = Audit::new(store, Clock::manual(7), Duration::from_secs(3600));
+        for _ in 0..QUEUE + 3 {
+            audit.viewer(1, AuditKind::Opened, &Facts::default(), None);
+        }
+        assert_eq!(audit.dropped.load(Ordering::Relaxed), 3);
+        let first = inbox.next_row().unwrap();
+        assert_eq!((first.at, first.kind.as_str()), (7, "opened"));
     }
 }
