@@ -3,7 +3,7 @@
 # -> headless Chromium on the watch page (e2e/watch.js), links made with linkctl.
 #
 #   e2e/run.sh                 all runs (about 3-4 minutes on 2 cores)
-#   e2e/run.sh classic ll      only the named runs: classic, ll, auth, caddy, limits
+#   e2e/run.sh classic ll      only the named runs: classic, ll, auth, caddy, audit, limits
 #   E2E_BUILD=1 e2e/run.sh     run `cargo build -p linkd` even when target/debug/linkd exists
 #   KEEP_E2E=1 e2e/run.sh      keep the work directory (logs, DB) also when everything passed
 #
@@ -29,6 +29,10 @@
 #            "disabled" within 2 s.
 #   caddy    Caddy with the repository's Caddyfile in front of linkd
 #            (HTTP_TRUSTED_PROXY_COUNT=1), LL-HLS + sessions: plays, "disabled" within 2 s.
+#   audit    who watched: a Chromium viewer appears in `linkctl viewers` (browser Chrome, its
+#            network, its device); reloaded, it is the same device; once the page is left,
+#            its sessions end within 30 s and `linkctl log` tells "opened 2 times from 1
+#            device" with the ended sessions' browser and bytes.
 #   limits   sharing limits in two browsers (e2e/limits.sh): viewer cap reached, one-time
 #            link refused on a second browser, kicked, rotated, off --all.
 #
@@ -42,9 +46,9 @@ E2E="$ROOT/e2e"
 cd "$ROOT"
 
 RUNS=("$@")
-[ ${#RUNS[@]} -gt 0 ] || RUNS=(classic ll auth caddy limits)
+[ ${#RUNS[@]} -gt 0 ] || RUNS=(classic ll auth caddy audit limits)
 for r in "${RUNS[@]}"; do
-  case "$r" in classic|ll|auth|caddy|limits) ;; *) echo "run.sh: unknown run '$r' (classic, ll, auth, caddy, limits)" >&2; exit 2 ;; esac
+  case "$r" in classic|ll|auth|caddy|audit|limits) ;; *) echo "run.sh: unknown run '$r' (classic, ll, auth, caddy, audit, limits)" >&2; exit 2 ;; esac
 done
 
 for tool in ffmpeg python3 node curl; do
@@ -393,6 +397,51 @@ run_caddy() {
   local br
   br="$(json requests.blockingReloads <<<"$PLAYS_ANSWER")"
   if [ "${br:-0}" -gt 0 ]; then pass "caddy: blocking playlist reloads pass through Caddy ($br)"; else fail "caddy: no blocking playlist reload went through Caddy"; fi
+  stop_stack
+}
+
+# viewers_are N [BROWSER]: linkctl viewers lists N sessions (all of BROWSER, on one device)
+viewers_are() {
+  lc --json viewers | python3 -c 'import json, sys
+v = json.load(sys.stdin)
+n, browser = int(sys.argv[1]), (sys.argv[2] if len(sys.argv) > 2 else None)
+ok = len(v) == n and all(x["browser"] == browser and x["client"] == "127.0.0.0/24" for x in v)
+ok = ok and len({x["device"] for x in v}) <= 1
+sys.exit(0 if ok else 1)' "$@"
+}
+
+run_audit() {
+  echo "== audit: who watched"
+  start_stack audit || { fail "audit: the stack did not start (logs in $WORK/audit)"; stop_stack; return; }
+  if ! new_link 10m; then stop_stack; return; fi
+  watch open "$LINK_URL" >/dev/null
+  check_watch "audit: link $LINK_ID plays" expect playing 25
+  if wait_until 10 "a viewer" viewers_are 1 Chrome; then
+    pass "audit: linkctl viewers shows the Chromium viewer (Chrome, 127.0.0.0/24)"
+  else
+    fail "audit: linkctl viewers does not show the viewer: $(lc --json viewers | tr -d '\n ')"
+  fi
+  watch open "$LINK_URL" >/dev/null
+  check_watch "audit: the reloaded page plays" expect playing 25
+  watch open "about:blank" >/dev/null
+  if wait_until 30 "the sessions to end" viewers_are 0; then
+    pass "audit: the sessions end once the page is left"
+  else
+    fail "audit: sessions still listed 30 s after the page was left"
+  fi
+  local story
+  story="$(lc log "$LINK_ID" | head -n 1)"
+  case "$story" in
+    *"opened 2 times from 1 device"*) pass "audit: linkctl log tells the story ($story)" ;;
+    *) fail "audit: linkctl log says \"$story\"" ;;
+  esac
+  if lc --json log "$LINK_ID" | python3 -c 'import json, sys
+ended = [e for e in json.load(sys.stdin)["events"] if e["kind"] == "session_ended"]
+sys.exit(0 if len(ended) == 2 and all(e["browser"] == "Chrome" and e["bytes"] > 0 for e in ended) else 1)'; then
+    pass "audit: linkctl log lists both ended sessions with browser and bytes"
+  else
+    fail "audit: ended sessions missing in linkctl log --json"
+  fi
   stop_stack
 }
 

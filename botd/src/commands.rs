@@ -2,7 +2,10 @@
 //!
 //! Pure functions only: no I/O, no Telegram types, so every input shape has a table test.
 
+mod callback;
 mod sharing;
+
+pub use callback::{Callback, Choice};
 
 use proto::Limits;
 
@@ -73,6 +76,13 @@ pub enum Command {
     },
     /// `/offall`: asks to confirm switching off every active link.
     OffAll,
+    /// `/log ID`: the link's story from linkd's audit trail.
+    Log {
+        /// The link's id.
+        id: i64,
+    },
+    /// `/viewers`: who is watching now.
+    Viewers,
 }
 
 /// Why a message is not a command botd can run.
@@ -106,12 +116,15 @@ pub const MENU: &[(&str, &str)] = &[
     ("offall", "switch off every active link"),
     ("greet", "what a link's viewers see: /greet ID text"),
     ("notify", "notifications in this chat: /notify on|off"),
+    ("log", "who opened a link, for how long: /log ID"),
+    ("viewers", "who is watching now"),
     ("whoami", "show this chat's id"),
     ("help", "what this bot does"),
 ];
 
 const USAGE_OFF: &str = "/off ID, e.g. /off 7";
 const USAGE_EXTEND: &str = "/extend ID TTL, e.g. /extend 7 2h";
+const USAGE_LOG: &str = "/log ID, e.g. /log 7";
 const USAGE_NOTIFY: &str = "/notify on or /notify off";
 const USAGE_GREET: &str = "/greet ID text, e.g. /greet 7 Hello Grandma! (/greet 7 removes it)";
 
@@ -138,6 +151,12 @@ fn first_word(s: &str) -> (&str, &str) {
 fn parse_id(s: &str) -> Option<i64> {
     let s = s.strip_prefix('#').unwrap_or(s);
     s.parse::<i64>().ok().filter(|id| *id > 0)
+}
+
+/// The id when `rest` is exactly one link id.
+fn only_id(rest: &str) -> Option<i64> {
+    let (word, after) = first_word(rest);
+    parse_id(word).filter(|_| after.trim().is_empty())
 }
 
 /// Parses a message text. Commands may carry the bot's name (`/new@tempstream_bot 1h`).
@@ -168,6 +187,10 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         "status" => Ok(Command::Status),
         "offlast" => Ok(Command::OffLast),
         "whoami" => Ok(Command::WhoAmI),
+        "viewers" => Ok(Command::Viewers),
+        "log" => only_id(rest)
+            .map(|id| Command::Log { id })
+            .ok_or(ParseError::Usage(USAGE_LOG)),
         "greet" => {
             let (word, after) = first_word(rest);
             match parse_id(word) {
@@ -184,13 +207,9 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
             "off" => Ok(Command::Notify { on: Some(false) }),
             _ => Err(ParseError::Usage(USAGE_NOTIFY)),
         },
-        "off" => {
-            let (word, after) = first_word(rest);
-            match parse_id(word) {
-                Some(id) if after.trim().is_empty() => Ok(Command::Off { id }),
-                _ => Err(ParseError::Usage(USAGE_OFF)),
-            }
-        }
+        "off" => only_id(rest)
+            .map(|id| Command::Off { id })
+            .ok_or(ParseError::Usage(USAGE_OFF)),
         "extend" => {
             let (id, after) = first_word(rest);
             let (ttl, extra) = first_word(after);
@@ -240,75 +259,6 @@ pub fn legacy_button(text: &str) -> Option<Command> {
     })
 }
 
-/// The lifetime picked on the `/new` keyboard.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Choice {
-    /// A temporary link with this lifetime (one of `LINK_TTL_OPTIONS`).
-    Ttl(String),
-    /// A permanent link.
-    Permanent,
-}
-
-/// What an inline button press asks for. The wire form fits the 64-byte callback data limit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Callback {
-    /// `off:ID`: disable this link.
-    Off(i64),
-    /// `new:TTL[:NOTE_ID]` or `new:perm[:NOTE_ID]`: create a link; the note, if any, was kept
-    /// by botd under `NOTE_ID` when the keyboard was sent.
-    New {
-        /// Lifetime.
-        choice: Choice,
-        /// Key of the remembered note.
-        note_id: Option<u64>,
-    },
-    /// `offall:yes` / `offall:no`: the answer to `/offall`'s question.
-    OffAll(bool),
-}
-
-impl Callback {
-    /// The callback data of the button.
-    pub fn data(&self) -> String {
-        match self {
-            Callback::Off(id) => format!("off:{id}"),
-            Callback::OffAll(yes) => format!("offall:{}", if *yes { "yes" } else { "no" }),
-            Callback::New { choice, note_id } => {
-                let what = match choice {
-                    Choice::Ttl(t) => t.as_str(),
-                    Choice::Permanent => "perm",
-                };
-                match note_id {
-                    Some(n) => format!("new:{what}:{n}"),
-                    None => format!("new:{what}"),
-                }
-            }
-        }
-    }
-
-    /// Parses callback data; `None` for anything botd did not send.
-    pub fn parse(data: &str) -> Option<Callback> {
-        let mut parts = data.split(':');
-        match (parts.next()?, parts.next(), parts.next(), parts.next()) {
-            ("off", Some(id), None, None) => parse_id(id).map(Callback::Off),
-            ("offall", Some("yes"), None, None) => Some(Callback::OffAll(true)),
-            ("offall", Some("no"), None, None) => Some(Callback::OffAll(false)),
-            ("new", Some(what), note, None) if !what.is_empty() => {
-                let note_id = match note {
-                    Some(n) => Some(n.parse().ok()?),
-                    None => None,
-                };
-                let choice = match what {
-                    "perm" => Choice::Permanent,
-                    t if looks_like_ttl(t) => Choice::Ttl(t.to_string()),
-                    _ => return None,
-                };
-                Some(Callback::New { choice, note_id })
-            }
-            _ => None,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,6 +277,19 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(parse(input), want, "{input:?}");
         }
+    }
+
+    #[test]
+    fn who_watched_commands() {
+        use Command::*;
+        check(vec![
+            ("/log 7", Ok(Log { id: 7 })),
+            ("/log #7", Ok(Log { id: 7 })),
+            ("/log", Err(ParseError::Usage(USAGE_LOG))),
+            ("/log 7 8", Err(ParseError::Usage(USAGE_LOG))),
+            ("/viewers", Ok(Viewers)),
+            ("/viewers@tempstream_bot", Ok(Viewers)),
+        ]);
     }
 
     #[test]
@@ -434,56 +397,6 @@ mod tests {
             ("hello", Err(ParseError::NotACommand)),
             ("", Err(ParseError::NotACommand)),
         ]);
-    }
-
-    #[test]
-    fn callback_round_trip() {
-        let cases = [
-            (Callback::Off(42), "off:42"),
-            (Callback::OffAll(true), "offall:yes"),
-            (Callback::OffAll(false), "offall:no"),
-            (
-                Callback::New {
-                    choice: Choice::Ttl("30m".into()),
-                    note_id: None,
-                },
-                "new:30m",
-            ),
-            (
-                Callback::New {
-                    choice: Choice::Permanent,
-                    note_id: Some(3),
-                },
-                "new:perm:3",
-            ),
-        ];
-        for (cb, data) in cases {
-            assert_eq!(cb.data(), data);
-            assert_eq!(Callback::parse(data), Some(cb));
-        }
-    }
-
-    #[test]
-    fn foreign_callback_data_is_refused() {
-        for data in [
-            "",
-            "off",
-            "off:",
-            "off:x",
-            "off:-1",
-            "off:1:2",
-            "new",
-            "new:",
-            "new:soon",
-            "new:1h:x",
-            "x:1",
-            "offall",
-            "offall:",
-            "offall:maybe",
-            "offall:yes:1",
-        ] {
-            assert_eq!(Callback::parse(data), None, "{data:?}");
-        }
     }
 
     #[test]

@@ -91,6 +91,8 @@ fn command_name(cmd: &Command) -> &'static str {
         Command::Kick { .. } => "kick",
         Command::Rotate { .. } => "rotate",
         Command::OffAll => "offall",
+        Command::Log { .. } => "log",
+        Command::Viewers => "viewers",
     }
 }
 
@@ -109,15 +111,20 @@ fn failure(app: &App, e: &CallError) -> Reply {
     }
 }
 
-async fn create(app: &App, ttl: Option<String>, note: Option<String>) -> Result<Reply, CallError> {
+async fn create(
+    app: &App,
+    chat: ChatId,
+    ttl: Option<String>,
+    note: Option<String>,
+) -> Result<Reply, CallError> {
     let link = match ttl {
         Some(ttl) => {
-            app.linkd
+            app.linkd_as(chat)
                 .call(|c, ctx| async move { c.create_link(ctx, Some(ttl), note).await })
                 .await?
         }
         None => {
-            app.linkd
+            app.linkd_as(chat)
                 .call(|c, ctx| async move { c.create_permanent_link(ctx, note).await })
                 .await?
         }
@@ -133,9 +140,14 @@ async fn create(app: &App, ttl: Option<String>, note: Option<String>) -> Result<
 }
 
 /// `/new` without limits: with a TTL, the link at once; without, the lifetime keyboard.
-async fn new(app: &App, ttl: Option<String>, note: Option<String>) -> Result<Reply, CallError> {
+async fn new(
+    app: &App,
+    chat: ChatId,
+    ttl: Option<String>,
+    note: Option<String>,
+) -> Result<Reply, CallError> {
     if ttl.is_some() {
-        return create(app, ttl, note).await;
+        return create(app, chat, ttl, note).await;
     }
     let note_id = note.as_ref().map(|n| app.remember_note(n.clone()));
     Ok(crate::keyboard::ttl_choice(
@@ -149,7 +161,7 @@ async fn new(app: &App, ttl: Option<String>, note: Option<String>) -> Result<Rep
 /// The sharing-limit commands (`/new` with limits among them) go to [`crate::sharing`].
 async fn run(app: &App, chat: ChatId, cmd: Command) -> Vec<Reply> {
     let replies = match crate::sharing::handles(&cmd) {
-        true => crate::sharing::run(app, cmd).await.map(|r| vec![r]),
+        true => crate::sharing::run(app, chat, cmd).await.map(|r| vec![r]),
         false => answer(app, chat, cmd).await,
     };
     replies.unwrap_or_else(|e| vec![failure(app, &e)])
@@ -170,7 +182,7 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
         Command::Greet { id, text } => {
             let shown = text.clone();
             let link = app
-                .linkd
+                .linkd_as(chat)
                 .call(|c, ctx| async move { c.set_greeting(ctx, id, text).await })
                 .await?;
             tracing::info!(link = link.id, "greeting set");
@@ -185,8 +197,8 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
                 app.config.notify,
             )]
         }
-        Command::New { ttl, note, .. } => vec![new(app, ttl, note).await?],
-        Command::NewPerm { note } => vec![create(app, None, note).await?],
+        Command::New { ttl, note, .. } => vec![new(app, chat, ttl, note).await?],
+        Command::NewPerm { note } => vec![create(app, chat, None, note).await?],
         Command::Active => {
             let links = app
                 .linkd
@@ -196,9 +208,11 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
             messages::active_list(&links, now, tz)
         }
         Command::Status => vec![messages::status(&app.linkd.status().await?, tz)],
+        Command::Log { id } => vec![who_watched(app, Some(id)).await?],
+        Command::Viewers => vec![who_watched(app, None).await?],
         Command::Off { id } => {
             let link = app
-                .linkd
+                .linkd_as(chat)
                 .call(|c, ctx| async move { c.disable_link(ctx, id).await })
                 .await?;
             tracing::info!(link = link.id, "link disabled");
@@ -206,7 +220,7 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
         }
         Command::OffLast => {
             let link = app
-                .linkd
+                .linkd_as(chat)
                 .call(|c, ctx| async move { c.disable_last(ctx).await })
                 .await?;
             tracing::info!(link = link.id, "link disabled");
@@ -214,15 +228,33 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
         }
         Command::Extend { id, ttl } => {
             let link = app
-                .linkd
+                .linkd_as(chat)
                 .call(|c, ctx| async move { c.extend_link(ctx, id, ttl).await })
                 .await?;
             tracing::info!(link = link.id, "link extended");
             let now = linkd_now(app).await;
             vec![messages::link_card("Link extended:", &link, now, tz)]
         }
-        cmd => vec![crate::sharing::run(app, cmd).await?],
+        cmd => vec![crate::sharing::run(app, chat, cmd).await?],
     })
+}
+
+/// `/log ID` (with `log`) or `/viewers`.
+async fn who_watched(app: &App, log: Option<i64>) -> Result<Reply, CallError> {
+    let tz = app.config.time_zone;
+    let Some(id) = log else {
+        let viewers = app
+            .linkd
+            .call(|c, ctx| async move { c.viewers(ctx).await })
+            .await?;
+        return Ok(crate::watched::viewers(&viewers, linkd_now(app).await, tz));
+    };
+    let log = app
+        .linkd
+        .call(|c, ctx| async move { c.link_log(ctx, id).await })
+        .await?;
+    app.linkd.observe_now(log.now);
+    Ok(crate::watched::log(&log, tz))
 }
 
 /// linkd's clock, or botd's own when linkd cannot say.
@@ -263,7 +295,7 @@ async fn callback(bot: &Bot, app: &App, q: &CallbackQuery) {
 async fn switch_off(bot: &Bot, app: &App, q: &CallbackQuery, chat: ChatId, id: i64) {
     let tz = app.config.time_zone;
     let result = app
-        .linkd
+        .linkd_as(chat)
         .call(|c, ctx| async move { c.disable_link(ctx, id).await })
         .await;
     let (notice, link) = match result {
@@ -328,7 +360,7 @@ async fn create_pressed(
         Choice::Ttl(t) => Some(t),
         Choice::Permanent => None,
     };
-    match create(app, ttl, note).await {
+    match create(app, chat, ttl, note).await {
         Ok(reply) => {
             telegram::answer_callback(bot, &q.id, "Link created.").await;
             match q.message.as_ref() {

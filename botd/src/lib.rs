@@ -15,6 +15,7 @@ pub mod notify;
 pub mod sharing;
 pub mod telegram;
 pub mod text;
+pub mod watched;
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -57,6 +58,8 @@ pub struct App {
     pub config: Config,
     /// linkd's API.
     pub linkd: linkd::Linkd,
+    /// linkd's API for each allowed chat, so changes are recorded as that chat's.
+    chats: std::collections::HashMap<i64, linkd::Linkd>,
     notes: Mutex<(u64, BTreeMap<u64, String>)>,
     /// Chats whose reply keyboard this process has already replaced.
     keyboards: Mutex<HashSet<i64>>,
@@ -68,13 +71,24 @@ impl App {
     /// Builds the shared state; nothing is connected yet.
     pub fn new(config: Config) -> App {
         let linkd = linkd::Linkd::new(config.rpc_socket.clone());
+        let chats = config
+            .allowed_chat_ids
+            .iter()
+            .map(|c| (*c, linkd::Linkd::for_chat(config.rpc_socket.clone(), *c)))
+            .collect();
         App {
             config,
             linkd,
+            chats,
             notes: Mutex::new((0, BTreeMap::new())),
             keyboards: Mutex::new(HashSet::new()),
             muted: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// linkd's API acting for `chat` (for calls that change links).
+    pub fn linkd_as(&self, chat: ChatId) -> &linkd::Linkd {
+        self.chats.get(&chat.0).unwrap_or(&self.linkd)
     }
 
     /// Whether a chat may use more than `/whoami`.

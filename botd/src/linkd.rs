@@ -19,6 +19,9 @@ pub use proto::client::CallError;
 /// A client of linkd that reconnects by itself.
 pub struct Linkd {
     socket: PathBuf,
+    /// The chat this connection acts for: named to linkd on each connect, so its audit
+    /// trail says which chat changed a link.
+    chat: Option<i64>,
     client: Mutex<Option<LinkApiClient>>,
     /// linkd's clock minus ours, seconds.
     skew: AtomicI64,
@@ -36,8 +39,17 @@ impl Linkd {
     pub fn new(socket: PathBuf) -> Linkd {
         Linkd {
             socket,
+            chat: None,
             client: Mutex::new(None),
             skew: AtomicI64::new(0),
+        }
+    }
+
+    /// A client for the socket at `socket` whose calls are made for Telegram chat `chat`.
+    pub fn for_chat(socket: PathBuf, chat: i64) -> Linkd {
+        Linkd {
+            chat: Some(chat),
+            ..Linkd::new(socket)
         }
     }
 
@@ -60,6 +72,17 @@ impl Linkd {
             CallError::Unreachable(format!("cannot connect to {}: {e}", self.socket.display()))
         })?;
         tracing::info!(socket = %self.socket.display(), "connected to linkd");
+        if let Some(chat) = self.chat {
+            let named =
+                proto::client::call_with_deadline(c.clone(), CALL_TIMEOUT, |c, ctx| async move {
+                    c.identify(ctx, chat).await
+                })
+                .await;
+            if let Err(e) = named {
+                // An older linkd: its audit trail names botd's user instead of the chat.
+                tracing::warn!(error = %e, chat, "linkd did not take the chat's name");
+            }
+        }
         *guard = Some(c.clone());
         Ok(c)
     }

@@ -1,7 +1,7 @@
 //! The notification loop: waits for linkd's events, tells the allowed chats (those that did
 //! not say `/notify off`) about the kinds listed in `NOTIFY`, then acknowledges them.
 //!
-//! A first open is announced at once. A stream change goes through [`Debounce`]: it is
+//! A link opened on a new device is announced at once. A stream change goes through [`Debounce`]: it is
 //! announced once the new state has held for `NOTIFY_DEBOUNCE`, and only if it differs from
 //! what was announced last, so a restart of linkd while live (it reports "live" again) or an
 //! encoder that drops for a few seconds sends nothing. Delivery of first opens is at least
@@ -129,7 +129,7 @@ pub fn notify_setting(on: bool, kinds: crate::config::Notify) -> Reply {
         what.push("when the stream goes live or offline");
     }
     if kinds.opened {
-        what.push("when a link is opened for the first time");
+        what.push("when a link is opened on a new device");
     }
     let text = match (on, what.is_empty()) {
         (_, true) => "This bot sends no notifications (NOTIFY is empty in its settings).".into(),
@@ -153,7 +153,11 @@ pub fn event(e: &Event, now: i64, tz: Tz, notify: crate::config::Notify) -> Opti
             "⚫ The stream went offline ({}).",
             clock(e.at, now, tz)
         ))),
-        EventKind::LinkOpened { link_id, note } if notify.opened => {
+        EventKind::LinkOpened {
+            link_id,
+            note,
+            devices,
+        } if notify.opened => {
             let who = if note.is_empty() {
                 String::new()
             } else {
@@ -163,9 +167,13 @@ pub fn event(e: &Event, now: i64, tz: Tz, notify: crate::config::Notify) -> Opti
                 format!("⛔ Disable #{link_id}"),
                 Callback::Off(*link_id).data(),
             );
+            let how = match devices {
+                0 | 1 => "for the first time".to_string(),
+                n => format!("on another device ({n} devices so far)"),
+            };
             Some(Reply::inline(
                 format!(
-                    "👀 <b>Link #{link_id}</b>{who} was opened for the first time ({}).",
+                    "👀 <b>Link #{link_id}</b>{who} was opened {how} ({}).",
                     clock(e.at, now, tz)
                 ),
                 vec![vec![button]],
@@ -204,9 +212,30 @@ mod tests {
             kind: EventKind::LinkOpened {
                 link_id: 4,
                 note: "x".into(),
+                devices: 1,
             },
         };
         let r = event(&opened, T, UTC, all).unwrap();
-        assert!(r.text.contains("Link #4</b> · x was opened"), "{}", r.text);
+        assert!(
+            r.text
+                .contains("Link #4</b> · x was opened for the first time"),
+            "{}",
+            r.text
+        );
+        let second = Event {
+            kind: EventKind::LinkOpened {
+                link_id: 4,
+                note: "x".into(),
+                devices: 2,
+            },
+            ..opened
+        };
+        let r = event(&second, T, UTC, all).unwrap();
+        assert!(
+            r.text
+                .contains("was opened on another device (2 devices so far)"),
+            "{}",
+            r.text
+        );
     }
 }

@@ -22,11 +22,11 @@ pub fn handles(cmd: &Command) -> bool {
 }
 
 /// Runs a command that [`handles`] says is of this module.
-pub async fn run(app: &App, cmd: Command) -> Result<Reply, CallError> {
+pub async fn run(app: &App, chat: ChatId, cmd: Command) -> Result<Reply, CallError> {
     match cmd {
-        Command::New { ttl, note, limits } => create(app, ttl, note, limits).await,
-        Command::Kick { id } => kick(app, id).await,
-        Command::Rotate { id } => rotate(app, id).await,
+        Command::New { ttl, note, limits } => create(app, chat, ttl, note, limits).await,
+        Command::Kick { id } => kick(app, chat, id).await,
+        Command::Rotate { id } => rotate(app, chat, id).await,
         _ => off_all_question(app).await,
     }
 }
@@ -34,12 +34,13 @@ pub async fn run(app: &App, cmd: Command) -> Result<Reply, CallError> {
 /// `/new` with limits: created at once, with the given lifetime or linkd's default.
 async fn create(
     app: &App,
+    chat: ChatId,
     ttl: Option<String>,
     note: Option<String>,
     limits: Limits,
 ) -> Result<Reply, CallError> {
     let link = app
-        .linkd
+        .linkd_as(chat)
         .call(|c, ctx| async move { c.create_limited_link(ctx, ttl, false, note, limits).await })
         .await?;
     tracing::info!(link = link.id, "link created");
@@ -53,9 +54,9 @@ async fn create(
 }
 
 /// `/kick ID`.
-async fn kick(app: &App, id: i64) -> Result<Reply, CallError> {
+async fn kick(app: &App, chat: ChatId, id: i64) -> Result<Reply, CallError> {
     let link = app
-        .linkd
+        .linkd_as(chat)
         .call(|c, ctx| async move { c.kick_link(ctx, id).await })
         .await?;
     tracing::info!(link = link.id, "link's viewers cut off");
@@ -63,9 +64,9 @@ async fn kick(app: &App, id: i64) -> Result<Reply, CallError> {
 }
 
 /// `/rotate ID`: the new URL in a card; the old one is not repeated.
-async fn rotate(app: &App, id: i64) -> Result<Reply, CallError> {
+async fn rotate(app: &App, chat: ChatId, id: i64) -> Result<Reply, CallError> {
     let link = app
-        .linkd
+        .linkd_as(chat)
         .call(|c, ctx| async move { c.rotate_link(ctx, id).await })
         .await?;
     tracing::info!(link = link.id, "link rotated");
@@ -93,7 +94,7 @@ pub async fn off_all_pressed(bot: &Bot, app: &App, q: &CallbackQuery, chat: Chat
         Reply::text("Nothing was switched off.")
     } else {
         match app
-            .linkd
+            .linkd_as(chat)
             .call(|c, ctx| async move { c.disable_all(ctx).await })
             .await
         {

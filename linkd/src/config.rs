@@ -94,6 +94,10 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// The heading of the watch page, what viewers see (`STREAM_TITLE`).
     pub stream_title: String,
+    /// How long the audit trail is kept (`AUDIT_RETENTION`).
+    pub audit_retention: Duration,
+    /// What the audit trail keeps of a viewer's address (`AUDIT_ADDRESS_PREFIX`).
+    pub audit_address_prefix: crate::audit::Prefixes,
     /// Where "now" comes from; tests replace it.
     pub clock: Clock,
 }
@@ -144,6 +148,8 @@ impl Config {
         let cache_bytes = l.get(&CACHE_BYTES);
         let metrics_addr = l.get(&METRICS_ADDR);
         let stream_title = l.get(&STREAM_TITLE);
+        let audit_retention = l.get(&AUDIT_RETENTION);
+        let audit_address_prefix = l.get(&AUDIT_ADDRESS_PREFIX);
         l.finish((|| {
             Some(Config {
                 http_addr: http_addr?,
@@ -168,6 +174,8 @@ impl Config {
                 cache_bytes: cache_bytes?,
                 metrics_addr: metrics_addr?,
                 stream_title: stream_title?,
+                audit_retention: audit_retention?,
+                audit_address_prefix: audit_address_prefix?,
                 clock: Clock::system(),
             })
         })())
@@ -199,6 +207,8 @@ impl Config {
             cache_bytes: 64 << 20,
             metrics_addr: None,
             stream_title: "Live stream".into(),
+            audit_retention: Duration::from_secs(30 * 86400),
+            audit_address_prefix: crate::audit::Prefixes::default(),
             clock: Clock::system(),
         }
     }

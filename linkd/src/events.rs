@@ -1,4 +1,5 @@
-//! The event log that botd reads for its notifications: stream live/offline, first opens.
+//! The event log that botd reads for its notifications: stream live/offline, a link opened on
+//! a new device (appended by the audit trail's writer).
 //!
 //! Events are rows in the database with increasing ids; each consumer's read position is
 //! stored too, so nothing is missed or repeated across a restart of linkd or of the consumer.
@@ -33,6 +34,7 @@ fn to_wire(r: EventRow) -> Option<Event> {
         "link_opened" => EventKind::LinkOpened {
             link_id: r.link_id?,
             note: r.note,
+            devices: r.devices.max(0) as u32,
         },
         _ => return None,
     };
@@ -55,6 +57,12 @@ impl Events {
 
     fn wake(&self, id: i64) {
         self.newest.send_replace(id);
+    }
+
+    /// Wakes readers for event `id`, appended by another writer (the audit trail's, for a
+    /// link opened on a new device).
+    pub fn appended(&self, id: i64) {
+        self.wake(id);
     }
 
     /// Appends a stream event (`stream_live` / `stream_offline`); failures are logged.
@@ -80,20 +88,6 @@ impl Events {
         {
             Ok(id) => self.wake(id),
             Err(e) => tracing::warn!(error = %e, kind, "cannot record event"),
-        }
-    }
-
-    /// Records that link `link_id` was opened, appending an event the first time.
-    pub async fn link_opened(&self, link_id: i64, note: String) {
-        let at = self.clock.now();
-        match self
-            .store
-            .call(move |c| store::record_open(c, link_id, at, &note))
-            .await
-        {
-            Ok(Some(id)) => self.wake(id),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, link_id, "cannot record first open"),
         }
     }
 

@@ -5,6 +5,7 @@
 //! resolves, every task sees the same cancellation, in-flight work drains for the grace
 //! period, and `run` returns. `main` only loads the config, binds and maps errors to exit codes.
 
+mod audit;
 mod cache;
 use kit::clock;
 mod config;
@@ -141,6 +142,8 @@ pub(crate) struct Shared {
     pub greetings: greetings::Greetings,
     /// Who is watching.
     pub viewers: viewers::Viewers,
+    /// The audit trail: who changed a link, who watched.
+    pub audit: audit::Audit,
     /// Whether the stream is live.
     pub stream: stream::StreamState,
     /// When linkd started.
@@ -159,8 +162,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let token = CancellationToken::new();
-    let shared = match load(config, token.clone()).await {
-        Ok(shared) => shared,
+    let (shared, store, inbox) = match load(config, token.clone()).await {
+        Ok(loaded) => loaded,
         Err(e) => {
             let _ = std::fs::remove_file(&listeners.rpc_path);
             return Err(e);
@@ -176,6 +179,8 @@ pub async fn run(
         "linkd ready"
     );
     let tasks = spawn_tasks(&shared, listeners, &token);
+    let closing = CancellationToken::new();
+    let writer = tokio::spawn(audit::write(shared.clone(), store, inbox, closing.clone()));
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
 
     let stop = token.clone();
@@ -187,25 +192,37 @@ pub async fn run(
     tracing::info!("shutting down");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     futures::future::join_all(tasks).await;
+    // Nothing records any more: the sessions still open end now, and the trail is written.
+    shared.viewers.sweep(true);
+    closing.cancel();
+    let _ = writer.await;
     tracing::info!("stopped");
     Ok(())
 }
 
 /// The state every part shares, loaded from the database; `shutdown` is linkd's one token.
-async fn load(config: Config, shutdown: CancellationToken) -> Result<Arc<Shared>, Error> {
+/// Also the store and the inbox of the audit trail's writer.
+async fn load(
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<(Arc<Shared>, store::Store, audit::Inbox), Error> {
     let (store, links, keys) = open_state(&config).await?;
     let greetings = greetings::Greetings::load(store.clone())?;
-    Ok(Arc::new(Shared {
-        events: events::Events::new(store, config.clock.clone()),
+    let clock = config.clock.clone();
+    let (audit, inbox) = audit::Audit::new(store.clone(), clock.clone(), config.audit_retention);
+    let shared = Arc::new(Shared {
+        events: events::Events::new(store.clone(), clock.clone()),
         greetings,
         links,
         keys,
-        viewers: viewers::Viewers::default(),
+        viewers: viewers::Viewers::new(clock, audit.clone()),
+        audit,
         stream: stream::StreamState::default(),
         started: Instant::now(),
         shutdown,
         config,
-    }))
+    });
+    Ok((shared, store, inbox))
 }
 
 /// Spawns every task of linkd on `listeners`: the RPC and HTTP servers (and metrics, when
@@ -248,6 +265,7 @@ fn spawn_tasks(
         tokio::spawn(cleanup(shared.clone(), token.clone())),
         tokio::spawn(origin::probe(shared.clone(), origin, token.clone())),
         tokio::spawn(sweep_cache(web.clone(), token.clone())),
+        tokio::spawn(sweep_viewers(shared.clone(), token.clone())),
     ];
     if let Some(l) = listeners.metrics {
         // Its own connection count, so a busy main listener never keeps the scraper out.
@@ -297,7 +315,21 @@ async fn sweep_cache(web: Arc<http::Web>, shutdown: CancellationToken) {
     }
 }
 
-/// Deletes links that ended longer ago than `LINK_RETENTION`, at start and then hourly.
+/// How often sessions without a request for `viewers::IDLE` are ended.
+const SWEEP_VIEWERS_EVERY: Duration = Duration::from_secs(2);
+
+/// Ends idle sessions, recording their end in the audit trail.
+async fn sweep_viewers(shared: Arc<Shared>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(SWEEP_VIEWERS_EVERY) => { shared.viewers.sweep(false); }
+        }
+    }
+}
+
+/// Deletes links that ended longer ago than `LINK_RETENTION`, and the audit trail older
+/// than `AUDIT_RETENTION`, at start and then hourly.
 async fn cleanup(shared: Arc<Shared>, shutdown: CancellationToken) {
     loop {
         match shared.links.cleanup(shared.config.link_retention).await {
@@ -309,6 +341,11 @@ async fn cleanup(shared: Arc<Shared>, shutdown: CancellationToken) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "retired session signing keys deleted"),
             Err(e) => tracing::warn!(error = %e, "signing key cleanup failed"),
+        }
+        match shared.audit.prune().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "audit trail past its retention deleted"),
+            Err(e) => tracing::warn!(error = %e, "audit trail cleanup failed"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -5,11 +5,14 @@
 
 use crate::Shared;
 use futures::StreamExt;
-use proto::{ApiError, Event, Limits, Link, LinkApi, Pong, SigningKeyRotation, Status};
+use proto::{
+    Actor, ApiError, AuditKind, Event, Limits, Link, LinkApi, LinkLog, Pong, SigningKeyRotation,
+    Status, Viewer,
+};
 use std::future::Future;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tarpc::context::Context;
 use tarpc::server::{BaseChannel, Channel};
@@ -89,7 +92,8 @@ pub async fn serve(
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let server = RpcServer { shared: shared.clone() };
+                    let actor = Arc::new(Mutex::new(crate::audit::peer(&stream)));
+                    let server = RpcServer { shared: shared.clone(), actor };
                     let calls = calls.clone();
                     let stop = conn_stop.clone();
                     connections.spawn(async move {
@@ -126,6 +130,8 @@ pub async fn serve(
 #[derive(Clone)]
 struct RpcServer {
     shared: Arc<Shared>,
+    /// Who makes this connection's calls: its peer user, or the chat botd named.
+    actor: Arc<Mutex<Actor>>,
 }
 
 /// Runs one call, logging its method, outcome and duration.
@@ -145,16 +151,30 @@ async fn logged<T>(
 
 impl RpcServer {
     fn wire(&self, e: &crate::links::Entry) -> Link {
-        let viewers = self
-            .shared
-            .viewers
-            .per_link()
-            .get(&e.id)
-            .copied()
-            .unwrap_or(0);
+        let viewers = self.shared.viewers.live_on(e.id);
         self.shared
             .links
             .to_wire(e, self.shared.links.now(), viewers)
+    }
+
+    /// Who makes this call, for the audit trail.
+    fn actor(&self) -> Actor {
+        crate::sync::lock(&self.actor).clone()
+    }
+
+    /// Records in the audit trail that this connection's actor changed `e` (`kind`). A link
+    /// switched off, kicked or given a new URL has no viewers any more: its live sessions
+    /// end now.
+    fn audit(&self, e: &crate::links::Entry, kind: AuditKind) {
+        self.shared
+            .audit
+            .change(&self.actor(), e.id, kind, e.expires_at);
+        if matches!(
+            kind,
+            AuditKind::Disabled | AuditKind::Kicked | AuditKind::Rotated
+        ) {
+            self.shared.viewers.end_link(e.id);
+        }
     }
 
     fn writable(&self) -> Result<(), ApiError> {
@@ -187,6 +207,7 @@ impl LinkApi for RpcServer {
                 .create(ttl.as_deref(), false, note, Limits::default())
                 .await?;
             tracing::info!(link_id = e.id, expires_at = e.expires_at, "link created");
+            self.audit(&e, AuditKind::Created);
             Ok(self.wire(&e))
         })
         .await
@@ -205,6 +226,7 @@ impl LinkApi for RpcServer {
                 .create(None, true, note, Limits::default())
                 .await?;
             tracing::info!(link_id = e.id, "permanent link created");
+            self.audit(&e, AuditKind::Created);
             Ok(self.wire(&e))
         })
         .await
@@ -258,6 +280,7 @@ impl LinkApi for RpcServer {
             self.writable()?;
             let e = self.shared.links.disable(id).await?;
             tracing::info!(link_id = e.id, "link disabled");
+            self.audit(&e, AuditKind::Disabled);
             Ok(self.wire(&e))
         })
         .await
@@ -268,6 +291,7 @@ impl LinkApi for RpcServer {
             self.writable()?;
             let e = self.shared.links.disable_last().await?;
             tracing::info!(link_id = e.id, "link disabled");
+            self.audit(&e, AuditKind::Disabled);
             Ok(self.wire(&e))
         })
         .await
@@ -278,6 +302,7 @@ impl LinkApi for RpcServer {
             self.writable()?;
             let e = self.shared.links.extend(id, &ttl).await?;
             tracing::info!(link_id = e.id, expires_at = e.expires_at, "link extended");
+            self.audit(&e, AuditKind::Extended);
             Ok(self.wire(&e))
         })
         .await
@@ -357,6 +382,7 @@ impl LinkApi for RpcServer {
                 once = limits.once,
                 "link created"
             );
+            self.audit(&e, AuditKind::Created);
             Ok(self.wire(&e))
         })
         .await
@@ -367,6 +393,7 @@ impl LinkApi for RpcServer {
             self.writable()?;
             let e = self.shared.links.kick(id).await?;
             tracing::info!(link_id = e.id, "link's sessions ended");
+            self.audit(&e, AuditKind::Kicked);
             Ok(self.wire(&e))
         })
         .await
@@ -377,6 +404,7 @@ impl LinkApi for RpcServer {
             self.writable()?;
             let e = self.shared.links.rotate(id).await?;
             tracing::info!(link_id = e.id, "link has a new token");
+            self.audit(&e, AuditKind::Rotated);
             Ok(self.wire(&e))
         })
         .await
@@ -387,7 +415,51 @@ impl LinkApi for RpcServer {
             self.writable()?;
             let off = self.shared.links.disable_all().await?;
             tracing::info!(links = off.len(), "every active link disabled");
+            for e in &off {
+                self.audit(e, AuditKind::Disabled);
+            }
             Ok(off.iter().map(|e| self.wire(e)).collect())
+        })
+        .await
+    }
+
+    async fn identify(self, _: Context, chat_id: i64) -> Result<(), ApiError> {
+        logged("identify", async {
+            let mut actor = crate::sync::lock(&self.actor);
+            let user = match &*actor {
+                Actor::User { name } => Some(name.clone()),
+                Actor::Chat { user, .. } => user.clone(),
+            };
+            *actor = Actor::Chat { chat_id, user };
+            Ok(())
+        })
+        .await
+    }
+
+    async fn link_log(self, _: Context, id: i64) -> Result<LinkLog, ApiError> {
+        logged("link_log", async {
+            let e = self.shared.links.get(id).ok_or(ApiError::NotFound { id })?;
+            let events = self.shared.audit.events(id).await?;
+            let live: Vec<Viewer> = self
+                .shared
+                .viewers
+                .list(|_| e.note.clone())
+                .into_iter()
+                .filter(|v| v.link_id == id)
+                .collect();
+            let now = self.shared.links.now();
+            Ok(crate::audit::log(self.wire(&e), events, &live, now))
+        })
+        .await
+    }
+
+    async fn viewers(self, _: Context) -> Result<Vec<Viewer>, ApiError> {
+        logged("viewers", async {
+            let links = &self.shared.links;
+            Ok(self
+                .shared
+                .viewers
+                .list(|id| links.get(id).map(|e| e.note).unwrap_or_default()))
         })
         .await
     }

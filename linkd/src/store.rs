@@ -13,6 +13,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub mod audit;
 pub mod limits;
 pub mod signing_keys;
 
@@ -74,6 +75,22 @@ mod schema {
             kind -> Text,
             link_id -> Nullable<BigInt>,
             note -> Text,
+            devices -> Integer,
+        }
+    }
+    diesel::table! {
+        link_audit (id) {
+            id -> BigInt,
+            at -> BigInt,
+            link_id -> BigInt,
+            kind -> Text,
+            actor -> Nullable<Text>,
+            expires_at -> Nullable<BigInt>,
+            client -> Nullable<Text>,
+            browser -> Nullable<Text>,
+            device -> Nullable<Text>,
+            seconds -> Nullable<BigInt>,
+            bytes -> Nullable<BigInt>,
         }
     }
     diesel::table! {
@@ -127,6 +144,8 @@ pub struct EventRow {
     pub link_id: Option<i64>,
     /// The link's note, for link events.
     pub note: String,
+    /// For `link_opened`: on how many devices the link has been opened.
+    pub devices: i32,
 }
 
 /// What can go wrong with the database.
@@ -356,34 +375,6 @@ pub fn delete_ended(c: &mut SqliteConnection, before: i64) -> QueryResult<Vec<i6
 /// Ids of links that were opened at least once.
 pub fn opened_links(c: &mut SqliteConnection) -> QueryResult<Vec<i64>> {
     link_opens::table.select(link_opens::link_id).load(c)
-}
-
-/// Records that a link was opened; when it is the first time, also appends a
-/// `link_opened` event. Returns the event's id when one was written.
-pub fn record_open(
-    c: &mut SqliteConnection,
-    link_id: i64,
-    at: i64,
-    note: &str,
-) -> QueryResult<Option<i64>> {
-    c.transaction(|c| {
-        let n = diesel::insert_or_ignore_into(link_opens::table)
-            .values((
-                link_opens::link_id.eq(link_id),
-                link_opens::first_opened_at.eq(at),
-            ))
-            .execute(c)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        let event = NewEvent {
-            at,
-            kind: "link_opened",
-            link_id: Some(link_id),
-            note,
-        };
-        insert_event_row(c, event).map(Some)
-    })
 }
 
 /// A row of `link_events` to append.

@@ -43,11 +43,16 @@
 //!   "created_at":1795956279,"older_keys_accepted":0,"logged_out_all":true}}}}}
 //! ```
 
+mod audit;
 #[cfg(feature = "client")]
 pub mod client;
 mod limits;
 
 pub use limits::{check_max_viewers, Limits, MAX_VIEWERS};
+#[cfg(feature = "client")]
+pub mod story;
+
+pub use audit::{Actor, AuditEvent, AuditKind, LinkLog, Viewer, LOG_EVENTS};
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -114,6 +119,15 @@ pub trait LinkApi {
     async fn rotate_link(id: i64) -> Result<Link, ApiError>;
     /// Switches off every active link; the links switched off, newest first.
     async fn disable_all() -> Result<Vec<Link>, ApiError>;
+    /// Names the Telegram chat on whose behalf this connection's later calls are made, so
+    /// the audit trail records that chat (and the socket's local user) as who changed a link.
+    /// botd sends it once per connection; a connection that never does is its local user.
+    async fn identify(chat_id: i64) -> Result<(), ApiError>;
+    /// A link's story from the audit trail: how often and on how many devices it was
+    /// opened, how long it was watched, and its latest events, newest first.
+    async fn link_log(id: i64) -> Result<LinkLog, ApiError>;
+    /// Who is watching now: every live playback session, by link.
+    async fn viewers() -> Result<Vec<Viewer>, ApiError>;
 }
 
 /// Answer to [`LinkApi::rotate_signing_key`]. The key itself never leaves linkd.
@@ -182,7 +196,8 @@ pub struct Link {
     pub state: LinkState,
     /// When it was switched off, if it was.
     pub disabled_at: Option<i64>,
-    /// Playback sessions of this link that made a request in the last few seconds.
+    /// Playback sessions of this link watching now (a request in the last 20 s; none once it
+    /// is switched off).
     pub viewers: u32,
     /// Its sharing limits (absent in answers of older linkd: none).
     #[serde(flatten)]
@@ -227,12 +242,17 @@ pub enum EventKind {
     StreamLive,
     /// The stream stopped.
     StreamOffline,
-    /// A link's watch page was opened for the first time.
+    /// A link was opened on a device that had not opened it before: a session's first
+    /// fetch of the stream.
     LinkOpened {
         /// The link's id.
         link_id: i64,
         /// Its note at that time.
         note: String,
+        /// How many devices have opened it so far, this one included (0 from linkd
+        /// releases that did not count them).
+        #[serde(default)]
+        devices: u32,
     },
 }
 

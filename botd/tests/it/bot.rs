@@ -101,7 +101,10 @@ async fn start_lists_commands_and_registers_the_menu(tg: &FakeTelegram) {
         .wait_for(0, WAIT, |c| c.method == "setMyCommands")
         .await
         .unwrap();
-    assert_eq!(menu.body["commands"].as_array().map(Vec::len), Some(14));
+    assert_eq!(
+        menu.body["commands"].as_array().map(Vec::len),
+        Some(botd::commands::MENU.len())
+    );
     assert!(ask(tg, OPERATOR, "/help").await.text().contains("/extend"));
 }
 

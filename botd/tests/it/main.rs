@@ -5,6 +5,7 @@ mod common;
 
 mod binary;
 mod bot;
+mod bot_audit;
 mod bot_notify;
 mod bot_sharing;
 mod parsing;

@@ -7,6 +7,9 @@
 //! Without `--socket` it tries `$RPC_SOCKET`, then the systemd units' socket, then
 //! `./linkd.sock`, and names every path it tried when none answers.
 
+#[path = "linkctl/audit.rs"]
+mod audit;
+
 use clap::{Parser, Subcommand};
 use proto::client::{call_with_deadline, socket_candidates, CallError as Failure};
 use proto::{ApiError, Link, LinkApiClient, SigningKeyRotation, Status};
@@ -32,6 +35,8 @@ Examples:
   linkctl rotate 3                   a new URL for link 3; the old one stops at once
   linkctl off --all                  switch every active link off
   linkctl --json status              live/offline, viewers, version, as JSON
+  linkctl log 3                      who opened link 3, on how many devices, for how long
+  linkctl viewers                    who is watching now
 
 The socket: --socket PATH, else $RPC_SOCKET, else /run/tempstream/linkd.sock (the systemd
 units), else ./linkd.sock; the first that answers is used.
@@ -123,6 +128,14 @@ enum Command {
     /// The key that signs viewers' playback sessions.
     #[command(subcommand)]
     SigningKey(SigningKeyCommand),
+    /// A link's story from the audit trail: opened how often, on how many devices, watched
+    /// how long, and its latest events.
+    Log {
+        /// The link's id.
+        id: i64,
+    },
+    /// Who is watching now, per link.
+    Viewers,
 }
 
 #[derive(Subcommand)]
@@ -298,6 +311,8 @@ async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
             .await?;
             Ok(out(json, &r, rotation_text))
         }
+        Command::Log { id } => audit::log(&client, *id, json).await,
+        Command::Viewers => audit::viewers(&client, json).await,
     }
 }
 
@@ -368,14 +383,19 @@ fn link_table(links: &[Link]) -> String {
             l.url.clone(),
         ]);
     }
-    let mut widths = [0usize; 7];
-    for r in &rows {
+    table(&rows)
+}
+
+/// Rows as columns aligned by their widest cell.
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for r in rows {
         for (w, c) in widths.iter_mut().zip(r.iter()) {
             *w = (*w).max(c.chars().count());
         }
     }
     let mut out = String::new();
-    for r in &rows {
+    for r in rows {
         let line: Vec<String> = r
             .iter()
             .zip(widths.iter())

@@ -34,6 +34,8 @@ pub const TABLE: &[&dyn Spec] = &[
     &CACHE_BYTES,
     &METRICS_ADDR,
     &STREAM_TITLE,
+    &AUDIT_RETENTION,
+    &AUDIT_ADDRESS_PREFIX,
 ];
 
 fn dur(d: &Duration) -> String {
@@ -206,6 +208,24 @@ pub const STREAM_TITLE: Var<String> = Var::new(
     parse_title,
     String::clone,
     "the heading viewers see on the watch page",
+);
+
+pub const AUDIT_RETENTION: Var<Duration> = Var::new(
+    "AUDIT_RETENTION",
+    "30d",
+    |v| {
+        let (min, max) = (Duration::from_secs(3600), Duration::from_secs(3650 * 86400));
+        in_range(v, min, max, "out of range: use 1h to 3650d, e.g. 30d")
+    },
+    dur,
+    "how long the audit trail (who changed a link, who watched) is kept",
+);
+pub const AUDIT_ADDRESS_PREFIX: Var<crate::audit::Prefixes> = Var::new(
+    "AUDIT_ADDRESS_PREFIX",
+    "24,48",
+    crate::audit::Prefixes::parse,
+    shown,
+    "leading bits of a viewer's IPv4,IPv6 address the audit trail keeps; `0,0` = none",
 );
 
 /// A whole number from `min` to `max`.

@@ -15,6 +15,7 @@
 pub(crate) mod assets;
 pub(crate) mod conditional;
 pub(crate) mod conns;
+mod device;
 pub(crate) mod limiter;
 mod listen;
 pub(crate) mod page;

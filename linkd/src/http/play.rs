@@ -80,17 +80,11 @@ pub fn gate(web: &Web, shared: &Shared, headers: &http::HeaderMap) -> (Gate, Opt
 }
 
 /// A session's first fetch of the stream is when its link counts as opened (not the page,
-/// which link previews fetch too).
-fn first_fetch(shared: &Arc<Shared>, s: &Session) {
+/// which link previews fetch too); the audit trail hears of each session's start from
+/// `viewers` and tells botd of each new device.
+fn first_fetch(shared: &Shared, s: &Session) {
     if shared.links.mark_opened(s.link_id) {
-        let note = shared
-            .links
-            .get(s.link_id)
-            .map(|e| e.note)
-            .unwrap_or_default();
-        let (shared, id) = (shared.clone(), s.link_id);
-        tokio::spawn(async move { shared.events.link_opened(id, note).await });
-        tracing::info!(link_id = id, "link opened");
+        tracing::info!(link_id = s.link_id, "link opened");
     }
 }
 
@@ -138,7 +132,7 @@ pub fn session_state(web: &Web, shared: &Shared, req: &Request<Incoming>) -> Res
     let mut renewed = None;
     let name = match g {
         Gate::Open(s) => {
-            shared.viewers.touch(s.id, s.link_id);
+            shared.viewers.polled(s.id);
             let now = shared.links.now();
             renewed = shared.links.with_entry(s.link_id, |e| {
                 super::renew::cookie(web, now, &s, &e.token, e.expires_at)
@@ -180,11 +174,11 @@ pub async fn play(
     session: Session,
     req: Request<Incoming>,
 ) -> Response<Bytes> {
-    shared.viewers.touch(session.id, session.link_id);
     let raw = &req.uri().path()["/play/".len()..];
     let Ok(file) = StreamFile::parse(raw, req.uri().query()) else {
         return plain(StatusCode::BAD_REQUEST, "this is not a file of the stream");
     };
+    let viewer = shared.viewers.touch(session.id, session.link_id);
     first_fetch(shared, &session);
     let outcome = fetch(web, &file).await;
     // Video received while live binds a one-time link to its first session.
@@ -193,7 +187,9 @@ pub async fn play(
     if video && !shared.links.bind_once(session.link_id, session.id) {
         return refusal(web, Gate::Taken);
     }
-    answer(outcome, req.headers(), req.method() == Method::HEAD)
+    let r = answer(outcome, req.headers(), req.method() == Method::HEAD);
+    viewer.sent(r.body().len() as u64);
+    r
 }
 
 /// The origin's answer for `file`: shared with every caller of the same upstream request,

@@ -1,8 +1,8 @@
 //! Sharing limits at the watch page: who may open a link with a viewer cap or a one-time
 //! link, and how a device that already watches such a link is known again when it reloads.
 //!
-//! A page of a limited link gets, beside the playback cookie, a *device cookie*
-//! (`watch_device_{id}`, `Path=/live/stream/`, living as long as the link, at most 30 days):
+//! A page of a limited link gets, beside the playback cookie, a *slot cookie*
+//! (`watch_slot_{id}`, `Path=/live/stream/`, living as long as the link, at most 30 days):
 //! its session id signed under a key of its own (the key for `device\0` + token) and for the
 //! negated link id, so it never verifies as a playback session and its key is kept apart
 //! from the session key `/play` uses. Opening the link again with it keeps the same
@@ -17,19 +17,19 @@ use crate::token::Token;
 use crate::Shared;
 use http::HeaderMap;
 
-/// The link's key for device cookies is derived from this and its token.
+/// The link's key for slot cookies is derived from this and its token.
 fn device_token(token: &Token) -> Token {
     Token::from_stored(format!("device\0{}", token.expose()))
 }
 
-/// The device cookie's name for link `id`.
-fn device_cookie_name(id: i64) -> String {
-    format!("watch_device_{id}")
+/// The slot cookie's name for link `id`.
+fn slot_cookie_name(id: i64) -> String {
+    format!("watch_slot_{id}")
 }
 
-/// The session id this browser already has for link `e`, from its device cookie.
+/// The session id this browser already has for link `e`, from its slot cookie.
 fn known_device(web: &Web, e: &Entry, headers: &HeaderMap, now: i64) -> Option<u64> {
-    let value = session::cookie(headers, &device_cookie_name(e.id))?;
+    let value = session::cookie(headers, &slot_cookie_name(e.id))?;
     let claim = Claim::parse(value).filter(|c| c.link_id == -e.id)?;
     let s = web
         .sessions
@@ -37,8 +37,8 @@ fn known_device(web: &Web, e: &Entry, headers: &HeaderMap, now: i64) -> Option<u
     Some(s.id)
 }
 
-/// The `Set-Cookie` value of link `e`'s device cookie for session `id`.
-fn device_cookie(web: &Web, e: &Entry, id: u64, now: i64) -> String {
+/// The `Set-Cookie` value of link `e`'s slot cookie for session `id`.
+fn slot_cookie(web: &Web, e: &Entry, id: u64, now: i64) -> String {
     let end = e
         .expires_at
         .map_or(now + MAX_SESSION_SECS, |x| x.min(now + MAX_SESSION_SECS));
@@ -51,7 +51,7 @@ fn device_cookie(web: &Web, e: &Entry, id: u64, now: i64) -> String {
     let secure = if web.cookie_secure { "; Secure" } else { "" };
     format!(
         "{}={value}; Path=/live/stream/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
-        device_cookie_name(e.id),
+        slot_cookie_name(e.id),
         end - now
     )
 }
@@ -62,8 +62,8 @@ fn random_id() -> u64 {
     u64::from_le_bytes(id)
 }
 
-/// Opens active link `e` for a viewer: the `Set-Cookie` values of a playback session (the
-/// device's own again when it has one), or the page that says why not: a one-time link
+/// Opens active link `e` for a viewer: a playback session (the device's own again when it
+/// has one) and its `Set-Cookie` values, or the page that says why not: a one-time link
 /// another device has, or the viewer cap reached.
 pub fn open(
     web: &Web,
@@ -71,7 +71,7 @@ pub fn open(
     e: &Entry,
     headers: &HeaderMap,
     now: i64,
-) -> Result<Vec<String>, ErrorPage> {
+) -> Result<(Session, Vec<String>), ErrorPage> {
     let rules = &e.rules;
     let limited = rules.limits.any();
     let known = limited
@@ -99,11 +99,9 @@ pub fn open(
     let value = web.sessions.renew(&s, &e.token, ends);
     let mut cookies = vec![session::set_cookie(&value, ends - now, web.cookie_secure)];
     if limited {
-        // It holds its slot from now, not from its first request.
-        shared.viewers.touch(id, e.id);
-        cookies.push(device_cookie(web, e, id, now));
+        cookies.push(slot_cookie(web, e, id, now));
     }
-    Ok(cookies)
+    Ok((s, cookies))
 }
 
 /// Whether `claim`, which does not verify under link `e`'s token, was a session of the

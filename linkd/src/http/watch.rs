@@ -6,14 +6,19 @@
 //! `HEAD` and link-preview fetches (a messenger showing a card for the URL) get the same
 //! page without a session: they are not a viewer, and the link counts as opened only when a
 //! session first fetches the stream (`/play`).
+//!
+//! An opening with a session is recorded in the audit trail (truncated address, browser
+//! family, device label from the `watch_device` cookie, which it sets) and registered with
+//! `viewers`, so the session's first `/play` request knows who it is.
 
 use super::page::{ErrorPage, PlayerConfig};
-use super::session;
-use super::{Body, Web};
+use super::session::{self, Session};
+use super::{device, Body, Web};
+use crate::audit::{self, Facts};
 use crate::token::Token;
 use crate::Shared;
 use http::{header, HeaderValue, Method, Request, Response};
-use proto::LinkState;
+use proto::{AuditKind, LinkState};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -93,20 +98,44 @@ pub fn watch<B>(
         );
         return r;
     }
-    let cookies = match super::sharing::open(web, shared, &entry, req.headers(), now) {
-        Ok(cookies) => cookies,
+    let (issued, cookies) = match super::sharing::open(web, shared, &entry, req.headers(), now) {
+        Ok(opened) => opened,
         Err(page) => return web.pages.error(page),
     };
     tracing::info!(link_id = entry.id, "session issued");
+    let device = opened(shared, req, client, issued);
     for c in cookies
         .into_iter()
-        .chain([session::clear_state_cookie(web.cookie_secure)])
+        .chain([session::clear_state_cookie(web.cookie_secure), device])
     {
         if let Ok(v) = HeaderValue::from_str(&c) {
             r.headers_mut().append(header::SET_COOKIE, v);
         }
     }
     r
+}
+
+/// Records the opening of the link by session `issued` in the audit trail and registers the
+/// session with what the trail keeps of its viewer; returns the device cookie to (re)set.
+fn opened<B>(shared: &Shared, req: &Request<B>, client: IpAddr, issued: Session) -> String {
+    let value = device::of_request(req.headers())
+        .map(String::from)
+        .unwrap_or_else(device::new_value);
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let facts = Facts {
+        client: shared.config.audit_address_prefix.truncate(client),
+        browser: Some(audit::browser(user_agent)),
+        device: Some(audit::device_label(issued.link_id, &value)),
+    };
+    shared
+        .audit
+        .viewer(issued.link_id, AuditKind::Opened, &facts, None);
+    shared.viewers.issued(issued.id, issued.link_id, facts);
+    device::set_cookie(&value, shared.config.cookie_secure)
 }
 
 #[cfg(test)]

@@ -233,10 +233,13 @@ async fn events_are_delivered_until_acknowledged_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let l = Linkd::start_in(dir.path(), |_| {}).await;
     let (id, token, _) = l.new_link(&["1h", "--note", "first"]).await;
-    // Opened means a session fetched the stream (the origin is not there: 502 is fine).
+    // Opened means a session fetched the stream (the origin is not there: 502 is fine); the
+    // same device opening it again is not announced again.
+    let mut device = None;
     for _ in 0..2 {
-        let cookie = l.open(&token).await;
+        let (cookie, d) = l.open_as(&token, device.as_deref(), "Firefox/133.0").await;
         let _ = common::get(&l.url("/play/index.m3u8"), Some(&cookie)).await;
+        device = Some(d);
     }
     let c = proto::connect(&l.socket).await.unwrap();
     let mut ctx = tarpc::context::current();
@@ -251,7 +254,8 @@ async fn events_are_delivered_until_acknowledged_across_restarts() {
         evs[0].kind,
         proto::EventKind::LinkOpened {
             link_id: id,
-            note: "first".into()
+            note: "first".into(),
+            devices: 1,
         }
     );
     l.stop().await.unwrap();

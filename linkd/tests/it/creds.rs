@@ -39,7 +39,7 @@ fn keys_in(db: &Path) -> Vec<(u32, Vec<u8>)> {
         .collect()
 }
 
-fn count(db: &Path, sql: &str) -> i64 {
+pub(super) fn count(db: &Path, sql: &str) -> i64 {
     use diesel::prelude::*;
     #[derive(QueryableByName)]
     struct N {

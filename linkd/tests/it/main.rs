@@ -7,6 +7,7 @@ mod common;
 
 mod api;
 mod api_lifecycle;
+mod audit;
 mod cli;
 mod creds;
 mod faults;

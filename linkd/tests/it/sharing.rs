@@ -29,7 +29,7 @@ impl Device {
             let pair = v.to_str().unwrap().split(';').next().unwrap().to_string();
             if pair.starts_with("watch_session=") && pair.len() > "watch_session=".len() {
                 self.session = pair;
-            } else if pair.starts_with("watch_device_") {
+            } else if pair.starts_with("watch_slot_") {
                 self.device = Some(pair);
             }
         }
@@ -94,12 +94,12 @@ async fn a_viewer_cap_refuses_the_next_device_until_a_page_closes() {
         200,
         "a restart forgets who watched"
     );
-    // a's page stays open (it polls); b's page was closed: its slot is free within 30 s.
+    // a's page stays open (it plays); b's page was closed: its slot is free within 30 s.
     assert_eq!(b.open(&l, &token).await.status, 200);
     let started = std::time::Instant::now();
     let watching = a.clone();
     let poller = tokio::spawn({
-        let url = l.url("/play/_session");
+        let url = l.url("/play/index.m3u8");
         async move {
             loop {
                 let _ = get(&url, Some(&watching.session)).await;
@@ -120,7 +120,7 @@ async fn a_viewer_cap_refuses_the_next_device_until_a_page_closes() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // a (still polling) and d hold the two slots now.
+    // a (still playing) and d hold the two slots now.
     let mut e = Device::default();
     assert_eq!(e.open(&l, &token).await.status, 403);
     poller.abort();
@@ -193,8 +193,8 @@ async fn a_one_time_link_belongs_to_the_first_device_that_receives_video() {
     );
     assert_eq!(b.open(&l, &token).await.status, 200);
     assert_eq!(b.play(&l, "seg2.mp4").await.status, 200);
-    // The device cookie knows b again, but is no playback session by itself.
-    let device = b.device.clone().expect("a device cookie");
+    // The slot cookie knows b again, but is no playback session by itself.
+    let device = b.device.clone().expect("a slot cookie");
     let value = device.split_once('=').unwrap().1;
     let forged = format!("watch_session={value}");
     let r = get(&l.url("/play/seg2.mp4"), Some(&forged)).await.unwrap();

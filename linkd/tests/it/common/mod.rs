@@ -100,6 +100,28 @@ impl Linkd {
     }
 }
 
+impl Linkd {
+    /// Opens a link's watch page as a browser with User-Agent `ua` that already has the
+    /// device cookie pair `device` (`watch_device=...`), if any; returns the session cookie
+    /// pair and the device cookie pair it is given.
+    pub async fn open_as(&self, token: &str, device: Option<&str>, ua: &str) -> (String, String) {
+        let url = self.url(&format!("/live/stream/{token}"));
+        let r = request("GET", &url, device, &[("user-agent", ua)])
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "watch page: {}", r.body_text());
+        let pair = |name: &str| {
+            r.headers
+                .get_all("set-cookie")
+                .iter()
+                .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+                .find(|p| p.starts_with(name))
+                .unwrap_or_else(|| panic!("no {name} cookie"))
+        };
+        (pair("watch_session="), pair("watch_device="))
+    }
+}
+
 /// What linkctl did.
 #[derive(Debug)]
 pub struct Ctl {
