@@ -28,6 +28,10 @@ pub trait Loaded {
     fn log_level(&self) -> &str;
     /// The `LOG_FORMAT`.
     fn log_format(&self) -> LogFormat;
+    /// Settings that work but are unsafe, printed by `--check-config` (the daemon logs them).
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Parses the arguments (`A` flattens [`ConfigArgs`]), loads the configuration with
@@ -63,6 +67,9 @@ where
     };
     if common.check_config {
         print!("{effective}");
+        for w in config.warnings() {
+            eprintln!("{name}: warning: {w}");
+        }
         return Err(ExitCode::SUCCESS);
     }
     logging::init(config.log_level(), config.log_format());

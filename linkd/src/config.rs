@@ -16,7 +16,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod media;
 pub mod vars;
+pub use media::stream_path;
+use media::{check_media_auth, default_rtmp_url};
 pub use vars::TABLE;
 
 /// The names of the variables linkd reads, in the order they are documented.
@@ -94,6 +97,18 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// The heading of the watch page, what viewers see (`STREAM_TITLE`).
     pub stream_title: String,
+    /// Where the media server's authentication calls and hooks are answered
+    /// (`MEDIA_AUTH_ADDR`); off when `None`.
+    pub media_auth_addr: Option<SocketAddr>,
+    /// The RTMP server OBS publishes to, e.g. `rtmp://stream.example.org:1935/live`
+    /// (`RTMP_PUBLIC_URL`, else BASE_URL's host on port 1935 and the stream path's app).
+    pub rtmp_public_url: String,
+    /// nginx-rtmp's control URL, to stop a publisher whose key was rotated (`MEDIA_CONTROL_URL`).
+    pub media_control_url: Option<String>,
+    /// An earlier setup's static publish user (`MEDIAMTX_PUBLISH_USER`).
+    pub mediamtx_publish_user: Option<String>,
+    /// Its password (`MEDIAMTX_PUBLISH_PASSWORD`), accepted until the first key rotation.
+    pub mediamtx_publish_password: Option<Secret>,
     /// Where "now" comes from; tests replace it.
     pub clock: Clock,
 }
@@ -144,6 +159,17 @@ impl Config {
         let cache_bytes = l.get(&CACHE_BYTES);
         let metrics_addr = l.get(&METRICS_ADDR);
         let stream_title = l.get(&STREAM_TITLE);
+        let media_auth_addr = l.get(&MEDIA_AUTH_ADDR);
+        let rtmp_public_url = l.get(&RTMP_PUBLIC_URL);
+        let media_control_url = l.get(&MEDIA_CONTROL_URL);
+        let mediamtx_publish_user = l.get(&MEDIAMTX_PUBLISH_USER);
+        let mediamtx_publish_password = l.get(&MEDIAMTX_PUBLISH_PASSWORD);
+        check_media_auth(&mut l, &media_auth_addr, &mediamtx_read_password);
+        let rtmp_public_url = match (rtmp_public_url, &base_url, &mediamtx_hls_base_url) {
+            (Some(Some(url)), _, _) => Some(url),
+            (Some(None), Some(base), Some(hls)) => Some(default_rtmp_url(base, hls)),
+            _ => None,
+        };
         l.finish((|| {
             Some(Config {
                 http_addr: http_addr?,
@@ -168,6 +194,11 @@ impl Config {
                 cache_bytes: cache_bytes?,
                 metrics_addr: metrics_addr?,
                 stream_title: stream_title?,
+                media_auth_addr: media_auth_addr?,
+                rtmp_public_url: rtmp_public_url?,
+                media_control_url: media_control_url?,
+                mediamtx_publish_user: mediamtx_publish_user?,
+                mediamtx_publish_password: mediamtx_publish_password?,
                 clock: Clock::system(),
             })
         })())
@@ -199,12 +230,20 @@ impl Config {
             cache_bytes: 64 << 20,
             metrics_addr: None,
             stream_title: "Live stream".into(),
+            media_auth_addr: None,
+            rtmp_public_url: "rtmp://127.0.0.1:1935/live".into(),
+            media_control_url: None,
+            mediamtx_publish_user: None,
+            mediamtx_publish_password: None,
             clock: Clock::system(),
         }
     }
 }
 
 impl kit::cli::Loaded for Config {
+    fn warnings(&self) -> Vec<String> {
+        Config::warnings(self)
+    }
     fn log_level(&self) -> &str {
         &self.log_level
     }
@@ -330,6 +369,19 @@ mod tests {
             ("PROBE_INTERVAL", "10ms", false),
             ("STREAM_TITLE", "\"Sunday service\"", true),
             ("STREAM_TITLE", "two\nlines", false),
+            ("MEDIA_AUTH_ADDR", "", true),
+            ("MEDIA_AUTH_ADDR", "mediamtx", false),
+            (
+                "RTMP_PUBLIC_URL",
+                "rtmp://stream.example.org:1935/live",
+                true,
+            ),
+            ("RTMP_PUBLIC_URL", "rtmps://stream.example.org/live/", true),
+            ("RTMP_PUBLIC_URL", "https://stream.example.org/live", false),
+            ("RTMP_PUBLIC_URL", "rtmp://stream.example.org", false),
+            ("RTMP_PUBLIC_URL", "rtmp://h/live?key=1", false),
+            ("MEDIA_CONTROL_URL", "http://127.0.0.1:8081/control", true),
+            ("MEDIA_CONTROL_URL", "127.0.0.1:8081", false),
         ];
         for (var, value, accepted) in cases {
             let mut pairs: Vec<(&str, &str)> = OK.to_vec();
@@ -377,10 +429,12 @@ mod tests {
         let mut pairs = OK.to_vec();
         pairs.push(("MEDIAMTX_READ_USER", "reader"));
         pairs.push(("MEDIAMTX_READ_PASSWORD", "hunter2"));
+        pairs.push(("MEDIAMTX_PUBLISH_PASSWORD", "hunter3"));
         let (c, effective) = Config::read(&figment(&pairs)).unwrap();
         let d = effective.to_string();
         assert!(d.contains("MEDIAMTX_READ_PASSWORD=***"), "{d}");
-        assert!(!d.contains("hunter2"));
+        assert!(d.contains("MEDIAMTX_PUBLISH_PASSWORD=***"), "{d}");
+        assert!(!d.contains("hunter2") && !d.contains("hunter3"));
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

@@ -5,7 +5,9 @@
 
 use crate::Shared;
 use futures::StreamExt;
-use proto::{ApiError, Event, Link, LinkApi, Pong, SigningKeyRotation, Status};
+use proto::{
+    ApiError, Event, Link, LinkApi, Pong, SigningKeyRotation, Status, StreamKey, StreamKeyRotation,
+};
 use std::future::Future;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -327,6 +329,27 @@ impl LinkApi for RpcServer {
             self.writable()?;
             let r = self.shared.keys.rotate(logout_all).await?;
             tracing::info!(key_id = r.key_id, logout_all, "session signing key rotated");
+            Ok(r)
+        })
+        .await
+    }
+
+    async fn stream_key(self, _: Context) -> Result<StreamKey, ApiError> {
+        logged("stream_key", async {
+            tracing::info!("stream key shown");
+            Ok(self.shared.media.keys.show())
+        })
+        .await
+    }
+
+    async fn rotate_stream_key(self, _: Context) -> Result<StreamKeyRotation, ApiError> {
+        logged("rotate_stream_key", async {
+            self.writable()?;
+            let r = crate::publish::rotate(&self.shared).await?;
+            tracing::info!(
+                publisher_stopped = r.publisher_stopped,
+                "stream key rotated"
+            );
             Ok(r)
         })
         .await

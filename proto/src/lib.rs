@@ -45,6 +45,9 @@
 
 #[cfg(feature = "client")]
 pub mod client;
+mod publish;
+
+pub use publish::{StreamKey, StreamKeyRotation};
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -95,6 +98,12 @@ pub trait LinkApi {
     /// older keys stay valid until they end, or, with `logout_all`, end at once (their
     /// viewers open their link again).
     async fn rotate_signing_key(logout_all: bool) -> Result<SigningKeyRotation, ApiError>;
+    /// The key OBS publishes with, and the RTMP URL to publish to. Shown on request only.
+    async fn stream_key() -> Result<StreamKey, ApiError>;
+    /// Makes a new stream key: the old one (and an earlier setup's static publish pair) is
+    /// refused from now on, and a publisher live with it is stopped where the media server
+    /// has a control API.
+    async fn rotate_stream_key() -> Result<StreamKeyRotation, ApiError>;
 }
 
 /// Answer to [`LinkApi::rotate_signing_key`]. The key itself never leaves linkd.

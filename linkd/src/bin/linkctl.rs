@@ -7,12 +7,16 @@
 //! Without `--socket` it tries `$RPC_SOCKET`, then the systemd units' socket, then
 //! `./linkd.sock`, and names every path it tried when none answers.
 
+#[path = "linkctl/stream_key.rs"]
+mod stream_key;
+
 use clap::{Parser, Subcommand};
 use proto::client::{call_with_deadline, socket_candidates, CallError as Failure};
 use proto::{ApiError, Link, LinkApiClient, SigningKeyRotation, Status};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use stream_key::StreamKeyCommand;
 use tarpc::context;
 
 /// What `--help` shows after the options.
@@ -25,6 +29,7 @@ Examples:
   linkctl extend 3 2h                link 3 now ends 2 hours from now
   linkctl greet 3 'Hello Grandma!'   what link 3's viewers see (the note never is)
   linkctl --json status              live/offline, viewers, version, as JSON
+  linkctl stream-key show            the RTMP URL and stream key for OBS
 
 The socket: --socket PATH, else $RPC_SOCKET, else /run/tempstream/linkd.sock (the systemd
 units), else ./linkd.sock; the first that answers is used.
@@ -97,6 +102,9 @@ enum Command {
     /// The key that signs viewers' playback sessions.
     #[command(subcommand)]
     SigningKey(SigningKeyCommand),
+    /// The key OBS publishes with.
+    #[command(subcommand)]
+    StreamKey(StreamKeyCommand),
 }
 
 #[derive(Subcommand)]
@@ -272,6 +280,18 @@ async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
             })
             .await?;
             Ok(out(json, &r, rotation_text))
+        }
+        Command::StreamKey(StreamKeyCommand::Show) => {
+            let k = call(&client, |c, ctx| async move { c.stream_key(ctx).await }).await?;
+            Ok(out(json, &k, stream_key::key_text))
+        }
+        Command::StreamKey(StreamKeyCommand::Rotate) => {
+            let r = call(
+                &client,
+                |c, ctx| async move { c.rotate_stream_key(ctx).await },
+            )
+            .await?;
+            Ok(out(json, &r, stream_key::rotation_text))
         }
     }
 }
