@@ -54,6 +54,10 @@ pub enum Command {
         /// Notifications in this chat wanted or not.
         on: Option<bool>,
     },
+    /// `/key`: the RTMP URL with the stream key, in a message that deletes itself.
+    Key,
+    /// `/rotatekey`: asks to confirm a new stream key.
+    RotateKey,
 }
 
 /// Why a message is not a command botd can run.
@@ -78,6 +82,8 @@ pub const MENU: &[(&str, &str)] = &[
     ("extend", "new expiry for a link: /extend ID TTL"),
     ("greet", "what a link's viewers see: /greet ID text"),
     ("notify", "notifications in this chat: /notify on|off"),
+    ("key", "the RTMP URL and stream key for OBS"),
+    ("rotatekey", "make a new stream key (the old one stops)"),
     ("whoami", "show this chat's id"),
     ("help", "what this bot does"),
 ];
@@ -153,6 +159,8 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         "status" => Ok(Command::Status),
         "offlast" => Ok(Command::OffLast),
         "whoami" => Ok(Command::WhoAmI),
+        "key" => Ok(Command::Key),
+        "rotatekey" => Ok(Command::RotateKey),
         "greet" => {
             let (word, after) = first_word(rest);
             match parse_id(word) {
@@ -243,6 +251,8 @@ pub enum Callback {
         /// Key of the remembered note.
         note_id: Option<u64>,
     },
+    /// `rotatekey:yes` or `rotatekey:no`: the answer to `/rotatekey`'s question.
+    RotateKey(bool),
 }
 
 impl Callback {
@@ -250,6 +260,7 @@ impl Callback {
     pub fn data(&self) -> String {
         match self {
             Callback::Off(id) => format!("off:{id}"),
+            Callback::RotateKey(yes) => format!("rotatekey:{}", if *yes { "yes" } else { "no" }),
             Callback::New { choice, note_id } => {
                 let what = match choice {
                     Choice::Ttl(t) => t.as_str(),
@@ -268,6 +279,8 @@ impl Callback {
         let mut parts = data.split(':');
         match (parts.next()?, parts.next(), parts.next(), parts.next()) {
             ("off", Some(id), None, None) => parse_id(id).map(Callback::Off),
+            ("rotatekey", Some("yes"), None, None) => Some(Callback::RotateKey(true)),
+            ("rotatekey", Some("no"), None, None) => Some(Callback::RotateKey(false)),
             ("new", Some(what), note, None) if !what.is_empty() => {
                 let note_id = match note {
                     Some(n) => Some(n.parse().ok()?),
@@ -360,6 +373,9 @@ mod tests {
             ("/extend x 2h", Err(ParseError::Usage(USAGE_EXTEND))),
             ("/extend 3 2h more", Err(ParseError::Usage(USAGE_EXTEND))),
             ("/whoami", Ok(WhoAmI)),
+            ("/key", Ok(Key)),
+            ("/KEY@tempstream_bot", Ok(Key)),
+            ("/rotatekey", Ok(RotateKey)),
             (
                 "/greet 7 Hello Grandma!",
                 Ok(Greet {
@@ -389,6 +405,8 @@ mod tests {
     fn callback_round_trip() {
         let cases = [
             (Callback::Off(42), "off:42"),
+            (Callback::RotateKey(true), "rotatekey:yes"),
+            (Callback::RotateKey(false), "rotatekey:no"),
             (
                 Callback::New {
                     choice: Choice::Ttl("30m".into()),
@@ -413,8 +431,20 @@ mod tests {
     #[test]
     fn foreign_callback_data_is_refused() {
         for data in [
-            "", "off", "off:", "off:x", "off:-1", "off:1:2", "new", "new:", "new:soon", "new:1h:x",
+            "",
+            "off",
+            "off:",
+            "off:x",
+            "off:-1",
+            "off:1:2",
+            "new",
+            "new:",
+            "new:soon",
+            "new:1h:x",
             "x:1",
+            "rotatekey",
+            "rotatekey:maybe",
+            "rotatekey:yes:1",
         ] {
             assert_eq!(Callback::parse(data), None, "{data:?}");
         }

@@ -42,6 +42,11 @@ async fn message(bot: &Bot, app: &App, msg: &Message) {
         return;
     }
     let mut replies = match parsed {
+        Ok(Command::Key) => {
+            tracing::info!(chat = chat.0, command = "key", "command");
+            // Its own message, which deletes itself: never part of the usual replies.
+            return crate::streamkey::show(bot, app, chat).await;
+        }
         Ok(cmd) => {
             tracing::info!(chat = chat.0, command = command_name(&cmd), "command");
             run(app, chat, cmd).await
@@ -88,11 +93,13 @@ fn command_name(cmd: &Command) -> &'static str {
         Command::WhoAmI => "whoami",
         Command::Notify { .. } => "notify",
         Command::Greet { .. } => "greet",
+        Command::Key => "key",
+        Command::RotateKey => "rotatekey",
     }
 }
 
 /// The answer for a failed call.
-fn failure(app: &App, e: &CallError) -> Reply {
+pub(crate) fn failure(app: &App, e: &CallError) -> Reply {
     let text = match e {
         CallError::Unreachable(why) => {
             tracing::warn!(error = %why, "linkd is not reachable");
@@ -148,6 +155,9 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
                 .map(|t| t.text.as_str()),
         )],
         Command::WhoAmI => vec![messages::whoami(chat.0)],
+        Command::RotateKey => vec![crate::streamkey::confirm()],
+        // `message` sends the key itself, in a message that deletes itself.
+        Command::Key => Vec::new(),
         Command::Greet { id, text } => {
             let shown = text.clone();
             let link = app
@@ -246,6 +256,7 @@ async fn callback(bot: &Bot, app: &App, q: &CallbackQuery) {
         Callback::New { choice, note_id } => {
             create_pressed(bot, app, q, chat, choice, note_id).await
         }
+        Callback::RotateKey(yes) => crate::streamkey::pressed(bot, app, q, chat, yes).await,
     }
 }
 

@@ -89,7 +89,10 @@ async fn operator_commands() {
         .wait_for(0, WAIT, |c| c.method == "setMyCommands")
         .await
         .unwrap();
-    assert_eq!(menu.body["commands"].as_array().map(Vec::len), Some(11));
+    assert_eq!(
+        menu.body["commands"].as_array().map(Vec::len),
+        Some(botd::commands::MENU.len())
+    );
     assert!(ask(tg, OPERATOR, "/help").await.text().contains("/extend"));
 
     // /new with a TTL creates at once: URL in <code>, note, expiry, Disable button.

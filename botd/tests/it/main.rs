@@ -5,6 +5,7 @@ mod common;
 
 mod binary;
 mod bot;
+mod bot_key;
 mod bot_notify;
 mod parsing;
 mod upgrade;
