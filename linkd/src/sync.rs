@@ -1,14 +1,24 @@
-//! Locking a mutex that a panic elsewhere may have poisoned.
+//! Locking a mutex or a read-write lock that a panic elsewhere may have poisoned.
 //!
-//! Every mutex in linkd guards state that is valid between statements (a map, a counter, a
+//! Every lock in linkd guards state that is valid between statements (a map, a counter, a
 //! connection), so a panic in one request must not take every later request down with it:
-//! [`lock`] takes the guard whether or not the mutex is poisoned.
+//! [`lock`], [`read`] and [`write`] take the guard whether or not the lock is poisoned.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Locks `m`, poisoned or not.
 pub fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Read-locks `l`, poisoned or not.
+pub fn read<T: ?Sized>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Write-locks `l`, poisoned or not.
+pub fn write<T: ?Sized>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

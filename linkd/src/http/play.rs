@@ -6,7 +6,7 @@
 use super::conditional::{self, Reply};
 use super::path::{Kind, StreamFile};
 use super::session::{self, Session};
-use super::{empty, full, text, Body, Web};
+use super::{full, Body, Web};
 use crate::cache;
 use crate::origin::OriginError;
 use crate::{upstream, Shared};
@@ -81,7 +81,7 @@ fn first_fetch(shared: &Arc<Shared>, s: &Session) {
 
 /// The 403 of a request whose session does not play (`g`), with the cookie cleared.
 pub fn refuse(web: &Web, g: Gate) -> Response<Body> {
-    let mut r = plain(
+    let mut r = plain_body(
         StatusCode::FORBIDDEN,
         match g {
             Gate::Expired => "this link has expired",
@@ -156,7 +156,7 @@ pub async fn play(
     shared: &Arc<Shared>,
     session: Session,
     req: Request<Incoming>,
-) -> Response<Body> {
+) -> Response<Bytes> {
     shared.viewers.touch(session.id, session.link_id);
     let raw = &req.uri().path()["/play/".len()..];
     let Ok(file) = StreamFile::parse(raw, req.uri().query()) else {
@@ -164,19 +164,24 @@ pub async fn play(
     };
     first_fetch(shared, &session);
     let outcome = fetch(web, &file).await;
-    answer(outcome, &file, req.headers(), req.method() == Method::HEAD)
+    answer(outcome, req.headers(), req.method() == Method::HEAD)
 }
 
-/// The origin's answer for `file`: shared with every caller of the same upstream request.
+/// The origin's answer for `file`: shared with every caller of the same upstream request,
+/// with linkd's own headers for a whole answer already in place.
 async fn fetch(web: &Web, file: &StreamFile) -> cache::Outcome {
     web.cache
         .get(file.key(), &file.name, || {
             // Only a caller that starts the fetch pays for these copies.
             let (origin, name, query) = (web.origin.clone(), file.name.clone(), file.query.clone());
+            let kind = file.kind;
             async move {
                 upstream::fetch(&origin, &name, query.as_deref())
                     .await
-                    .map(Arc::new)
+                    .map(|mut c| {
+                        own_headers(&mut c.headers, kind);
+                        Arc::new(c)
+                    })
                     .map_err(|e| {
                         match e {
                             OriginError::Redirect => {
@@ -191,14 +196,28 @@ async fn fetch(web: &Web, file: &StreamFile) -> cache::Outcome {
         .await
 }
 
+/// linkd's headers on an answer of a `kind` file: its type, ranges, caching and policies.
+fn own_headers(h: &mut HeaderMap, kind: Kind) {
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(kind.content_type()),
+    );
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if kind == Kind::Playlist {
+            "private, no-cache"
+        } else {
+            "private, max-age=3600"
+        }),
+    );
+    policies(h);
+}
+
 /// This request's answer from the shared one: its status, conditional and range requests
-/// answered from memory, the allowed origin headers, and linkd's own type and policies.
-fn answer(
-    outcome: cache::Outcome,
-    file: &StreamFile,
-    req: &HeaderMap,
-    head: bool,
-) -> Response<Body> {
+/// answered from memory, with the shared answer's headers (the origin's allowed ones and
+/// linkd's own type and policies).
+fn answer(outcome: cache::Outcome, req: &HeaderMap, head: bool) -> Response<Bytes> {
     let c = match outcome {
         Ok(c) if c.status == StatusCode::OK => c,
         Ok(c) => return origin_refusal(c.status),
@@ -221,24 +240,10 @@ fn answer(
             (StatusCode::RANGE_NOT_SATISFIABLE, Bytes::new())
         }
     };
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(file.kind.content_type()),
-    );
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(if file.kind == Kind::Playlist {
-            "private, no-cache"
-        } else {
-            "private, max-age=3600"
-        }),
-    );
-    policies(&mut h);
     if head && status != StatusCode::NOT_MODIFIED {
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     }
-    let mut r = Response::new(if head { empty() } else { full(body) });
+    let mut r = Response::new(if head { Bytes::new() } else { body });
     *r.status_mut() = status;
     *r.headers_mut() = h;
     r
@@ -264,17 +269,27 @@ fn policies(h: &mut HeaderMap) {
 }
 
 /// A plain-text `/play` answer that no cache stores.
-fn plain(status: StatusCode, body: &'static str) -> Response<Body> {
-    let mut r = text(status, body);
+fn plain(status: StatusCode, body: &'static str) -> Response<Bytes> {
+    let mut r = Response::new(Bytes::from_static(body.as_bytes()));
+    *r.status_mut() = status;
     let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
     policies(h);
     r
 }
 
+/// [`plain`] with a body ready for the connection.
+fn plain_body(status: StatusCode, body: &'static str) -> Response<Body> {
+    plain(status, body).map(full)
+}
+
 /// A non-200 answer of the origin, in linkd's words. MediaMTX 1.18+ answers 401 for a stream
 /// that has gone: to a viewer that is "offline", like its 404, and never a password prompt.
-fn origin_refusal(status: StatusCode) -> Response<Body> {
+fn origin_refusal(status: StatusCode) -> Response<Bytes> {
     match status {
         StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND | StatusCode::GONE => {
             plain(StatusCode::NOT_FOUND, "the stream is offline")
@@ -287,7 +302,7 @@ fn origin_refusal(status: StatusCode) -> Response<Body> {
     }
 }
 
-fn bad_gateway() -> Response<Body> {
+fn bad_gateway() -> Response<Bytes> {
     plain(
         StatusCode::BAD_GATEWAY,
         "the stream's origin is not reachable",

@@ -8,12 +8,14 @@
 //! truncated or forged value fails verification, and a claimed expiry beyond
 //! [`MAX_SESSION_SECS`] from now is refused.
 
+use crate::sync::{read, write};
 use crate::token::Token;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::RwLock;
 
 /// Name of the cookie.
 pub const COOKIE: &str = "watch_session";
@@ -89,21 +91,28 @@ impl<'a> Claim<'a> {
     }
 }
 
-/// The master keys by id, and the one new sessions are signed with.
+/// Most links' keys kept at once; past it the cache starts afresh (a bound, never reached
+/// by a real link table).
+const MAX_LINK_KEYS: usize = 1 << 16;
+
+/// The master keys by id, the one new sessions are signed with, and each link's key derived
+/// from them once (the derivation costs more than checking a cookie).
 struct Keyring {
     current: u32,
-    keys: Vec<(u32, Hmac<Sha256>)>,
+    masters: Vec<(u32, Hmac<Sha256>)>,
+    /// (master key id, link id) -> the token the key was derived from, and the keyed MAC.
+    links: HashMap<(u32, i64), (Token, Hmac<Sha256>)>,
 }
 
 impl Keyring {
     fn master(&self, id: u32) -> Option<&Hmac<Sha256>> {
-        self.keys.iter().find(|(k, _)| *k == id).map(|(_, m)| m)
+        self.masters.iter().find(|(k, _)| *k == id).map(|(_, m)| m)
     }
 }
 
 /// Signs and verifies sessions with per-link keys derived from the master keys.
 pub struct Sessions {
-    ring: RwLock<Arc<Keyring>>,
+    ring: RwLock<Keyring>,
 }
 
 impl Sessions {
@@ -111,10 +120,11 @@ impl Sessions {
     /// signed with key `current`, which must be one of them.
     pub fn new(keys: &[(u32, Vec<u8>)], current: u32) -> Sessions {
         let s = Sessions {
-            ring: RwLock::new(Arc::new(Keyring {
+            ring: RwLock::new(Keyring {
                 current,
-                keys: Vec::new(),
-            })),
+                masters: Vec::new(),
+                links: HashMap::new(),
+            }),
         };
         s.install(keys, current);
         s
@@ -131,23 +141,42 @@ impl Sessions {
     pub fn install(&self, keys: &[(u32, Vec<u8>)], current: u32) {
         let ring = Keyring {
             current,
-            keys: keys
+            masters: keys
                 .iter()
                 .map(|(id, k)| {
                     let mac = Hmac::new_from_slice(k).expect("HMAC takes keys of any length");
                     (*id, mac)
                 })
                 .collect(),
+            links: HashMap::new(),
         };
         assert!(
             ring.master(current).is_some(),
             "the current key is one of the keys"
         );
-        *self.ring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
+        *write(&self.ring) = ring;
     }
 
-    fn ring(&self) -> Arc<Keyring> {
-        self.ring.read().unwrap_or_else(|p| p.into_inner()).clone()
+    /// Link `link_id`'s key (from its `token`) under master key `key_id`, keyed and ready to
+    /// take a cookie body; `None` if there is no such master key.
+    fn link_key(&self, key_id: u32, link_id: i64, token: &Token) -> Option<Hmac<Sha256>> {
+        let mac = {
+            let ring = read(&self.ring);
+            match ring.links.get(&(key_id, link_id)) {
+                Some((t, mac)) if t == token => return Some(mac.clone()),
+                _ => derive(ring.master(key_id)?, token),
+            }
+        };
+        let mut ring = write(&self.ring);
+        // A rotation in between may have dropped the master key: keep only what it holds.
+        if ring.master(key_id).is_some() {
+            if ring.links.len() >= MAX_LINK_KEYS {
+                ring.links.clear();
+            }
+            ring.links
+                .insert((key_id, link_id), (token.clone(), mac.clone()));
+        }
+        Some(mac)
     }
 
     /// A new session for the link `link_id` with `token`, ending at `expires_at`.
@@ -168,17 +197,19 @@ impl Sessions {
     }
 
     fn sign(&self, s: &Session, token: &Token) -> String {
-        let ring = self.ring();
-        let master = ring
-            .master(ring.current)
+        let current = read(&self.ring).current;
+        let mut mac = self
+            .link_key(current, s.link_id, token)
             .expect("the current key is in the ring");
         let mut payload = [0u8; PAYLOAD_LEN];
         payload[..8].copy_from_slice(&s.link_id.to_le_bytes());
         payload[8..16].copy_from_slice(&s.id.to_le_bytes());
         payload[16..24].copy_from_slice(&s.expires_at.to_le_bytes());
-        payload[24..].copy_from_slice(&ring.current.to_le_bytes());
+        payload[24..].copy_from_slice(&current.to_le_bytes());
         let body = B64.encode(payload);
-        let tag = link_mac(master, token, &body).finalize().into_bytes();
+        mac.update(PREFIX.as_bytes());
+        mac.update(body.as_bytes());
+        let tag = mac.finalize().into_bytes();
         format!("{PREFIX}{body}.{}", B64.encode(&tag[..MAC_LEN]))
     }
 
@@ -195,11 +226,10 @@ impl Sessions {
         if now >= claim.expires_at || claim.expires_at > now.saturating_add(MAX_SESSION_SECS) {
             return None;
         }
-        let ring = self.ring();
-        let master = ring.master(claim.key_id)?;
-        link_mac(master, token, claim.body)
-            .verify_truncated_left(&claim.tag)
-            .ok()?;
+        let mut mac = self.link_key(claim.key_id, claim.link_id, token)?;
+        mac.update(PREFIX.as_bytes());
+        mac.update(claim.body.as_bytes());
+        mac.verify_truncated_left(&claim.tag).ok()?;
         Some(Session {
             link_id: claim.link_id,
             id: claim.id,
@@ -220,16 +250,13 @@ impl Sessions {
     }
 }
 
-/// The MAC of a cookie body under the link's own key, HMAC(master, `session\0` + token).
-fn link_mac(master: &Hmac<Sha256>, token: &Token, body: &str) -> Hmac<Sha256> {
+/// A link's own key, HMAC(master, `session\0` + token), as a MAC ready for a cookie body.
+fn derive(master: &Hmac<Sha256>, token: &Token) -> Hmac<Sha256> {
     let mut k = master.clone();
     k.update(b"session\0");
     k.update(token.expose().as_bytes());
     let key = k.finalize().into_bytes();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length");
-    mac.update(PREFIX.as_bytes());
-    mac.update(body.as_bytes());
-    mac
+    Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length")
 }
 
 /// The value of cookie `name` in the `Cookie` headers, if present.
@@ -348,6 +375,23 @@ mod tests {
         let other_token = token("BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB");
         assert!(s.verify(&value, 0, &tok(), None).is_some());
         assert_eq!(s.verify(&value, 0, &other_token, None), None);
+    }
+
+    /// Each link's key is derived once and kept: a new token for the same link replaces it
+    /// (old cookies stop), and a signer that never saw the link verifies the same cookies.
+    #[test]
+    fn kept_link_keys_follow_the_token() {
+        let s = signer();
+        let other = token("BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB");
+        let (_, a) = s.issue(42, &tok(), 1000);
+        let (_, b) = s.issue(42, &other, 1000);
+        assert!(s.verify(&b, 0, &other, None).is_some());
+        assert_eq!(s.verify(&a, 0, &other, None), None);
+        assert!(s.verify(&a, 0, &tok(), None).is_some());
+        assert_eq!(s.verify(&b, 0, &tok(), None), None);
+        let fresh = signer();
+        assert!(fresh.verify(&a, 0, &tok(), None).is_some());
+        assert!(fresh.verify(&b, 0, &other, None).is_some());
     }
 
     /// A cookie may not claim more than the longest session from now, and never outlives
