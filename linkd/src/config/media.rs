@@ -97,7 +97,7 @@ mod tests {
             w.contains("MEDIA_AUTH_ADDR") && !w.contains("static-secret"),
             "{w}"
         );
-        pairs.push(("MEDIA_AUTH_ADDR", "127.0.0.1:9996"));
+        pairs.push(("MEDIA_AUTH_ADDR", "127.0.0.1:9180"));
         let err = Config::from_figment(figment(&pairs)).unwrap_err();
         assert!(
             err.lines()
