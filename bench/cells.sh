@@ -6,7 +6,8 @@
 #            [-w QUIET_MAX_SECS] [-H HEADER] [-K CMD] NAME=PORT:PID[,PID...] ...
 #
 # -K CMD: a shell command printing the header, run before every wrk run instead of a fixed
-# -H (playback sessions are short and renewed, as the watch page renews its own).
+# -H (playback sessions are short and renewed, as the watch page renews its own); it gets
+# the target's NAME as $1.
 # The first target is the baseline. PIDs are the processes whose CPU is charged to the
 # target (a server and, for a proxy, its upstream). Per run: req/s, p50/p99 (wrk-report.lua),
 # server CPU % (utime+stime of the PIDs over the run), wrk CPU %, and "other" CPU %: what
@@ -33,16 +34,16 @@ done
 ntar=${#names[@]}
 # set_hdr: the header of the next wrk run, renewed by -K when given
 set_hdr() {
-  [[ -n $renew ]] && { hdr=$(bash -c "$renew") || die "-K command failed"; }
+  [[ -n $renew ]] && { hdr=$(bash -c "$renew" _ "${1:-}") || die "-K command failed"; }
   hdr_args=(); [[ -n $hdr ]] && hdr_args=(-H "$hdr")
   return 0
 }
-set_hdr
 [[ -s $out ]] || printf 'round\tpath\tconns\ttarget\trps\tp50_us\tp99_us\tsock_err\tnon2xx\tsrv_cpu\twrk_cpu\tother_cpu\tquiet_cores\n' > "$out"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tempstream-cells.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 # warm-up: connections, caches, page cache
 for ((i = 0; i < ntar; i++)); do
+  set_hdr "${names[i]}"
   for p in $paths; do
     taskset -c "$wcpus" timeout 10 wrk -t1 -c10 -d1s "${hdr_args[@]}" "http://127.0.0.1:${ports[i]}$p" > /dev/null 2>&1 || true
   done
@@ -57,7 +58,7 @@ for ((r = 1; r <= rounds; r++)); do
         i=$(((k + r + cell) % ntar))   # rotate who goes first
         IFS=, read -r -a pids <<<"${pidlists[i]}"
         qc=0; ((quiet > 0)) && qc=$(quiet_wait "$quiet")
-        set_hdr
+        set_hdr "${names[i]}"
         s0=$(cpu_ticks "${pids[@]}"); b0=$(busy_ticks); t0=$(date +%s%N)
         { time taskset -c "$wcpus" timeout $((dur + 15)) wrk -t1 -c"$c" -d"${dur}s" --timeout 5s \
             -s "$here/wrk-report.lua" "${hdr_args[@]}" "http://127.0.0.1:${ports[i]}$path" \

@@ -16,7 +16,10 @@
 #         (< 0.25 cores busy; default 5, 0 = never wait)
 #     -n  viewer counts of the LL-HLS part (default "500 1000 2000"; quick "200 1000")
 #     -s  only this part: "cells" or "ll"
-# Env: BASE_PORT (default 18400; uses the next 8 ports), SERVER_CPU (0), GEN_CPU (1).
+# Env: BASE_PORT (default 18400; uses the next 10 ports), SERVER_CPU (0), GEN_CPU (1).
+#   AB_BIN=DIR: also run the cells against the linkd and linkctl in DIR (e.g. the release
+#   build of an earlier commit, in a worktree of its own) as target "linkd0", in the same
+#   rounds, and print the table linkd0 -> linkd: an A/B of two builds in one run.
 # Results (TSV, tables, logs) go to target/bench/run-DATE/; temp state to a temp dir.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,7 +44,11 @@ for n in $counts; do ((n >= 1 && n <= 5000)) || die "-n: viewer counts 1..5000";
 SCPU=${SERVER_CPU:-0}; GCPU=${GEN_CPU:-1}
 P=${BASE_PORT:-18400}
 NGX=$((P + 1)); UP=$((P + 2)); LINKD=$((P + 3)); MET=$((P + 4)); ORIG=$((P + 5)); LLD=$((P + 6)); LLMET=$((P + 7))
-for port in $NGX $UP $LINKD $MET $ORIG $LLD $LLMET; do port_free "$port" || die "port $port is in use (set BASE_PORT)"; done
+AB=$((P + 8)); ABMET=$((P + 9)); AB_BIN=${AB_BIN:-}
+if [[ -n $AB_BIN ]]; then
+  [[ -x $AB_BIN/linkd && -x $AB_BIN/linkctl ]] || die "AB_BIN: no linkd and linkctl in $AB_BIN"
+fi
+for port in $NGX $UP $LINKD $MET $ORIG $LLD $LLMET $AB $ABMET; do port_free "$port" || die "port $port is in use (set BASE_PORT)"; done
 
 # --- tools, build ---------------------------------------------------------------------------
 missing=()
@@ -115,15 +122,15 @@ CONF
   ret="$master,$worker"
 }
 
-# start_linkd NAME PORT METRICS_PORT ORIGIN_URL: linkd on SERVER_CPU with a temp database
-# and socket; sets ret=PID.
+# start_linkd NAME PORT METRICS_PORT ORIGIN_URL [BIN_DIR]: linkd on SERVER_CPU with a temp
+# database and socket; sets ret=PID.
 start_linkd() {
-  local name=$1 port=$2 met=$3 origin=$4 dir=$state/$1 pid i
+  local name=$1 port=$2 met=$3 origin=$4 lbin=${5:-$bin} dir=$state/$1 pid i
   mkdir -p "$dir"
   HTTP_ADDR=127.0.0.1:$port BASE_URL=http://127.0.0.1:$port DB_PATH=$dir/db.sqlite \
     RPC_SOCKET=$dir/linkd.sock MEDIAMTX_HLS_BASE_URL=$origin COOKIE_SECURE=false \
     LOG_LEVEL=warn METRICS_ADDR=127.0.0.1:$met \
-    taskset -c "$SCPU" "$bin/linkd" > "$dir/linkd.log" 2>&1 &
+    taskset -c "$SCPU" "$lbin/linkd" > "$dir/linkd.log" 2>&1 &
   pid=$!; started+=("$pid")
   for ((i = 0; i < 200; i++)); do
     curl -fs "http://127.0.0.1:$port/healthz" > /dev/null 2>&1 && { ret=$pid; return 0; }
@@ -133,12 +140,34 @@ start_linkd() {
   cat "$dir/linkd.log" >&2; die "linkd ($name) did not start"
 }
 
-# new_link NAME: makes a link with linkctl; prints the watch path /live/stream/TOKEN.
+# new_link NAME [BIN_DIR]: makes a link with linkctl; prints the watch path /live/stream/TOKEN.
 new_link() {
   local url
-  url=$("$bin/linkctl" --socket "$state/$1/linkd.sock" --json new 1h \
+  url=$("${2:-$bin}/linkctl" --socket "$state/$1/linkd.sock" --json new 1h \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["url"])') || die "linkctl new failed"
   echo "/live/stream/${url##*/}"
+}
+
+# open_gate NAME PORT [BIN_DIR]: a link on linkd NAME, its watch page opened into the cookie
+# jar ($state/jar, or $state/jar.ab for linkd0), and the gate checked: the payloads' bytes
+# with the cookie, 403 without or with a forged one.
+open_gate() {
+  local name=$1 port=$2 jar=$state/jar watch code cookie f c1 c2
+  [[ $name == linkd0 ]] && jar=$state/jar.ab
+  watch=$(new_link "$name" "${3:-}")
+  code=$(curl -s -c "$jar" -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$watch")
+  [[ $code == 200 ]] || die "$name: opening the watch link answered $code"
+  cookie=$(awk '$6 == "watch_session" { print $7 }' "$jar")
+  [[ -n $cookie ]] || die "$name: the watch page set no watch_session cookie"
+  for f in index.m3u8 part.mp4 seg.mp4; do
+    curl -fs -H "Cookie: watch_session=$cookie" "http://127.0.0.1:$port/play/$f" -o "$state/got" \
+      || die "$name /play/$f failed"
+    cmp -s "$state/got" "$state/www/$f" || die "$name /play/$f: not the upstream's bytes"
+  done
+  c1=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/play/part.mp4")
+  c2=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: watch_session=${cookie%?}x" "http://127.0.0.1:$port/play/part.mp4")
+  [[ $c1 == 403 && $c2 == 403 ]] || die "$name: the gate let a request through without a valid cookie ($c1, $c2)"
+  say "$name: gate checked: 200 with the cookie (the upstream's bytes), 403 without ($c1) and forged ($c2)"
 }
 
 # --- part 1: the cached hot path against nginx static ---------------------------------------
@@ -149,30 +178,31 @@ if [[ -z $only || $only == cells ]]; then
   start_nginx static "$NGX" /play/; ngx_pids=$ret
   start_nginx upstream "$UP" /live/stream/; up_pids=$ret
   start_linkd linkd "$LINKD" "$MET" "http://127.0.0.1:$UP/live/stream"; linkd_pid=$ret
-  watch=$(new_link linkd)
-  code=$(curl -s -c "$state/jar" -o /dev/null -w '%{http_code}' "http://127.0.0.1:$LINKD$watch")
-  [[ $code == 200 ]] || die "opening the watch link answered $code"
-  cookie=$(awk '$6 == "watch_session" { print $7 }' "$state/jar")
-  [[ -n $cookie ]] || die "the watch page set no watch_session cookie"
-  hdr="Cookie: watch_session=$cookie"
-  # the gate works: same bytes with the cookie, 403 without or with a forged one
-  for f in index.m3u8 part.mp4 seg.mp4; do
-    curl -fs -H "$hdr" "http://127.0.0.1:$LINKD/play/$f" -o "$state/got" || die "linkd /play/$f failed"
-    cmp -s "$state/got" "$state/www/$f" || die "linkd /play/$f: not the upstream's bytes"
-    curl -fs "http://127.0.0.1:$NGX/play/$f" -o "$state/got" && cmp -s "$state/got" "$state/www/$f" \
-      || die "nginx /play/$f failed"
-  done
-  c1=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$LINKD/play/part.mp4")
-  c2=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: watch_session=${cookie%?}x" "http://127.0.0.1:$LINKD/play/part.mp4")
-  [[ $c1 == 403 && $c2 == 403 ]] || die "the gate let a request through without a valid cookie ($c1, $c2)"
-  say "gate checked: 200 with the cookie (same bytes as nginx), 403 without ($c1) and forged ($c2)"
-  say "wrk grid: 9 cells x 2 targets x $rounds round(s) x ${dur}s"
+  open_gate linkd "$LINKD"
+  targets=("nginx=$NGX:$ngx_pids" "linkd=$LINKD:$linkd_pid,$up_pids")
+  if [[ -n $AB_BIN ]]; then
+    start_linkd linkd0 "$AB" "$ABMET" "http://127.0.0.1:$UP/live/stream" "$AB_BIN"; ab_pid=$ret
+    open_gate linkd0 "$AB" "$AB_BIN"
+    targets+=("linkd0=$AB:$ab_pid,$up_pids")
+  fi
+  say "wrk grid: 9 cells x ${#targets[@]} targets x $rounds round(s) x ${dur}s"
   # the watch page renews its short session by polling /play/_session; so does each wrk run
-  renew="curl -fs -b '$state/jar' -c '$state/jar' -o /dev/null 'http://127.0.0.1:$LINKD/play/_session'"
-  renew+=" && awk '\$6 == \"watch_session\" { print \"Cookie: watch_session=\" \$7 }' '$state/jar'"
+  cat > "$state/renew.sh" <<RENEW
+jar=$state/jar; port=$LINKD
+[[ \$1 == linkd0 ]] && { jar=$state/jar.ab; port=$AB; }
+# (a build without /play/_session keeps the cookie it has)
+curl -fs -b "\$jar" -c "\$jar" -o /dev/null "http://127.0.0.1:\$port/play/_session"
+awk '\$6 == "watch_session" { print "Cookie: watch_session=" \$7 }' "\$jar"
+RENEW
+  renew="bash '$state/renew.sh' \"\$1\""
   bash "$here/cells.sh" -o "$res/cells.tsv" -d "$dur" -r "$rounds" -w "$quiet" -C "$GCPU" -K "$renew" \
-    "nginx=$NGX:$ngx_pids" "linkd=$LINKD:$linkd_pid,$up_pids"
+    "${targets[@]}"
   python3 "$here/cells-table.py" "$res/cells.tsv" nginx linkd | tee "$res/cells.txt"
+  if [[ -n $AB_BIN ]]; then
+    say "A/B: linkd0 ($AB_BIN) is the baseline, linkd (this tree) the candidate"
+    python3 "$here/cells-table.py" "$res/cells.tsv" linkd0 linkd | tee "$res/cells-ab.txt"
+    stop_pid "$ab_pid"
+  fi
   curl -fs "http://127.0.0.1:$MET/metrics" > "$res/linkd-cells.metrics" 2>/dev/null || true
   for pid in "$linkd_pid" "${up_pids%,*}" "${ngx_pids%,*}"; do stop_pid "$pid"; done
 fi

@@ -227,7 +227,7 @@ mod tests {
     #[tokio::test]
     async fn a_caller_who_finds_an_entry_abandoned_meanwhile_tries_again() {
         let cache = Cache::new(1 << 20);
-        let gone = cache.get("p.mp4".into(), "p.mp4", || async {
+        let gone = cache.get("p.mp4", "p.mp4", || async {
             std::future::pending::<Outcome>().await
         });
         assert!(tokio::time::timeout(Duration::from_millis(20), gone)
@@ -249,7 +249,7 @@ mod tests {
             let cache = Arc::new(Cache::new(1 << 20));
             let t0 = Instant::now();
             cache
-                .get_at(t0, path.into(), path, || async { ok(b"one") })
+                .get_at(t0, path, path, || async { ok(b"one") })
                 .await
                 .unwrap();
             let ttl = if super::super::is_playlist(path) {
@@ -261,7 +261,7 @@ mod tests {
             let (refresher, release) = refreshing(&cache, later, path).await;
             // While the refresh runs, others get the old answer at once, without a fetch.
             for _ in 0..3 {
-                let c = cache.get_at(later, path.into(), path, never).await.unwrap();
+                let c = cache.get_at(later, path, path, never).await.unwrap();
                 assert_eq!(c.body, Bytes::from_static(b"one"), "{path}");
             }
             assert_eq!(cache.stats.stale.load(Ordering::SeqCst), 3);
@@ -273,7 +273,7 @@ mod tests {
                 "the refresher waits for it"
             );
             // The refreshed answer is fresh (as seen now).
-            let c = cache.get(path.into(), path, never).await.unwrap();
+            let c = cache.get(path, path, never).await.unwrap();
             assert_eq!(c.body, Bytes::from_static(b"two"), "{path}");
             assert_eq!(cache.stats.upstream_fetches.load(Ordering::SeqCst), 2);
             assert_eq!(cache.bytes(), 3, "the old answer is not counted twice");
@@ -294,11 +294,11 @@ mod tests {
             let path = key.split('?').next().unwrap();
             let cache = Arc::new(Cache::new(1 << 20));
             let t0 = Instant::now();
-            let _ = cache.get_at(t0, key.into(), path, || async { first }).await;
+            let _ = cache.get_at(t0, key, path, || async { first }).await;
             let when = Instant::now() + too_old + Duration::from_millis(10);
             let (refresher, release) = refreshing(&cache, when, key).await;
             // Another caller waits for the refresh instead of getting the old answer.
-            let mut waiter = std::pin::pin!(cache.get_at(when, key.into(), path, never));
+            let mut waiter = std::pin::pin!(cache.get_at(when, key, path, never));
             assert!(
                 futures::poll!(&mut waiter).is_pending(),
                 "{key}: answered without waiting"
@@ -322,11 +322,11 @@ mod tests {
         let cache = Arc::new(Cache::new(1 << 20));
         let t0 = Instant::now();
         cache
-            .get_at(t0, "live.m3u8".into(), "live.m3u8", || async { ok(b"one") })
+            .get_at(t0, "live.m3u8", "live.m3u8", || async { ok(b"one") })
             .await
             .unwrap();
         let expired = t0 + PLAYLIST_TTL + Duration::from_millis(10);
-        let gone = cache.get_at(expired, "live.m3u8".into(), "live.m3u8", || async {
+        let gone = cache.get_at(expired, "live.m3u8", "live.m3u8", || async {
             std::future::pending::<Outcome>().await
         });
         assert!(tokio::time::timeout(Duration::from_millis(20), gone)
@@ -334,12 +334,11 @@ mod tests {
             .is_err());
         // The next caller refreshes anew; meanwhile the others still get the old answer.
         let (release, rx) = tokio::sync::oneshot::channel();
-        let mut next = Box::pin(cache.get_at(expired, "live.m3u8".into(), "live.m3u8", || {
-            held(b"two", rx)
-        }));
+        let mut next =
+            Box::pin(cache.get_at(expired, "live.m3u8", "live.m3u8", || held(b"two", rx)));
         assert!(futures::poll!(&mut next).is_pending());
         let c = cache
-            .get_at(expired, "live.m3u8".into(), "live.m3u8", never)
+            .get_at(expired, "live.m3u8", "live.m3u8", never)
             .await
             .unwrap();
         assert_eq!(c.body, Bytes::from_static(b"one"), "within the grace");
@@ -348,7 +347,7 @@ mod tests {
         assert_eq!(cache.stats.upstream_fetches.load(Ordering::SeqCst), 3);
         // Abandoned entries do not linger.
         let sweep = Instant::now() + PLAYLIST_TTL + Duration::from_millis(10);
-        let gone = cache.get("gone.m3u8".into(), "gone.m3u8", || async {
+        let gone = cache.get("gone.m3u8", "gone.m3u8", || async {
             std::future::pending::<Outcome>().await
         });
         assert!(tokio::time::timeout(Duration::from_millis(20), gone)

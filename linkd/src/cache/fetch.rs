@@ -75,7 +75,7 @@ mod tests {
             let (cache, fetches) = (cache.clone(), fetches.clone());
             tasks.push(tokio::spawn(async move {
                 cache
-                    .get("p.mp4".into(), "p.mp4", || async move {
+                    .get("p.mp4", "p.mp4", || async move {
                         fetches.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         ok(b"part")
@@ -103,7 +103,7 @@ mod tests {
         let cache = Cache::new(1 << 20);
         let cancelled = Arc::new(AtomicBool::new(false));
         let flag = DropFlag(cancelled.clone());
-        let first = cache.get("p.mp4".into(), "p.mp4", || async move {
+        let first = cache.get("p.mp4", "p.mp4", || async move {
             let _flag = flag;
             std::future::pending::<Outcome>().await
         });
@@ -121,9 +121,9 @@ mod tests {
     async fn a_caller_who_leaves_does_not_cancel_the_fetch_others_wait_for() {
         let cache = Arc::new(Cache::new(1 << 20));
         let (release, rx) = tokio::sync::oneshot::channel();
-        let mut first = Box::pin(cache.get("p.mp4".into(), "p.mp4", || held(b"part", rx)));
+        let mut first = Box::pin(cache.get("p.mp4", "p.mp4", || held(b"part", rx)));
         assert!(futures::poll!(&mut first).is_pending());
-        let mut second = Box::pin(cache.get("p.mp4".into(), "p.mp4", never));
+        let mut second = Box::pin(cache.get("p.mp4", "p.mp4", never));
         assert!(futures::poll!(&mut second).is_pending());
         drop(first);
         release.send(()).expect("the fetch is still running");
@@ -138,16 +138,14 @@ mod tests {
     async fn a_fetch_that_panics_gives_its_waiters_an_error() {
         let cache = Cache::new(1 << 20);
         let r = cache
-            .get("p.mp4".into(), "p.mp4", || async {
+            .get("p.mp4", "p.mp4", || async {
                 panic!("fetch bug");
                 #[allow(unreachable_code)]
                 ok(b"")
             })
             .await;
         assert!(r.is_err());
-        let again = cache
-            .get("p.mp4".into(), "p.mp4", || async { ok(b"fine") })
-            .await;
+        let again = cache.get("p.mp4", "p.mp4", || async { ok(b"fine") }).await;
         assert_eq!(again.unwrap().body, Bytes::from_static(b"fine"));
     }
 }

@@ -172,7 +172,7 @@ impl Cache {
 
     /// The answer for `key`: from memory, from a fetch in flight, or from `fetch` (run by at
     /// most one caller at a time).
-    pub async fn get<F, Fut>(&self, key: String, path: &str, fetch: F) -> Outcome
+    pub async fn get<F, Fut>(&self, key: &str, path: &str, fetch: F) -> Outcome
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Outcome> + Send + 'static,
@@ -181,14 +181,14 @@ impl Cache {
     }
 
     /// [`Cache::get`] as seen at `now`.
-    async fn get_at<F, Fut>(&self, now: Instant, key: String, path: &str, fetch: F) -> Outcome
+    async fn get_at<F, Fut>(&self, now: Instant, key: &str, path: &str, fetch: F) -> Outcome
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
         let waiting = {
             let mut table = lock(&self.table);
-            let found = match table.entries.get(&key) {
+            let found = match table.entries.get(key) {
                 Some(e) => e.lookup(now),
                 None => Found::Replace(None),
             };
@@ -211,8 +211,8 @@ impl Cache {
                 Found::Replace(stale) => {
                     // This caller refreshes; the others get the expired answer meanwhile.
                     self.stats.upstream_fetches.fetch_add(1, Ordering::Relaxed);
-                    let (entry, waiting) = fetch::start(&self.table, path, &key, stale, fetch());
-                    table.replace(key, entry);
+                    let (entry, waiting) = fetch::start(&self.table, path, key, stale, fetch());
+                    table.replace(key.to_owned(), entry);
                     waiting
                 }
             }
@@ -288,11 +288,7 @@ mod tests {
         let (release, rx) = tokio::sync::oneshot::channel();
         let refresher = tokio::spawn({
             let cache = cache.clone();
-            async move {
-                cache
-                    .get_at(at, key.into(), path, || held(b"two", rx))
-                    .await
-            }
+            async move { cache.get_at(at, key, path, || held(b"two", rx)).await }
         });
         until("the refresh starts", || {
             cache.stats.upstream_fetches.load(Ordering::SeqCst) >= 2
@@ -305,7 +301,7 @@ mod tests {
     /// answers it.
     pub(super) async fn fetched_anew(cache: &Cache, body: &'static [u8]) {
         let c = cache
-            .get("p.mp4".into(), "p.mp4", || async move { ok(body) })
+            .get("p.mp4", "p.mp4", || async move { ok(body) })
             .await;
         assert_eq!(c.unwrap().body, Bytes::from_static(body));
         assert_eq!(cache.stats.upstream_fetches.load(Ordering::SeqCst), 2);
@@ -319,7 +315,7 @@ mod tests {
     async fn the_sweep_drops_expired_answers() {
         let cache = Cache::new(1 << 20);
         cache
-            .get("s.mp4".into(), "s.mp4", || async { ok(b"12345") })
+            .get("s.mp4", "s.mp4", || async { ok(b"12345") })
             .await
             .unwrap();
         assert_eq!(cache.bytes(), 5);
@@ -334,26 +330,23 @@ mod tests {
     async fn playlists_expire_after_one_part_and_the_budget_holds() {
         let cache = Cache::new(10);
         let a = cache
-            .get("x.m3u8".into(), "x.m3u8", || async { ok(b"one") })
+            .get("x.m3u8", "x.m3u8", || async { ok(b"one") })
             .await
             .unwrap();
         let b = cache
-            .get("x.m3u8".into(), "x.m3u8", || async { ok(b"two") })
+            .get("x.m3u8", "x.m3u8", || async { ok(b"two") })
             .await
             .unwrap();
         assert_eq!(a.body, b.body, "shared while fresh");
         tokio::time::sleep(PLAYLIST_TTL + Duration::from_millis(20)).await;
         let c = cache
-            .get("x.m3u8".into(), "x.m3u8", || async { ok(b"three") })
+            .get("x.m3u8", "x.m3u8", || async { ok(b"three") })
             .await
             .unwrap();
         assert_eq!(c.body, Bytes::from_static(b"three"));
         for i in 0..10 {
             let k = format!("s{i}.mp4");
-            cache
-                .get(k.clone(), &k, || async { ok(b"12345") })
-                .await
-                .unwrap();
+            cache.get(&k, &k, || async { ok(b"12345") }).await.unwrap();
             assert!(cache.bytes() <= 10, "over budget: {}", cache.bytes());
         }
     }
@@ -389,7 +382,7 @@ mod tests {
                     let k = format!("s{}.mp4", (i + t) % 7);
                     let later = Instant::now() + MEDIA_TTL * ((i % 3) as u32);
                     let _ = cache
-                        .get_at(later, k.clone(), &k, || async {
+                        .get_at(later, &k, &k, || async {
                             tokio::task::yield_now().await;
                             ok(b"123456789")
                         })

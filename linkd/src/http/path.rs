@@ -13,6 +13,8 @@ pub const MAX_PATH: usize = 200;
 /// Longest accepted query string.
 pub const MAX_QUERY: usize = 512;
 
+use std::borrow::Cow;
+
 /// Why a path was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
@@ -97,10 +99,10 @@ impl StreamFile {
     }
 
     /// The cache key: exactly what is asked of the origin (linkd adds its own session).
-    pub fn key(&self) -> String {
+    pub fn key(&self) -> Cow<'_, str> {
         match &self.query {
-            Some(q) => format!("{}?{q}", self.name),
-            None => self.name.clone(),
+            Some(q) => Cow::Owned(format!("{}?{q}", self.name)),
+            None => Cow::Borrowed(&self.name),
         }
     }
 }

@@ -171,7 +171,7 @@ pub async fn play(
 /// with linkd's own headers for a whole answer already in place.
 async fn fetch(web: &Web, file: &StreamFile) -> cache::Outcome {
     web.cache
-        .get(file.key(), &file.name, || {
+        .get(&file.key(), &file.name, || {
             // Only a caller that starts the fetch pays for these copies.
             let (origin, name, query) = (web.origin.clone(), file.name.clone(), file.query.clone());
             let kind = file.kind;
