@@ -204,6 +204,10 @@ pub struct Event {
     pub at: i64,
     /// What happened.
     pub kind: EventKind,
+    /// A stream change the media server itself reported (its go-live hooks), not a guess of
+    /// the probe: worth telling at once. Absent (false) in answers of earlier versions.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_media_server: bool,
 }
 
 /// The kinds of [`Event`].

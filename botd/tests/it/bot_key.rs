@@ -1,7 +1,9 @@
-//! `/key` and `/rotatekey` against the fake Bot API and the real linkd: the RTMP URL with
-//! the key in a message that deletes itself, a rotation only after the button says so.
+//! The publishing side in the bot, against the fake Bot API and the real linkd: `/key` (the
+//! RTMP URL with the key in a message that deletes itself), `/rotatekey` (only after the
+//! button says so), and the media server's go-live told within a second.
 
 use crate::bot::{ctx, world};
+use crate::common::fake_telegram;
 use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,4 +66,62 @@ async fn key_shows_the_rtmp_url_then_deletes_itself_and_rotatekey_asks_first() {
         "a stream key was logged"
     );
     w.finish().await;
+}
+
+/// POSTs to linkd's media listener what MediaMTX's `runOnReady`/`runOnNotReady` send.
+async fn hook(addr: std::net::SocketAddr, route: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("POST /mediamtx/{route} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nready");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// What the media server reports reaches the chat within a second, though the probe's
+/// guesses wait `NOTIFY_DEBOUNCE` (15 s here) and the probe sees no playlist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_media_servers_go_live_is_told_within_a_second() {
+    capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start().await;
+    let mut cfg = linkd::Config::local(dir.path());
+    cfg.mediamtx_hls_base_url = origin.base_url();
+    cfg.probe_interval = std::time::Duration::from_millis(200);
+    cfg.media_auth_addr = Some("127.0.0.1:0".parse().unwrap());
+    cfg.mediamtx_read_user = Some("linkd".into());
+    cfg.mediamtx_read_password = Some(linkd::testing::Secret::new("r"));
+    let mut linkd = linkd::testing::Running::start(cfg).await;
+    let media = linkd.media_addr.unwrap();
+    let tg = fake_telegram::FakeTelegram::start(TOKEN).await;
+    let bot = Bot::start(
+        &tg,
+        config(&tg, &linkd.socket, "notify_debounce = \"15s\"\n"),
+    )
+    .await;
+    let told = |since: usize, word: &'static str| {
+        let tg = &tg;
+        async move {
+            tg.wait_for(since, std::time::Duration::from_secs(1), |c| {
+                c.method == "sendMessage" && c.chat() == Some(OPERATOR) && c.text().contains(word)
+            })
+            .await
+        }
+    };
+    let since = tg.mark();
+    hook(media, "ready").await;
+    let live = told(since, "live").await.expect("live told within 1 s");
+    assert!(
+        live.text().contains("The stream is live"),
+        "{}",
+        live.text()
+    );
+    let since = tg.mark();
+    hook(media, "not-ready").await;
+    told(since, "offline")
+        .await
+        .expect("offline told within 1 s");
+    bot.stop().await;
+    linkd.stop().await.unwrap();
 }

@@ -80,6 +80,6 @@ fn ended(current: &mut Option<auth::Publisher>, client: &str) -> bool {
 pub async fn hook(shared: &Shared, live: bool) {
     if shared.stream.hooked(live, shared.links.now()) {
         tracing::info!(live, source = "media server", "stream state");
-        shared.events.stream_changed(live).await;
+        shared.events.stream_changed(live, true).await;
     }
 }
