@@ -103,7 +103,8 @@ pub struct Config {
     /// The RTMP server OBS publishes to, e.g. `rtmp://stream.example.org:1935/live`
     /// (`RTMP_PUBLIC_URL`, else BASE_URL's host on port 1935 and the stream path's app).
     pub rtmp_public_url: String,
-    /// nginx-rtmp's control URL, to stop a publisher whose key was rotated (`MEDIA_CONTROL_URL`).
+    /// The media server's control API (MediaMTX's API or nginx-rtmp's `rtmp_control`), to
+    /// stop a publisher whose key was rotated (`MEDIA_CONTROL_URL`).
     pub media_control_url: Option<String>,
     /// An earlier setup's static publish user (`MEDIAMTX_PUBLISH_USER`).
     pub mediamtx_publish_user: Option<String>,

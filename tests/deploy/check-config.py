@@ -3,7 +3,8 @@
 Caddyfile and env.example, for what must hold before anything is started.
 
 - Nothing but Caddy (80, 443) and RTMP (1935) is published; MediaMTX's HLS, API, metrics,
-  pprof and playback ports never are, and its API, metrics, pprof and playback are off.
+  pprof and playback ports never are; its metrics, pprof and playback are off, its API is
+  on for linkd alone (every call is authenticated by linkd).
 - MediaMTX admits nobody on its own: it asks linkd (`authMethod: http`) for every request,
   excluding none, at linkd's MEDIA_AUTH_ADDR on the private network; its go-live hooks tell
   linkd too; it holds no credential (the stream key and the reader's password live in linkd).
@@ -259,8 +260,12 @@ for hook, route in (("runOnReady", "ready"), ("runOnNotReady", "not-ready")):
           f"{hook} tells linkd at once ({cmd!r})")
 check("-ffmpeg" in str(services.get("mediamtx", {}).get("image", "")),
       "the MediaMTX image has wget for the hooks (the -ffmpeg variant)")
-for key in ("api", "metrics", "pprof", "playback"):
+for key in ("metrics", "pprof", "playback"):
     check(mtx.get(key) is False, f"mediamtx {key} is off")
+check(mtx.get("api") is True and port_of(mtx.get("apiAddress")) == 9997,
+      "mediamtx's control API is on for linkd (every call asks linkd: authHTTPExclude is empty)")
+check(linkd_env.get("MEDIA_CONTROL_URL") == "http://mediamtx:9997",
+      "linkd kicks a publisher with a rotated key through MediaMTX's API (MEDIA_CONTROL_URL)")
 for key in ("rtsp", "webrtc", "srt", "moq"):
     check(mtx.get(key) is False, f"mediamtx {key} is off")
 check(mtx.get("rtmp") is True and mtx.get("hls") is True, "mediamtx takes RTMP and serves HLS")

@@ -139,6 +139,8 @@ expectations=(
     "mediamtx.service~^Environment=\"MTX_PATHDEFAULTS_RUNONREADY=wget .*http://127.0.0.1:9180/mediamtx/ready\"$~MediaMTX tells linkd when the stream is live"
     "mediamtx.service~^Environment=\"MTX_PATHDEFAULTS_RUNONNOTREADY=wget .*http://127.0.0.1:9180/mediamtx/not-ready\"$~MediaMTX tells linkd when the stream is offline"
     "mediamtx.service~!MTX_AUTHINTERNALUSERS~MediaMTX holds no static credential"
+    "mediamtx.service~^Environment=MTX_APIADDRESS=127.0.0.1:9997$~MediaMTX's control API listens on loopback only"
+    "linkd.service~^Environment=MEDIA_CONTROL_URL=http://127.0.0.1:9997$~linkd kicks a publisher with a rotated key through MediaMTX's API"
     "botd.service~^ExecStart=/usr/local/bin/botd$~botd is /usr/local/bin/botd"
 )
 for entry in "${expectations[@]}"; do

@@ -241,7 +241,7 @@ pub const MEDIA_CONTROL_URL: Var<Option<String>> = Var::new(
         v => parse_http_url(v, "http://127.0.0.1:8081/control").map(Some),
     },
     |u| u.clone().unwrap_or_default(),
-    "nginx-rtmp's control URL, to stop a publisher whose key was rotated",
+    "the media server's control API, to stop a publisher whose key was rotated",
 );
 pub const MEDIAMTX_PUBLISH_USER: Var<Option<String>> = Var::new(
     "MEDIAMTX_PUBLISH_USER",

@@ -105,6 +105,7 @@ fn authority(
         keys: &shared.media.keys,
         stream_path: &path,
         reader,
+        control: shared.media.control(),
     })
 }
 

@@ -9,7 +9,9 @@
 //! Publishing on the stream path takes the stream key: as `key=` (the form OBS is told to
 //! use: Stream Key `stream?key=KEY`), as `pass=` in the query, or as the password; or, until
 //! the first rotation, an earlier setup's static pair. Reading takes linkd's reader
-//! credential. Everything else is refused.
+//! credential. MediaMTX's control API (`api`) takes the credential linkd makes at each start
+//! for its own calls (stopping a publisher whose key was rotated). Everything else is
+//! refused.
 
 use super::key::{same, StreamKeys};
 use serde::Deserialize;
@@ -104,10 +106,12 @@ pub enum Publisher {
         /// nginx-rtmp's `clientid`.
         client: String,
     },
-    /// Admitted by MediaMTX: its session id, if it sent one.
+    /// Admitted by MediaMTX: its session id, if it sent one, and the protocol it came by.
     MediaMtx {
         /// The `id` of the request.
         id: Option<String>,
+        /// `rtmp`, `rtsp`, `srt`, `webrtc`.
+        protocol: String,
     },
 }
 
@@ -160,6 +164,9 @@ pub struct Authority<'a> {
     pub stream_path: &'a str,
     /// linkd's reader credential.
     pub reader: Option<(&'a str, &'a str)>,
+    /// The credential linkd itself calls MediaMTX's control API with (made at each start,
+    /// never shown): the only one admitted for the `api` action.
+    pub control: (&'a str, &'a str),
 }
 
 impl Authority<'_> {
@@ -186,7 +193,10 @@ impl Authority<'_> {
             "publish" if !on_stream => refuse("publish on another path"),
             "publish" if self.publisher_ok(&ask.user, &ask.password, &query) => allow(
                 "publisher with the stream key",
-                Effect::Live(Publisher::MediaMtx { id: ask.id.clone() }),
+                Effect::Live(Publisher::MediaMtx {
+                    id: ask.id.clone(),
+                    protocol: ask.protocol.clone(),
+                }),
             ),
             "publish" => refuse("publish without the stream key"),
             "read" if !on_stream => refuse("read on another path"),
@@ -194,6 +204,9 @@ impl Authority<'_> {
                 allow("linkd's reader", Effect::None)
             }
             "read" => refuse("read by someone other than linkd"),
+            "api" if same(&ask.user, self.control.0) & same(&ask.password, self.control.1) => {
+                allow("linkd's own control call", Effect::None)
+            }
             _ => refuse("action not allowed"),
         }
     }

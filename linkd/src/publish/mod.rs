@@ -19,15 +19,26 @@ pub struct Media {
     pub keys: key::StreamKeys,
     /// The publisher the media server admitted last, until it stops.
     publisher: Mutex<Option<auth::Publisher>>,
+    /// The password of linkd's own calls to MediaMTX's control API, made at each start.
+    control_password: crate::config::Secret,
 }
 
 impl Media {
     /// The publishing side around `keys`.
     pub fn new(keys: key::StreamKeys) -> Media {
+        let mut bytes = [0u8; 24];
+        getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+        let password = bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
         Media {
             keys,
             publisher: Mutex::new(None),
+            control_password: crate::config::Secret::new(password),
         }
+    }
+
+    /// The user and password of linkd's own calls to MediaMTX's control API.
+    pub fn control(&self) -> (&str, &str) {
+        (control::CONTROL_USER, self.control_password.expose())
     }
 }
 
@@ -37,7 +48,7 @@ pub async fn rotate(shared: &Shared) -> Result<proto::StreamKeyRotation, proto::
     let key = shared.media.keys.rotate().await?;
     let publisher = lock(&shared.media.publisher).clone();
     let publisher_stopped = match (&shared.config.media_control_url, publisher) {
-        (Some(url), Some(p)) => control::stop(url, &p).await,
+        (Some(url), Some(p)) => control::stop(url, &p, shared.media.control()).await,
         _ => false,
     };
     Ok(proto::StreamKeyRotation {

@@ -331,3 +331,113 @@ async fn mediamtx_hooks_make_the_stream_live_and_offline_at_once() {
     })
     .await;
 }
+
+/// A stand-in for MediaMTX's control API: it asks linkd about each call's credentials as
+/// MediaMTX does (action `api`) and records the calls linkd admitted; 401 otherwise.
+struct FakeMediaMtxApi {
+    addr: std::net::SocketAddr,
+    admitted: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl FakeMediaMtxApi {
+    async fn start(auth: std::net::SocketAddr) -> FakeMediaMtxApi {
+        use base64::Engine as _;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let admitted = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = admitted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = s.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    head.extend_from_slice(&buf[..n]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let line = head.lines().next().unwrap_or("").to_string();
+                let basic = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("authorization: Basic "))
+                    .and_then(|b| {
+                        base64::engine::general_purpose::STANDARD
+                            .decode(b.trim())
+                            .ok()
+                    })
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                let (user, password) = basic.split_once(':').unwrap_or(("", ""));
+                let ask = serde_json::json!({"user": user, "password": password, "token": "",
+                    "ip": "127.0.0.1", "action": "api", "path": "", "protocol": "", "id": null, "query": ""});
+                let client: Client<HttpConnector, Full<Bytes>> =
+                    Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+                let req = http::Request::post(format!("http://{auth}/mediamtx/auth"))
+                    .body(Full::new(Bytes::from(ask.to_string())))
+                    .unwrap();
+                let allowed = client.request(req).await.is_ok_and(|r| r.status() == 200);
+                let status = if allowed {
+                    seen.lock().unwrap().push(line);
+                    "200 OK"
+                } else {
+                    "401 Unauthorized"
+                };
+                let answer =
+                    format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let _ = s.write_all(answer.as_bytes()).await;
+            }
+        });
+        FakeMediaMtxApi { addr, admitted }
+    }
+}
+
+/// Rotating the key while a MediaMTX publisher is live kicks that very session through
+/// MediaMTX's API, with linkd's own control credential, which MediaMTX's auth call to linkd
+/// admits; nobody else's credential is admitted for the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_kicks_a_mediamtx_publisher_through_its_api() {
+    // The fake asks linkd, and linkd calls the fake: linkd's auth address is chosen first.
+    let media_port = crate::common::free_port();
+    let api = FakeMediaMtxApi::start(media_port).await;
+    let api_url = format!("http://{}", api.addr);
+    let (_d, l) = Linkd::start(move |c| {
+        c.media_auth_addr = Some(media_port);
+        c.mediamtx_read_user = Some(READER.0.into());
+        c.mediamtx_read_password = Some(Secret::new(READER.1));
+        c.media_control_url = Some(api_url);
+    })
+    .await;
+    let k = key(&l).await;
+    let id = "3f1d2c4b-5a6e-4f70-8192-a3b4c5d6e7f8";
+    let mut ask: serde_json::Value = serde_json::from_str(&mediamtx(
+        "",
+        "",
+        "publish",
+        "live/stream",
+        "rtmp",
+        &format!("key={k}"),
+    ))
+    .unwrap();
+    ask["id"] = id.into();
+    assert_eq!(
+        post(&l, "/mediamtx/auth", "application/json", ask.to_string())
+            .await
+            .0,
+        200
+    );
+    let r = l.linkctl(&["--json", "stream-key", "rotate"]).await.json();
+    assert_eq!(r["publisher_stopped"], true, "{r}");
+    let admitted = api.admitted.lock().unwrap().clone();
+    assert_eq!(admitted, [format!("POST /v3/rtmpconns/kick/{id} HTTP/1.1")]);
+    // A guessed control credential, or the reader's, gets nothing from the API.
+    for (user, password) in [("linkd-control", "guess"), READER] {
+        let body = mediamtx(user, password, "api", "", "", "");
+        assert_eq!(
+            post(&l, "/mediamtx/auth", "application/json", body).await.0,
+            403
+        );
+    }
+}
