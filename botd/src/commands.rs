@@ -309,10 +309,18 @@ mod tests {
         }
     }
 
+    type Cases = Vec<(&'static str, Result<Command, ParseError>)>;
+
+    fn check(cases: Cases) {
+        for (input, want) in cases {
+            assert_eq!(parse(input), want, "{input:?}");
+        }
+    }
+
     #[test]
-    fn parse_table() {
+    fn parse_start_and_keyboard_buttons() {
         use Command::*;
-        let cases: Vec<(&str, Result<Command, ParseError>)> = vec![
+        check(vec![
             ("/start", Ok(Start)),
             ("/start hello", Ok(Start)),
             ("/start off_12", Ok(Off { id: 12 })),
@@ -332,6 +340,13 @@ mod tests {
             ("⛔ Disable last", Ok(OffLast)),
             ("Menu", Ok(Start)),
             ("menu please", Err(ParseError::NotACommand)),
+        ]);
+    }
+
+    #[test]
+    fn parse_link_creation() {
+        use Command::*;
+        check(vec![
             ("/help", Ok(Help)),
             ("/HELP@tempstream_bot", Ok(Help)),
             ("/new", Ok(new(None, None))),
@@ -353,6 +368,13 @@ mod tests {
                     note: Some("the family".into()),
                 }),
             ),
+        ]);
+    }
+
+    #[test]
+    fn parse_link_management() {
+        use Command::*;
+        check(vec![
             ("/active", Ok(Active)),
             ("/status", Ok(Status)),
             ("/off 7", Ok(Off { id: 7 })),
@@ -372,6 +394,13 @@ mod tests {
             ("/extend 3", Err(ParseError::Usage(USAGE_EXTEND))),
             ("/extend x 2h", Err(ParseError::Usage(USAGE_EXTEND))),
             ("/extend 3 2h more", Err(ParseError::Usage(USAGE_EXTEND))),
+        ]);
+    }
+
+    #[test]
+    fn parse_settings_and_unknowns() {
+        use Command::*;
+        check(vec![
             ("/whoami", Ok(WhoAmI)),
             ("/key", Ok(Key)),
             ("/KEY@tempstream_bot", Ok(Key)),
@@ -395,10 +424,7 @@ mod tests {
             ),
             ("hello", Err(ParseError::NotACommand)),
             ("", Err(ParseError::NotACommand)),
-        ];
-        for (input, want) in cases {
-            assert_eq!(parse(input), want, "{input:?}");
-        }
+        ]);
     }
 
     #[test]

@@ -156,8 +156,7 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
         )],
         Command::WhoAmI => vec![messages::whoami(chat.0)],
         Command::RotateKey => vec![crate::streamkey::confirm()],
-        // `message` sends the key itself, in a message that deletes itself.
-        Command::Key => Vec::new(),
+        Command::Key => Vec::new(), // `message` sends it, in a message that deletes itself
         Command::Greet { id, text } => {
             let shown = text.clone();
             let link = app

@@ -23,6 +23,7 @@ use std::{
     time::Duration,
 };
 
+use kit::sync::lock;
 use teloxide::{
     dispatching::Dispatcher,
     dptree,
@@ -92,7 +93,7 @@ impl App {
 
     /// Keeps a `/new` note until a lifetime is picked; returns its key for the buttons.
     pub fn remember_note(&self, note: String) -> u64 {
-        let mut guard = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = lock(&self.notes);
         let (next, notes) = &mut *guard;
         *next += 1;
         notes.insert(*next, note);
@@ -105,13 +106,13 @@ impl App {
     /// Whether `chat` still shows a keyboard of before this process (an older botd, or the
     /// Go service's); true once per chat, so its first reply puts the current one in place.
     pub fn first_reply(&self, chat: ChatId) -> bool {
-        let mut seen = self.keyboards.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = lock(&self.keyboards);
         seen.insert(chat.0)
     }
 
     /// Turns notifications in `chat` on or off.
     pub fn set_notify(&self, chat: ChatId, on: bool) {
-        let mut muted = self.muted.lock().unwrap_or_else(|p| p.into_inner());
+        let mut muted = lock(&self.muted);
         if on {
             muted.remove(&chat.0);
         } else {
@@ -121,7 +122,7 @@ impl App {
 
     /// Whether `chat` gets notifications.
     pub fn notify_on(&self, chat: ChatId) -> bool {
-        let muted = self.muted.lock().unwrap_or_else(|p| p.into_inner());
+        let muted = lock(&self.muted);
         !muted.contains(&chat.0)
     }
 
@@ -138,7 +139,7 @@ impl App {
 
     /// A remembered note.
     pub fn note(&self, id: u64) -> Option<String> {
-        let guard = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = lock(&self.notes);
         guard.1.get(&id).cloned()
     }
 }

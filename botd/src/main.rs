@@ -14,7 +14,12 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let (_, config) = match kit::cli::start::<Args, _>("botd", |a| &a.config, botd::Config::load) {
+    let (_, config) = match kit::cli::start::<Args, _>(
+        "botd",
+        |a| &a.config,
+        botd::Config::load,
+        |c| (&c.log_level, c.log_format),
+    ) {
         Ok(started) => started,
         Err(code) => return code,
     };

@@ -22,30 +22,22 @@ pub struct ConfigArgs {
     pub check_config: bool,
 }
 
-/// What a daemon's configuration gives the start.
-pub trait Loaded {
-    /// The `LOG_LEVEL` filter.
-    fn log_level(&self) -> &str;
-    /// The `LOG_FORMAT`.
-    fn log_format(&self) -> LogFormat;
-    /// Settings that work but are unsafe, printed by `--check-config` (the daemon logs them).
-    fn warnings(&self) -> Vec<String> {
-        Vec::new()
-    }
-}
+/// Where a daemon's configuration keeps `LOG_LEVEL` and `LOG_FORMAT`.
+pub type LoggingOf<C> = fn(&C) -> (&str, LogFormat);
 
 /// Parses the arguments (`A` flattens [`ConfigArgs`]), loads the configuration with
-/// `load`, answers `--check-config` and installs logging. `Err` is the exit code to leave
-/// with: 0 after `--help`, `--version` or a good `--check-config`, 64 on bad arguments or
-/// configuration (each problem on stderr, prefixed with `name`).
+/// `load`, answers `--check-config` and installs logging as `logging_of` reads it from the
+/// configuration. `Err` is the exit code to leave with: 0 after `--help`, `--version` or a
+/// good `--check-config`, 64 on bad arguments or configuration (each problem on stderr,
+/// prefixed with `name`).
 pub fn start<A, C>(
     name: &str,
     args_of: fn(&A) -> &ConfigArgs,
     load: fn(Option<&Path>) -> Load<C>,
+    logging_of: LoggingOf<C>,
 ) -> Result<(A, C), ExitCode>
 where
     A: clap::Parser,
-    C: Loaded,
 {
     let args = match A::try_parse() {
         Ok(a) => a,
@@ -67,11 +59,12 @@ where
     };
     if common.check_config {
         print!("{effective}");
-        for w in config.warnings() {
+        for w in effective.warnings() {
             eprintln!("{name}: warning: {w}");
         }
         return Err(ExitCode::SUCCESS);
     }
-    logging::init(config.log_level(), config.log_format());
+    let (level, format) = logging_of(&config);
+    logging::init(level, format);
     Ok((args, config))
 }

@@ -1,7 +1,7 @@
 //! What linkd and botd share as daemons: the configuration table and its loader
 //! (`config`), the settings' value syntax (`env`), the README and `env.example` checks
 //! (`docs`), logging, the shutdown signal, the `--config`/`--check-config` arguments (`cli`),
-//! the clock (`clock`) and the error-chain walker. The wire contract is `proto`'s, not this
+//! the clock (`clock`), poison-tolerant locking (`sync`) and the error-chain walker. The wire contract is `proto`'s, not this
 //! crate's.
 
 pub mod cli;
@@ -10,6 +10,7 @@ pub mod config;
 pub mod docs;
 pub mod env;
 pub mod logging;
+pub mod sync;
 
 /// An error and its sources as one line: `outer: inner: innermost`.
 pub fn error_chain(e: &dyn std::error::Error) -> String {

@@ -19,7 +19,7 @@ use std::time::Duration;
 mod media;
 pub mod vars;
 pub use media::stream_path;
-use media::{check_media_auth, default_rtmp_url};
+use media::{check_media_auth, rtmp_url, with_warnings};
 pub use vars::TABLE;
 
 /// The names of the variables linkd reads, in the order they are documented.
@@ -166,12 +166,8 @@ impl Config {
         let mediamtx_publish_user = l.get(&MEDIAMTX_PUBLISH_USER);
         let mediamtx_publish_password = l.get(&MEDIAMTX_PUBLISH_PASSWORD);
         check_media_auth(&mut l, &media_auth_addr, &mediamtx_read_password);
-        let rtmp_public_url = match (rtmp_public_url, &base_url, &mediamtx_hls_base_url) {
-            (Some(Some(url)), _, _) => Some(url),
-            (Some(None), Some(base), Some(hls)) => Some(default_rtmp_url(base, hls)),
-            _ => None,
-        };
-        l.finish((|| {
+        let rtmp_public_url = rtmp_url(rtmp_public_url, &base_url, &mediamtx_hls_base_url);
+        with_warnings(l.finish((|| {
             Some(Config {
                 http_addr: http_addr?,
                 base_url: base_url?,
@@ -202,7 +198,7 @@ impl Config {
                 mediamtx_publish_password: mediamtx_publish_password?,
                 clock: Clock::system(),
             })
-        })())
+        })()))
     }
 
     /// A configuration for local use and tests: database and socket in `dir`, HTTP on an
@@ -238,18 +234,6 @@ impl Config {
             mediamtx_publish_password: None,
             clock: Clock::system(),
         }
-    }
-}
-
-impl kit::cli::Loaded for Config {
-    fn warnings(&self) -> Vec<String> {
-        Config::warnings(self)
-    }
-    fn log_level(&self) -> &str {
-        &self.log_level
-    }
-    fn log_format(&self) -> LogFormat {
-        self.log_format
     }
 }
 

@@ -77,7 +77,15 @@ impl Events {
         };
         match self
             .store
-            .call(move |c| store::insert_event(c, at, kind, None, note))
+            .call(move |c| {
+                let event = store::NewEvent {
+                    at,
+                    kind,
+                    link_id: None,
+                    note,
+                };
+                store::insert_event(c, event)
+            })
             .await
         {
             Ok(id) => self.wake(id),

@@ -4,6 +4,7 @@
 //! Kept in memory for the page and in the table `link_greetings`, written database first.
 
 use crate::store::{Store, StoreError};
+use crate::sync::{read, write};
 use diesel::{sql_types, QueryableByName, RunQueryDsl};
 use proto::ApiError;
 use std::collections::HashMap;
@@ -38,7 +39,7 @@ impl Greetings {
 
     /// The greeting of a link, if it has one.
     pub fn get(&self, link_id: i64) -> Option<String> {
-        let map = self.by_link.read().unwrap_or_else(|p| p.into_inner());
+        let map = read(&self.by_link);
         map.get(&link_id).cloned()
     }
 
@@ -68,7 +69,7 @@ impl Greetings {
             .map_err(|e| ApiError::Storage {
                 message: e.to_string(),
             })?;
-        let mut map = self.by_link.write().unwrap_or_else(|p| p.into_inner());
+        let mut map = write(&self.by_link);
         match greeting {
             Some(g) => map.insert(link_id, g),
             None => map.remove(&link_id),

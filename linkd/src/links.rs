@@ -6,6 +6,7 @@
 
 use crate::clock::Clock;
 use crate::store::{self, LinkRow, Store, StoreError};
+use crate::sync::{read, write};
 use crate::token::Token;
 use proto::{ApiError, Link, LinkState, NoteProblem};
 use std::collections::{HashMap, HashSet};
@@ -159,7 +160,7 @@ impl Links {
 
     /// The link with this token, if any (whatever its state).
     pub fn by_token(&self, token: &Token) -> Option<Entry> {
-        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        let t = read(&self.table);
         t.by_token
             .get(token)
             .and_then(|id| t.by_id.get(id))
@@ -169,24 +170,19 @@ impl Links {
     /// `f` of link `id` under the table's read lock (no copy); `None` when it does not exist.
     /// This is the per-request check of `/play`: memory only.
     pub fn with_entry<R>(&self, id: i64, f: impl FnOnce(&Entry) -> R) -> Option<R> {
-        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        let t = read(&self.table);
         t.by_id.get(&id).map(f)
     }
 
     /// One link by id.
     pub fn get(&self, id: i64) -> Option<Entry> {
-        self.table
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_id
-            .get(&id)
-            .cloned()
+        read(&self.table).by_id.get(&id).cloned()
     }
 
     /// Active links, newest first.
     pub fn active(&self) -> Vec<Entry> {
         let now = self.clock.now();
-        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        let t = read(&self.table);
         let mut v: Vec<Entry> = t
             .by_id
             .values()
@@ -234,10 +230,7 @@ impl Links {
             }
         };
         let entry = Entry::from(row);
-        self.table
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(entry.clone());
+        write(&self.table).insert(entry.clone());
         Ok(entry)
     }
 
@@ -259,7 +252,7 @@ impl Links {
 
     /// Applies a change that the database already holds to the in-memory entry.
     fn update(&self, id: i64, change: impl FnOnce(&mut Entry)) -> Result<Entry, ApiError> {
-        let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let mut t = write(&self.table);
         let entry = t.by_id.get_mut(&id).ok_or(ApiError::NotFound { id })?;
         change(entry);
         Ok(entry.clone())
@@ -307,20 +300,10 @@ impl Links {
     /// Marks link `id` as opened; returns true the first time ever. Called on every `/play`
     /// request: the write lock is taken only the first time.
     pub fn mark_opened(&self, id: i64) -> bool {
-        if self
-            .table
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .opened
-            .contains(&id)
-        {
+        if read(&self.table).opened.contains(&id) {
             return false;
         }
-        self.table
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .opened
-            .insert(id)
+        write(&self.table).opened.insert(id)
     }
 
     /// Deletes links that ended more than `retention` ago; returns how many.
@@ -337,7 +320,7 @@ impl Links {
         self.store
             .call(move |c| store::delete_events_before(c, before))
             .await?;
-        let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let mut t = write(&self.table);
         for id in &ids {
             t.remove(*id);
         }
@@ -347,7 +330,7 @@ impl Links {
     /// The number of links active now.
     pub fn active_count(&self) -> u32 {
         let now = self.clock.now();
-        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        let t = read(&self.table);
         t.by_id
             .values()
             .filter(|e| e.state(now) == LinkState::Active)

@@ -30,10 +30,9 @@ struct Args {
 
 /// The async runtime. On one CPU (the machine's, or what affinity and cgroup quotas leave) a
 /// current-thread runtime: its run queue is one FIFO, so a thousand busy connections are
-/// served in turn. The multi-thread runtime's bounded per-worker queue spills over into a
-/// global queue that is polled less often, which on one CPU left some connections waiting
-/// 160 ms while others were served (see BENCHMARKS.md). On more CPUs, the work-stealing
-/// multi-thread runtime (`TOKIO_WORKER_THREADS` sets its size).
+/// served in turn, where the multi-thread runtime's per-worker queue spills over into a
+/// global queue polled less often. On more CPUs, the work-stealing multi-thread runtime
+/// (`TOKIO_WORKER_THREADS` sets its size).
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut builder = if cpus == 1 {
@@ -45,7 +44,12 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 fn main() -> ExitCode {
-    let (_, config) = match kit::cli::start::<Args, _>("linkd", |a| &a.config, Config::load) {
+    let (_, config) = match kit::cli::start::<Args, _>(
+        "linkd",
+        |a| &a.config,
+        Config::load,
+        |c| (&c.log_level, c.log_format),
+    ) {
         Ok(started) => started,
         Err(code) => return code,
     };

@@ -2,12 +2,11 @@
 //!
 //! Thousands of connections that come and go leave their buffers (about 15 KiB each) freed
 //! between small allocations that live on (links, sessions, cache entries). glibc's malloc
-//! mixes all sizes in the same pages, so a few live bytes pin a freed page and after ten
-//! minutes of churn tens of MiB stayed resident although less than 4 MiB was in use. The
-//! linkd binary therefore allocates with jemalloc (declared in `main.rs`), which keeps each
-//! size class in its own pages and whose background thread returns pages unused for a second
-//! to the system. What still goes through glibc (SQLite's own allocations) is handed back
-//! here, periodically.
+//! mixes all sizes in the same pages, so a few live bytes pin a freed page. The linkd binary
+//! therefore allocates with jemalloc (declared in `main.rs`), which keeps each size class in
+//! its own pages and whose background thread returns pages unused for a second to the
+//! system. What still goes through glibc (SQLite's own allocations) is handed back here,
+//! periodically.
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 extern "C" {

@@ -375,34 +375,37 @@ pub fn record_open(
         if n == 0 {
             return Ok(None);
         }
-        insert_event_row(c, at, "link_opened", Some(link_id), note).map(Some)
+        let event = NewEvent {
+            at,
+            kind: "link_opened",
+            link_id: Some(link_id),
+            note,
+        };
+        insert_event_row(c, event).map(Some)
     })
 }
 
-/// Appends an event and returns its id.
-pub fn insert_event(
-    c: &mut SqliteConnection,
-    at: i64,
-    kind: &str,
-    link_id: Option<i64>,
-    note: &str,
-) -> QueryResult<i64> {
-    c.immediate_transaction(|c| insert_event_row(c, at, kind, link_id, note))
+/// A row of `link_events` to append.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEvent<'a> {
+    pub at: i64,
+    pub kind: &'a str,
+    pub link_id: Option<i64>,
+    pub note: &'a str,
 }
 
-fn insert_event_row(
-    c: &mut SqliteConnection,
-    at: i64,
-    kind: &str,
-    link_id: Option<i64>,
-    note: &str,
-) -> QueryResult<i64> {
+/// Appends an event and returns its id.
+pub fn insert_event(c: &mut SqliteConnection, event: NewEvent<'_>) -> QueryResult<i64> {
+    c.immediate_transaction(|c| insert_event_row(c, event))
+}
+
+fn insert_event_row(c: &mut SqliteConnection, e: NewEvent<'_>) -> QueryResult<i64> {
     diesel::insert_into(link_events::table)
         .values((
-            link_events::at.eq(at),
-            link_events::kind.eq(kind),
-            link_events::link_id.eq(link_id),
-            link_events::note.eq(note),
+            link_events::at.eq(e.at),
+            link_events::kind.eq(e.kind),
+            link_events::link_id.eq(e.link_id),
+            link_events::note.eq(e.note),
         ))
         .returning(link_events::id)
         .get_result(c)

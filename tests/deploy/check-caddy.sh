@@ -17,10 +17,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 caddyfile="$repo/Caddyfile"
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok    $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL  $*"; }
+# shellcheck source=tally.sh
+source "$here/tally.sh"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -155,5 +153,4 @@ else
     fail "Caddyfile is not formatted; run: caddy fmt --overwrite Caddyfile"
 fi
 
-echo "caddy: $passed passed, $failed failed"
-((failed == 0))
+tally caddy

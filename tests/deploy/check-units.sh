@@ -26,10 +26,8 @@ if ! command -v systemd-analyze >/dev/null || ! command -v systemd-sysusers >/de
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null
 fi
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok    $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL  $*"; }
+# shellcheck source=tally.sh
+source "$here/tally.sh"
 
 root="$(mktemp -d)"
 trap 'rm -rf "$root"' EXIT
@@ -161,5 +159,4 @@ for entry in "${expectations[@]}"; do
     fi
 done
 
-echo "units: $passed passed, $failed failed"
-((failed == 0))
+tally units

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tempstream_bench::measure::now_us;
 use tempstream_bench::stream::{Availability, File, Stream, MEDIA_PLAYLIST};
@@ -144,7 +144,7 @@ impl Origin {
 
     fn media_playlist(&self, completed: u64) -> Reply {
         let body = {
-            let mut cached = self.playlist.lock().unwrap_or_else(|p| p.into_inner());
+            let mut cached = lock(&self.playlist);
             if cached.0 != completed || cached.1.is_empty() {
                 *cached = (
                     completed,
@@ -174,7 +174,7 @@ impl Origin {
     }
 
     fn count(&self, f: impl FnOnce(&mut Counts)) {
-        f(&mut self.counts.lock().unwrap_or_else(|p| p.into_inner()));
+        f(&mut lock(&self.counts));
     }
 
     async fn serve(&self, req: Request<Incoming>) -> Reply {
@@ -259,7 +259,7 @@ impl Origin {
     }
 
     fn stats(&self) -> Reply {
-        let c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let c = lock(&self.counts);
         fn summary<K>(m: &HashMap<K, u64>) -> serde_json::Value {
             let requests: u64 = m.values().sum();
             serde_json::json!({
@@ -315,6 +315,12 @@ impl Origin {
     }
 }
 
+/// Locks `m`, poisoned or not (the counters and the cached playlist are valid between
+/// statements).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Publishes the completed-part count at each part's scheduled ready time.
 async fn tick(stream: Stream, tx: watch::Sender<u64>) {
     let (t0, u0) = (tokio::time::Instant::now(), now_us());
@@ -343,73 +349,83 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    rt.block_on(async move {
-        let listener = match TcpListener::bind(args.listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("llorigin: cannot listen on {}: {e}", args.listen);
-                return ExitCode::FAILURE;
-            }
-        };
-        let started_us = now_us();
-        let stream = Stream::new(
-            args.part_ms as i64 * 1000,
-            args.parts_per_segment,
-            args.window,
-            started_us,
-        );
-        let (tx, rx) = watch::channel(stream.completed(started_us));
-        tokio::spawn(tick(stream.clone(), tx));
-        let origin = Arc::new(Origin {
-            prefix: format!("{}/", args.base.trim_end_matches('/')),
-            multivariant: Bytes::from(stream.multivariant()),
-            part: payload(args.part_bytes, 1),
-            segment: payload(args.part_bytes * args.parts_per_segment as usize, 2),
-            init: payload(1500, 3),
-            stream,
-            completed: rx,
-            playlist: Mutex::new((0, Bytes::new())),
-            counts: Mutex::default(),
-            started_us,
-        });
-        println!(
-            "llorigin: http://{}{}/index.m3u8 ({} ms parts, {} per segment, {} bytes each)",
-            args.listen,
-            origin.prefix.trim_end_matches('/'),
-            args.part_ms,
-            args.parts_per_segment,
-            args.part_bytes
-        );
-        let accept = async {
-            loop {
-                let (tcp, _) = match listener.accept().await {
-                    Ok(c) => c,
-                    Err(_) => {
-                        // Out of file descriptors, most likely: let some connections end.
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                };
-                let _ = tcp.set_nodelay(true);
-                let origin = origin.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| {
-                        let origin = origin.clone();
-                        async move { Ok::<_, Infallible>(origin.serve(req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(tcp), svc)
-                        .await;
-                });
-            }
-        };
-        tokio::select! {
-            _ = accept => {}
-            _ = tokio::time::sleep(Duration::from_secs(args.max_seconds)) => {
-                eprintln!("llorigin: --max-seconds reached, stopping");
-            }
+    rt.block_on(serve(args))
+}
+
+/// Listens, starts the stream's clock and serves until `--max-seconds`.
+async fn serve(args: Args) -> ExitCode {
+    let listener = match TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("llorigin: cannot listen on {}: {e}", args.listen);
+            return ExitCode::FAILURE;
         }
-        ExitCode::SUCCESS
+    };
+    let origin = start_origin(&args);
+    println!(
+        "llorigin: http://{}{}/index.m3u8 ({} ms parts, {} per segment, {} bytes each)",
+        args.listen,
+        origin.prefix.trim_end_matches('/'),
+        args.part_ms,
+        args.parts_per_segment,
+        args.part_bytes
+    );
+    tokio::select! {
+        _ = accept(listener, origin) => {}
+        _ = tokio::time::sleep(Duration::from_secs(args.max_seconds)) => {
+            eprintln!("llorigin: --max-seconds reached, stopping");
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// The origin's stream, starting now, with its clock ticking in a task of its own.
+fn start_origin(args: &Args) -> Arc<Origin> {
+    let started_us = now_us();
+    let stream = Stream::new(
+        args.part_ms as i64 * 1000,
+        args.parts_per_segment,
+        args.window,
+        started_us,
+    );
+    let (tx, rx) = watch::channel(stream.completed(started_us));
+    tokio::spawn(tick(stream.clone(), tx));
+    Arc::new(Origin {
+        prefix: format!("{}/", args.base.trim_end_matches('/')),
+        multivariant: Bytes::from(stream.multivariant()),
+        part: payload(args.part_bytes, 1),
+        segment: payload(args.part_bytes * args.parts_per_segment as usize, 2),
+        init: payload(1500, 3),
+        stream,
+        completed: rx,
+        playlist: Mutex::new((0, Bytes::new())),
+        counts: Mutex::default(),
+        started_us,
     })
+}
+
+/// Accepts connections for ever, each served on a keep-alive HTTP/1.1 connection.
+async fn accept(listener: TcpListener, origin: Arc<Origin>) {
+    loop {
+        let (tcp, _) = match listener.accept().await {
+            Ok(c) => c,
+            Err(_) => {
+                // Out of file descriptors, most likely: let some connections end.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let origin = origin.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                let origin = origin.clone();
+                async move { Ok::<_, Infallible>(origin.serve(req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(tcp), svc)
+                .await;
+        });
+    }
 }

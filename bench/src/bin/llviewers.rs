@@ -16,14 +16,15 @@
 use bytes::Bytes;
 use clap::Parser;
 use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{COOKIE, HOST, SET_COOKIE};
-use hyper::Request;
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::process::ExitCode;
 use std::time::Duration;
 use tempstream_bench::measure::{cpu_seconds, now_us, quantile};
-use tempstream_bench::playlist::{first_variant, parse_media, resolve};
+use tempstream_bench::playlist::{first_variant, parse_media, resolve, Media};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -96,6 +97,33 @@ struct Answer {
     body: Bytes,
 }
 
+impl Answer {
+    /// The status, the `x-ready-us` header, the `name=value` of each cookie set, the body.
+    async fn read(resp: Response<Incoming>) -> Result<Answer, String> {
+        let (head, body) = resp.into_parts();
+        let ready_us = head
+            .headers
+            .get("x-ready-us")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let cookies = head
+            .headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .map(|v| v.trim().to_string())
+            .collect();
+        let body = body.collect().await.map_err(|e| e.to_string())?;
+        Ok(Answer {
+            status: head.status.as_u16(),
+            ready_us,
+            cookies,
+            body: body.to_bytes(),
+        })
+    }
+}
+
 struct Conn {
     target: String,
     cookie: Option<String>,
@@ -134,32 +162,7 @@ impl Conn {
             }
             let req = req.body(Empty::new()).map_err(|e| e.to_string())?;
             let resp = tx.send_request(req).await.map_err(|e| e.to_string())?;
-            let status = resp.status().as_u16();
-            let ready_us = resp
-                .headers()
-                .get("x-ready-us")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok());
-            let cookies = resp
-                .headers()
-                .get_all(SET_COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .filter_map(|v| v.split(';').next())
-                .map(|v| v.trim().to_string())
-                .collect();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
-            Ok(Answer {
-                status,
-                ready_us,
-                cookies,
-                body,
-            })
+            Answer::read(resp).await
         }
         .await;
         if result.is_err() {
@@ -211,26 +214,15 @@ async fn viewer(args: Args, delay: Duration, window: Window) -> Seen {
             Some((m, p)) => format!("{media_path}?_HLS_msn={m}&_HLS_part={p}"),
             None => media_path.clone(),
         };
-        let answer = match tokio::time::timeout_at(window.end, c.get(&path)).await {
-            Err(_) => break,
-            Ok(Err(_)) => {
-                seen.errors += 1;
+        let media = match reload(&mut c, &path, window, &mut seen).await {
+            Reload::Closed => break,
+            Reload::Failed => {
                 next = None;
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
-            Ok(Ok(a)) => a,
+            Reload::Got(media) => media,
         };
-        if window.contains(Instant::now()) {
-            seen.requests += 1;
-        }
-        if answer.status != 200 {
-            seen.non200 += 1;
-            next = None;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        }
-        let media = parse_media(&String::from_utf8_lossy(&answer.body));
         let Some(part) = (match next {
             // The part asked for, else (it fell out of the playlist) the newest one.
             Some((m, p)) => media
@@ -249,31 +241,70 @@ async fn viewer(args: Args, delay: Duration, window: Window) -> Seen {
         };
         next = Some(media.after(part.msn, part.index));
         let uri = resolve(&media_path, &part.uri);
-        let t = Instant::now();
-        match tokio::time::timeout_at(window.end, c.get(&uri)).await {
-            Err(_) => break,
-            Ok(Err(_)) => {
-                seen.errors += 1;
-                next = None;
-            }
-            Ok(Ok(a)) if a.status != 200 => {
-                seen.non200 += 1;
-                next = None;
-            }
-            Ok(Ok(a)) => {
-                let done = Instant::now();
-                if window.contains(done) {
-                    seen.requests += 1;
-                    seen.parts += 1;
-                    seen.part_us.push(done.duration_since(t).as_micros() as i64);
-                    if let Some(r) = a.ready_us {
-                        seen.lag_us.push(now_us() - r);
-                    }
-                }
-            }
+        match fetch_part(&mut c, &uri, window, &mut seen).await {
+            None => break,
+            Some(false) => next = None,
+            Some(true) => {}
         }
     }
     seen
+}
+
+/// What a (blocking) reload of the media playlist gave.
+enum Reload {
+    /// The measured window closed while waiting.
+    Closed,
+    /// The request failed or was answered other than 200 (counted in `seen`).
+    Failed,
+    Got(Media),
+}
+
+async fn reload(c: &mut Conn, path: &str, window: Window, seen: &mut Seen) -> Reload {
+    let answer = match tokio::time::timeout_at(window.end, c.get(path)).await {
+        Err(_) => return Reload::Closed,
+        Ok(Err(_)) => {
+            seen.errors += 1;
+            return Reload::Failed;
+        }
+        Ok(Ok(a)) => a,
+    };
+    if window.contains(Instant::now()) {
+        seen.requests += 1;
+    }
+    if answer.status != 200 {
+        seen.non200 += 1;
+        return Reload::Failed;
+    }
+    Reload::Got(parse_media(&String::from_utf8_lossy(&answer.body)))
+}
+
+/// Fetches one part and records it in `seen`: `None` when the window closed meanwhile, else
+/// whether the part came (a 200).
+async fn fetch_part(c: &mut Conn, uri: &str, window: Window, seen: &mut Seen) -> Option<bool> {
+    let t = Instant::now();
+    match tokio::time::timeout_at(window.end, c.get(uri)).await {
+        Err(_) => None,
+        Ok(Err(_)) => {
+            seen.errors += 1;
+            Some(false)
+        }
+        Ok(Ok(a)) if a.status != 200 => {
+            seen.non200 += 1;
+            Some(false)
+        }
+        Ok(Ok(a)) => {
+            let done = Instant::now();
+            if window.contains(done) {
+                seen.requests += 1;
+                seen.parts += 1;
+                seen.part_us.push(done.duration_since(t).as_micros() as i64);
+                if let Some(r) = a.ready_us {
+                    seen.lag_us.push(now_us() - r);
+                }
+            }
+            Some(true)
+        }
+    }
 }
 
 fn ms(us: i64) -> f64 {
@@ -286,62 +317,102 @@ fn main() -> ExitCode {
         eprintln!("llviewers: need --viewers >= 1, --duration in 0.5..=3600, --ramp <= 600");
         return ExitCode::from(2);
     }
-    let rt = if args.threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(args.threads)
-            .enable_all()
-            .build()
-    };
-    let rt = match rt {
+    let rt = match runtime(args.threads) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("llviewers: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let n = args.viewers;
-    let (all, per_viewer_rates, cpu, wall) = rt.block_on(async {
-        let cpu0 = cpu_seconds();
-        let t0 = Instant::now();
-        let ramp = Duration::from_secs_f64(args.ramp);
-        let window = Window {
-            start: t0 + ramp,
-            end: t0 + ramp + Duration::from_secs_f64(args.duration),
-        };
-        let tasks: Vec<_> = (0..n)
-            .map(|i| {
-                let delay = ramp.mul_f64(i as f64 / n as f64);
-                tokio::spawn(viewer(args.clone(), delay, window))
-            })
-            .collect();
-        let mut all = Seen::default();
-        let mut rates = Vec::with_capacity(n as usize);
-        for t in tasks {
-            match t.await {
-                Ok(s) => {
-                    rates.push((s.parts as f64 / args.duration * 1000.0) as i64);
-                    all.requests += s.requests;
-                    all.parts += s.parts;
-                    all.errors += s.errors;
-                    all.non200 += s.non200;
-                    all.lag_us.extend(s.lag_us);
-                    all.part_us.extend(s.part_us);
-                    if all.gave_up.is_none() {
-                        all.gave_up = s.gave_up;
-                    }
-                }
-                Err(_) => all.errors += 1,
-            }
+    let run = rt.block_on(run(&args));
+    report(&args, run);
+    ExitCode::SUCCESS
+}
+
+/// A runtime of `threads` workers (1: single-threaded).
+fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    }
+}
+
+/// What all viewers saw together.
+struct Run {
+    all: Seen,
+    /// Parts per second of each viewer, times 1000.
+    rates: Vec<i64>,
+    /// CPU seconds this process used.
+    cpu: f64,
+    /// Wall-clock seconds, ramp included.
+    wall: f64,
+}
+
+impl Seen {
+    fn add(&mut self, s: Seen) {
+        self.requests += s.requests;
+        self.parts += s.parts;
+        self.errors += s.errors;
+        self.non200 += s.non200;
+        self.lag_us.extend(s.lag_us);
+        self.part_us.extend(s.part_us);
+        if self.gave_up.is_none() {
+            self.gave_up = s.gave_up;
         }
-        let wall = t0.elapsed().as_secs_f64();
-        (all, rates, cpu_seconds() - cpu0, wall)
-    });
-    let mut all = all;
-    let mut rates = per_viewer_rates;
+    }
+}
+
+/// Starts the viewers spread over the ramp and gathers what they saw.
+async fn run(args: &Args) -> Run {
+    let n = args.viewers;
+    let cpu0 = cpu_seconds();
+    let t0 = Instant::now();
+    let ramp = Duration::from_secs_f64(args.ramp);
+    let window = Window {
+        start: t0 + ramp,
+        end: t0 + ramp + Duration::from_secs_f64(args.duration),
+    };
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let delay = ramp.mul_f64(i as f64 / n as f64);
+            tokio::spawn(viewer(args.clone(), delay, window))
+        })
+        .collect();
+    let mut all = Seen::default();
+    let mut rates = Vec::with_capacity(n as usize);
+    for t in tasks {
+        match t.await {
+            Ok(s) => {
+                rates.push((s.parts as f64 / args.duration * 1000.0) as i64);
+                all.add(s);
+            }
+            Err(_) => all.errors += 1,
+        }
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    Run {
+        all,
+        rates,
+        cpu: cpu_seconds() - cpu0,
+        wall,
+    }
+}
+
+/// Prints the summary and the `RESULT` line.
+fn report(args: &Args, run: Run) {
+    let Run {
+        mut all,
+        mut rates,
+        cpu,
+        wall,
+    } = run;
+    let n = args.viewers;
     let secs = args.duration;
     let rps = all.requests as f64 / secs;
     let parts_per_viewer = all.parts as f64 / secs / n as f64;
@@ -386,5 +457,4 @@ fn main() -> ExitCode {
         ms(part50),
         ms(part99)
     );
-    ExitCode::SUCCESS
 }

@@ -94,15 +94,6 @@ impl Config {
     }
 }
 
-impl kit::cli::Loaded for Config {
-    fn log_level(&self) -> &str {
-        &self.log_level
-    }
-    fn log_format(&self) -> LogFormat {
-        self.log_format
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

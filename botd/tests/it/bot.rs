@@ -63,9 +63,21 @@ fn contains_any(text: &str, options: &[&str]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_commands() {
     let w = world("").await;
-    let tg = &w.tg;
+    start_lists_commands_and_registers_the_menu(&w.tg).await;
+    let (card, first) = new_with_ttl_creates_at_once(&w).await;
+    the_disable_button_switches_off(&w, &card, first).await;
+    let (perm, kids) = new_without_ttl_offers_a_keyboard(&w).await;
+    everything_else(&w.tg, first, kids).await;
+    extend_gives_a_new_expiry(&w.tg, perm).await;
+    offlast_and_the_deep_link_switch_off(&w, perm, kids).await;
+    assert!(
+        w.finish().await >= 5,
+        "the log check saw the links the bot sent"
+    );
+}
 
-    // /start: what the bot does, its commands and the reply keyboard; the menu is registered.
+/// /start: what the bot does, its commands and the reply keyboard; the menu is registered.
+async fn start_lists_commands_and_registers_the_menu(tg: &FakeTelegram) {
     let help = ask(tg, OPERATOR, "/start").await;
     for cmd in [
         "/new", "/newperm", "/active", "/status", "/off", "/offlast", "/extend", "/whoami",
@@ -94,8 +106,11 @@ async fn operator_commands() {
         Some(botd::commands::MENU.len())
     );
     assert!(ask(tg, OPERATOR, "/help").await.text().contains("/extend"));
+}
 
-    // /new with a TTL creates at once: URL in <code>, note, expiry, Disable button.
+/// /new with a TTL creates at once: URL in <code>, note, expiry, Disable button.
+async fn new_with_ttl_creates_at_once(w: &World) -> (fake_telegram::Call, i64) {
+    let tg = &w.tg;
     let card = ask(tg, OPERATOR, "/new 90m grandma & co").await;
     let text = card.text();
     assert!(
@@ -111,8 +126,13 @@ async fn operator_commands() {
     let link = w.api.get_link(ctx(), first).await.unwrap().unwrap();
     assert_eq!(link.note, "grandma & co");
     assert!(text.contains(&link.url));
+    (card, first)
+}
 
-    // The Disable button: linkd disables the link, the press is answered, the message edited.
+/// The Disable button: linkd disables the link, the press is answered, the message edited;
+/// pressing it again changes nothing and says why.
+async fn the_disable_button_switches_off(w: &World, card: &fake_telegram::Call, first: i64) {
+    let tg = &w.tg;
     let since = tg.mark();
     tg.press(OPERATOR, card.message_id(), &format!("off:{first}"));
     let answer = tg.wait_method(since, "answerCallbackQuery").await;
@@ -123,7 +143,6 @@ async fn operator_commands() {
     assert!(edit.callback_data().is_empty());
     let link = w.api.get_link(ctx(), first).await.unwrap().unwrap();
     assert_eq!(link.state, proto::LinkState::Disabled);
-    // Pressing it again changes nothing and says why.
     let since = tg.mark();
     tg.press(OPERATOR, card.message_id(), &format!("off:{first}"));
     let answer = tg.wait_method(since, "answerCallbackQuery").await;
@@ -135,8 +154,12 @@ async fn operator_commands() {
         "{}",
         answer.body
     );
+}
 
-    // /new without a TTL: the keyboard of LINK_TTL_OPTIONS plus Permanent.
+/// /new without a TTL: the keyboard of LINK_TTL_OPTIONS plus Permanent; a note given before
+/// the choice is kept for the link. Returns the permanent link's id and the noted one's.
+async fn new_without_ttl_offers_a_keyboard(w: &World) -> (i64, i64) {
+    let tg = &w.tg;
     let choice = ask(tg, OPERATOR, "/new").await;
     assert_eq!(
         choice.callback_data(),
@@ -157,7 +180,6 @@ async fn operator_commands() {
         None
     );
 
-    // A note given before the choice is kept for the link.
     let choice = ask(tg, OPERATOR, "/new the kids").await;
     let data = choice.callback_data();
     assert!(data[0].starts_with("new:30m:"), "{data:?}");
@@ -171,8 +193,11 @@ async fn operator_commands() {
         edit.text()
     );
     let kids = off_id(&edit);
+    (perm, kids)
+}
 
-    // Everything else, as a table: input -> a piece of the answer.
+/// Everything else, as a table: input -> a piece of the answer.
+async fn everything_else(tg: &FakeTelegram, first: i64, kids: i64) {
     let cases: Vec<(String, &str)> = vec![
         ("/new 5 x".into(), "is not a lifetime I can use"),
         ("/new 40d".into(), "from 1 second to 30 days"),
@@ -200,8 +225,10 @@ async fn operator_commands() {
             answer.text()
         );
     }
+}
 
-    // /extend gives a new expiry from now, and a Disable button.
+/// /extend gives a new expiry from now, and a Disable button.
+async fn extend_gives_a_new_expiry(tg: &FakeTelegram, perm: i64) {
     let extended = ask(tg, OPERATOR, &format!("/extend {perm} 2h")).await;
     assert!(
         extended.text().contains("Link extended"),
@@ -214,8 +241,11 @@ async fn operator_commands() {
         extended.text()
     );
     assert_eq!(off_id(&extended), perm);
+}
 
-    // /offlast switches off the newest; the deep link /start off_ID switches off one by id.
+/// /offlast switches off the newest; the deep link /start off_ID switches off one by id.
+async fn offlast_and_the_deep_link_switch_off(w: &World, perm: i64, kids: i64) {
+    let tg = &w.tg;
     let newest = w.api.list_active(ctx()).await.unwrap().unwrap()[0].id;
     let off = ask(tg, OPERATOR, "/offlast").await;
     assert!(
@@ -244,11 +274,6 @@ async fn operator_commands() {
         .text()
         .contains("no active links"));
     assert!(w.api.list_active(ctx()).await.unwrap().unwrap().is_empty());
-
-    assert!(
-        w.finish().await >= 5,
-        "the log check saw the links the bot sent"
-    );
 }
 
 /// The Go service's reply keyboard and its `disable_ID` deep links, still on the operator's

@@ -151,22 +151,7 @@ async fn notifications_without_noise() {
     linkd.stop().await;
     let linkd = Linkd::start(dir.path(), &origin).await;
     let api = linkd.client().await;
-    let deadline = std::time::Instant::now() + WAIT;
-    while !api
-        .status(tarpc::context::current())
-        .await
-        .unwrap()
-        .unwrap()
-        .live
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "linkd never saw the stream"
-        );
-        let _ = tg
-            .wait_for(tg.mark(), Duration::from_millis(100), |_| false)
-            .await;
-    }
+    until_live(&api, &tg).await;
     // The next real change: the stream ends. Whatever botd was going to say about the
     // restart would have come before this.
     origin.set_live(false);
@@ -203,16 +188,7 @@ async fn notify_setting_filters_events() {
     let since = tg.mark();
     w.origin.set_live(true);
     // linkd has the event once /status says live; the bot must stay silent about it.
-    let deadline = std::time::Instant::now() + WAIT;
-    while !w.api.status(ctx()).await.unwrap().unwrap().live {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "linkd never saw the stream"
-        );
-        let _ = tg
-            .wait_for(tg.mark(), Duration::from_millis(100), |_| false)
-            .await;
-    }
+    until_live(&w.api, tg).await;
     w.origin.set_live(false);
     let offline = tg
         .wait_for(since, WAIT, |c| c.method == "sendMessage")
@@ -272,4 +248,19 @@ async fn linkd_down_then_up() {
     bot.stop().await;
     linkd.stop().await;
     assert!(assert_no_secrets(&tg) >= 1);
+}
+
+/// Waits until linkd's status says the stream is live, letting the fake Bot API record what
+/// botd sends meanwhile.
+async fn until_live(api: &proto::LinkApiClient, tg: &FakeTelegram) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !api.status(ctx()).await.unwrap().unwrap().live {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "linkd never saw the stream"
+        );
+        let _ = tg
+            .wait_for(tg.mark(), Duration::from_millis(100), |_| false)
+            .await;
+    }
 }

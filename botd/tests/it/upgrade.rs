@@ -177,57 +177,116 @@ fn ctx() -> tarpc::context::Context {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_go_service_database_and_env_upgrade_in_place() {
-    let linkd_bin = Path::new(env!("CARGO_BIN_EXE_botd")).with_file_name("linkd");
-    assert!(
-        linkd_bin.exists(),
-        "{} is missing: run `cargo build --workspace` first",
-        linkd_bin.display()
-    );
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("db.sqlite");
-    let mut c = SqliteConnection::establish(db.to_str().unwrap()).unwrap();
-    c.batch_execute(&std::fs::read_to_string(fixture("go-db.sql")).unwrap())
-        .unwrap();
-    drop(c);
+    let db = go_database(dir.path());
     let (before, go_before) = snapshot(&db);
     assert_eq!(before.len(), 5);
 
-    let origin = Origin::start().await;
-    origin.set_live(true);
-    let tg = FakeTelegram::start(TOKEN).await;
-    let socket = dir.path().join("linkd.sock");
-    let http = format!("127.0.0.1:{}", free_port());
-    let mut env = go_env();
-    // What differs per machine; everything else is the Go operator's file as it is.
-    for (k, v) in [
-        ("HTTP_ADDR", http.clone()),
-        ("DB_PATH", db.display().to_string()),
-        ("RPC_SOCKET", socket.display().to_string()),
-        ("MEDIAMTX_HLS_BASE_URL", origin.base_url()),
-        ("TELEGRAM_API_URL", tg.url()),
-    ] {
-        env.retain(|(key, _)| key != k);
-        env.push((k.to_string(), v));
-    }
-    let linkd = Daemon::spawn(&linkd_bin, &env, dir.path().join("linkd.log"));
-    let deadline = Instant::now() + WAIT;
-    let api = loop {
-        if let Ok(api) = proto::connect(&socket).await {
-            break api;
-        }
-        assert!(Instant::now() < deadline, "linkd did not come up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let since = tg.mark();
-    let botd = Daemon::spawn(
-        Path::new(env!("CARGO_BIN_EXE_botd")),
-        &env,
-        dir.path().join("botd.log"),
-    );
-    tg.wait_method(since, "getMe").await;
+    let up = Upgraded::start(dir.path(), &db).await;
+    links_come_out_unchanged(&up.api, &before).await;
+    old_links_play(&up.http, &before).await;
+    the_operators_phone_works(&up.tg, &up.api).await;
+    up.stop_without_secrets(&before).await;
+    the_database_stays_the_go_services(&db, &before, &go_before);
+    drop(dir);
+}
 
-    // Every link as it was: id, token, times, note; states as the Go service had them.
-    for row in &before {
+/// The Go service's database, written from its fixture into `dir`.
+fn go_database(dir: &Path) -> PathBuf {
+    let db = dir.join("db.sqlite");
+    let mut c = SqliteConnection::establish(db.to_str().unwrap()).unwrap();
+    c.batch_execute(&std::fs::read_to_string(fixture("go-db.sql")).unwrap())
+        .unwrap();
+    db
+}
+
+/// Both real daemons started on the Go operator's `.env`, with a live origin and the fake
+/// Bot API.
+struct Upgraded {
+    _origin: Origin,
+    tg: FakeTelegram,
+    http: String,
+    api: proto::LinkApiClient,
+    linkd: Daemon,
+    botd: Daemon,
+}
+
+impl Upgraded {
+    async fn start(dir: &Path, db: &Path) -> Upgraded {
+        let linkd_bin = Path::new(env!("CARGO_BIN_EXE_botd")).with_file_name("linkd");
+        assert!(
+            linkd_bin.exists(),
+            "{} is missing: run `cargo build --workspace` first",
+            linkd_bin.display()
+        );
+        let origin = Origin::start().await;
+        origin.set_live(true);
+        let tg = FakeTelegram::start(TOKEN).await;
+        let socket = dir.join("linkd.sock");
+        let http = format!("127.0.0.1:{}", free_port());
+        let mut env = go_env();
+        // What differs per machine; everything else is the Go operator's file as it is.
+        for (k, v) in [
+            ("HTTP_ADDR", http.clone()),
+            ("DB_PATH", db.display().to_string()),
+            ("RPC_SOCKET", socket.display().to_string()),
+            ("MEDIAMTX_HLS_BASE_URL", origin.base_url()),
+            ("TELEGRAM_API_URL", tg.url()),
+        ] {
+            env.retain(|(key, _)| key != k);
+            env.push((k.to_string(), v));
+        }
+        let linkd = Daemon::spawn(&linkd_bin, &env, dir.join("linkd.log"));
+        let deadline = Instant::now() + WAIT;
+        let api = loop {
+            if let Ok(api) = proto::connect(&socket).await {
+                break api;
+            }
+            assert!(Instant::now() < deadline, "linkd did not come up");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let since = tg.mark();
+        let botd = Daemon::spawn(
+            Path::new(env!("CARGO_BIN_EXE_botd")),
+            &env,
+            dir.join("botd.log"),
+        );
+        tg.wait_method(since, "getMe").await;
+        Upgraded {
+            _origin: origin,
+            tg,
+            http,
+            api,
+            linkd,
+            botd,
+        }
+    }
+
+    /// Both daemons stop cleanly, and neither logged the bot token or a link token.
+    async fn stop_without_secrets(self, before: &[Row]) {
+        let (code, bot_log) = self.botd.stop().await;
+        assert_eq!(code, Some(0), "{bot_log}");
+        let (code, linkd_log) = self.linkd.stop().await;
+        assert_eq!(code, Some(0), "{linkd_log}");
+        for log in [&bot_log, &linkd_log] {
+            assert!(
+                !log.contains("AAHsecretTOKENvalue"),
+                "the bot token was logged"
+            );
+            for row in before {
+                assert!(
+                    !log.contains(&row.token),
+                    "link {}'s token was logged",
+                    row.id
+                );
+            }
+        }
+    }
+}
+
+/// Every link as it was: id, token, times, note; states as the Go service had them.
+async fn links_come_out_unchanged(api: &proto::LinkApiClient, before: &[Row]) {
+    for row in before {
         let link = api.get_link(ctx(), row.id).await.unwrap().unwrap();
         assert_eq!(
             link.url,
@@ -258,40 +317,44 @@ async fn a_go_service_database_and_env_upgrade_in_place() {
         .map(|l| l.id)
         .collect();
     assert_eq!(active, [12, 7, 3]);
+}
 
-    // Old links play: the watch page, then the stream through /play with its cookie.
-    assert_eq!(get(&http, "/", None).await.0, 200);
+/// Old links play: the watch page, then the stream through /play with its cookie.
+async fn old_links_play(http: &str, before: &[Row]) {
+    assert_eq!(get(http, "/", None).await.0, 200);
     for id in [3, 7] {
         let token = &before.iter().find(|r| r.id == id).unwrap().token;
-        let (status, cookie, _) = get(&http, &format!("/live/stream/{token}"), None).await;
+        let (status, cookie, _) = get(http, &format!("/live/stream/{token}"), None).await;
         assert_eq!(status, 200, "link {id}'s page");
-        let (status, _, body) = get(&http, "/play/index.m3u8", cookie.as_deref()).await;
+        let (status, _, body) = get(http, "/play/index.m3u8", cookie.as_deref()).await;
         assert_eq!(status, 200, "link {id} plays");
         assert!(body.contains("#EXTM3U"), "{body}");
     }
     for id in [8, 9] {
         let token = &before.iter().find(|r| r.id == id).unwrap().token;
-        let (status, _, _) = get(&http, &format!("/live/stream/{token}"), None).await;
+        let (status, _, _) = get(http, &format!("/live/stream/{token}"), None).await;
         assert_eq!(status, 410, "link {id} has ended");
     }
+}
 
-    // The operator's phone: the Go keyboard, an old Disable deep link, the Go TTL buttons.
-    let list = answer(&tg, "📋 Active").await;
+/// The operator's phone: the Go keyboard, an old Disable deep link, the Go TTL buttons.
+async fn the_operators_phone_works(tg: &FakeTelegram, api: &proto::LinkApiClient) {
+    let list = answer(tg, "📋 Active").await;
     for words in ["3 active links", "Grandma", "ex-boss", "Europe/Berlin"] {
         assert!(list.text().contains(words), "{words}: {}", list.text());
     }
-    let off = answer(&tg, "⛔ Disable last").await;
+    let off = answer(tg, "⛔ Disable last").await;
     assert!(off.text().contains("Link #12</b> is off"), "{}", off.text());
-    let off = answer(&tg, "/start disable_7").await;
+    let off = answer(tg, "/start disable_7").await;
     assert!(
         off.text().contains("Link #7</b> · Grandma is off"),
         "{}",
         off.text()
     );
-    let perm = answer(&tg, "♾ Permanent").await;
+    let perm = answer(tg, "♾ Permanent").await;
     assert!(perm.text().contains("Link #13</b>"), "{}", perm.text());
     assert!(perm.text().contains("never expires"), "{}", perm.text());
-    let temp = answer(&tg, "🟢 90 minutes").await;
+    let temp = answer(tg, "🟢 90 minutes").await;
     assert!(
         temp.text().contains("in 1 h 30 min") || temp.text().contains("in 1 h 29 min"),
         "{}",
@@ -300,30 +363,14 @@ async fn a_go_service_database_and_env_upgrade_in_place() {
     // DEFAULT_LINK_TTL=0: a link made without a lifetime is permanent, as in the Go service.
     let default = api.create_link(ctx(), None, None).await.unwrap().unwrap();
     assert_eq!((default.id, default.expires_at), (15, None));
+}
 
-    let (code, bot_log) = botd.stop().await;
-    assert_eq!(code, Some(0), "{bot_log}");
-    let (code, linkd_log) = linkd.stop().await;
-    assert_eq!(code, Some(0), "{linkd_log}");
-    for log in [&bot_log, &linkd_log] {
-        assert!(
-            !log.contains("AAHsecretTOKENvalue"),
-            "the bot token was logged"
-        );
-        for row in &before {
-            assert!(
-                !log.contains(&row.token),
-                "link {}'s token was logged",
-                row.id
-            );
-        }
-    }
-
-    // Afterwards: the rows are the Go service's, but for what the operator changed; goose's
-    // table and the schema are untouched, so the Go binary opens the file again (rollback).
-    let (after, go_after) = snapshot(&db);
+/// Afterwards: the rows are the Go service's, but for what the operator changed; goose's
+/// table and the schema are untouched, so the Go binary opens the file again (rollback).
+fn the_database_stays_the_go_services(db: &Path, before: &[Row], go_before: &[Text]) {
+    let (after, go_after) = snapshot(db);
     assert_eq!(go_after, go_before);
-    for row in &before {
+    for row in before {
         let now = after.iter().find(|r| r.id == row.id).unwrap();
         if row.id == 7 || row.id == 12 {
             assert_eq!(
@@ -338,5 +385,4 @@ async fn a_go_service_database_and_env_upgrade_in_place() {
     }
     let new: Vec<i64> = after.iter().map(|r| r.id).filter(|id| *id > 12).collect();
     assert_eq!(new, [13, 14, 15]);
-    drop(dir);
 }

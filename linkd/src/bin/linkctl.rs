@@ -16,7 +16,6 @@ use proto::{ApiError, Link, LinkApiClient, SigningKeyRotation, Status};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use stream_key::StreamKeyCommand;
 use tarpc::context;
 
 /// What `--help` shows after the options.
@@ -104,7 +103,7 @@ enum Command {
     SigningKey(SigningKeyCommand),
     /// The key OBS publishes with.
     #[command(subcommand)]
-    StreamKey(StreamKeyCommand),
+    StreamKey(stream_key::StreamKeyCommand),
 }
 
 #[derive(Subcommand)]
@@ -281,18 +280,7 @@ async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
             .await?;
             Ok(out(json, &r, rotation_text))
         }
-        Command::StreamKey(StreamKeyCommand::Show) => {
-            let k = call(&client, |c, ctx| async move { c.stream_key(ctx).await }).await?;
-            Ok(out(json, &k, stream_key::key_text))
-        }
-        Command::StreamKey(StreamKeyCommand::Rotate) => {
-            let r = call(
-                &client,
-                |c, ctx| async move { c.rotate_stream_key(ctx).await },
-            )
-            .await?;
-            Ok(out(json, &r, stream_key::rotation_text))
-        }
+        Command::StreamKey(cmd) => stream_key::execute(&client, json, cmd).await,
     }
 }
 

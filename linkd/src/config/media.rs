@@ -16,7 +16,7 @@ pub fn stream_path(hls_base_url: &str) -> String {
 }
 
 /// `rtmp://{BASE_URL's host}:1935/{app}`, where app is the stream path but its last part.
-pub(super) fn default_rtmp_url(base_url: &str, hls_base_url: &str) -> String {
+fn default_rtmp_url(base_url: &str, hls_base_url: &str) -> String {
     let host = base_url
         .split_once("://")
         .map_or(base_url, |(_, r)| r)
@@ -58,6 +58,30 @@ impl Config {
         }
         w
     }
+}
+
+/// `RTMP_PUBLIC_URL` as set, else derived from `BASE_URL` and the stream path; `None` when
+/// one of them was bad (its problem is recorded).
+pub(super) fn rtmp_url(
+    set: Option<Option<String>>,
+    base_url: &Option<String>,
+    hls_base_url: &Option<String>,
+) -> Option<String> {
+    match (set, base_url, hls_base_url) {
+        (Some(Some(url)), _, _) => Some(url),
+        (Some(None), Some(base), Some(hls)) => Some(default_rtmp_url(base, hls)),
+        _ => None,
+    }
+}
+
+/// Adds the configuration's warnings to what `--check-config` prints.
+pub(super) fn with_warnings(loaded: kit::config::Load<Config>) -> kit::config::Load<Config> {
+    loaded.map(|(c, mut effective)| {
+        for w in c.warnings() {
+            effective.warn(w);
+        }
+        (c, effective)
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The page's static files (player, session follow-up, hls.js, stylesheet), compiled into the binary and served
 //! under names that carry a content hash, so they can be cached for a year.
 
-use super::{full, Body};
+use super::{full, set_static, Body};
 use http::{header, HeaderValue, Response, StatusCode};
 use sha2::{Digest, Sha256};
 
@@ -12,31 +12,31 @@ struct File {
     bytes: &'static [u8],
 }
 
+impl File {
+    const fn js(stem: &'static str, bytes: &'static [u8]) -> File {
+        File {
+            stem,
+            ext: "js",
+            content_type: "text/javascript; charset=utf-8",
+            bytes,
+        }
+    }
+
+    const fn css(stem: &'static str, bytes: &'static [u8]) -> File {
+        File {
+            stem,
+            ext: "css",
+            content_type: "text/css; charset=utf-8",
+            bytes,
+        }
+    }
+}
+
 const FILES: [File; 4] = [
-    File {
-        stem: "player",
-        ext: "js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../assets/player.js"),
-    },
-    File {
-        stem: "hls",
-        ext: "js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../assets/hls.min.js"),
-    },
-    File {
-        stem: "session",
-        ext: "js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../assets/session.js"),
-    },
-    File {
-        stem: "watch",
-        ext: "css",
-        content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../../assets/watch.css"),
-    },
+    File::js("player", include_bytes!("../../assets/player.js")),
+    File::js("hls", include_bytes!("../../assets/hls.min.js")),
+    File::js("session", include_bytes!("../../assets/session.js")),
+    File::css("watch", include_bytes!("../../assets/watch.css")),
 ];
 
 /// The embedded files and their hashed URLs.
@@ -89,18 +89,14 @@ impl Assets {
         let mut r = Response::new(body);
         *r.status_mut() = StatusCode::OK;
         let h = r.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(f.content_type),
-        );
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(f.bytes.len()));
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=31536000, immutable"),
-        );
-        h.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
+        set_static(
+            h,
+            [
+                (header::CONTENT_TYPE, f.content_type),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
         );
         Some(r)
     }

@@ -34,7 +34,7 @@ pub(crate) use listen::{serve, Site};
 use crate::origin::Origin;
 use crate::Shared;
 use bytes::Bytes;
-use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use std::net::{IpAddr, SocketAddr};
@@ -59,6 +59,13 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
 /// No body.
 pub fn empty() -> Body {
     Empty::new().map_err(|never| match never {}).boxed()
+}
+
+/// Sets each header of `pairs` to its fixed value, in that order.
+pub fn set_static<const N: usize>(h: &mut HeaderMap, pairs: [(HeaderName, &'static str); N]) {
+    for (name, value) in pairs {
+        h.insert(name, HeaderValue::from_static(value));
+    }
 }
 
 /// A plain-text response.

@@ -2,8 +2,8 @@
 //! (`error.html`), with the security headers every page carries.
 
 use super::assets::AssetUrls;
-use super::{full, Body};
-use http::{header, HeaderName, HeaderValue, Response, StatusCode};
+use super::{full, set_static, Body};
+use http::{header, HeaderName, Response, StatusCode};
 use serde::Serialize;
 
 /// Content-Security-Policy of every page: own scripts and styles only, media and workers
@@ -107,36 +107,25 @@ struct WatchContext<'a> {
 
 /// Adds the headers every HTML page carries.
 fn page_headers(r: &mut Response<Body>) {
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        HeaderName::from_static("permissions-policy"),
-        HeaderValue::from_static(PERMISSIONS),
-    );
-    h.insert(
-        HeaderName::from_static("cross-origin-opener-policy"),
-        HeaderValue::from_static("same-origin"),
-    );
-    h.insert(
-        HeaderName::from_static("cross-origin-resource-policy"),
-        HeaderValue::from_static("same-origin"),
+    set_static(
+        r.headers_mut(),
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::CACHE_CONTROL, "no-store"),
+            (HeaderName::from_static("permissions-policy"), PERMISSIONS),
+            (
+                HeaderName::from_static("cross-origin-opener-policy"),
+                "same-origin",
+            ),
+            (
+                HeaderName::from_static("cross-origin-resource-policy"),
+                "same-origin",
+            ),
+        ],
     );
 }
 
@@ -154,6 +143,7 @@ impl Pages {
     pub fn new(assets: AssetUrls) -> Pages {
         let mut tera = tera::Tera::default();
         tera.add_raw_templates([
+            ("base.html", include_str!("../../../templates/base.html")),
             ("watch.html", include_str!("../../../templates/watch.html")),
             ("error.html", include_str!("../../../templates/error.html")),
         ])

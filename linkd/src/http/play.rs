@@ -258,13 +258,12 @@ fn content_range(h: &mut HeaderMap, value: std::fmt::Arguments<'_>) {
 /// The headers every `/play` answer carries: nothing in it is ever sniffed into a type or
 /// run as a page.
 fn policies(h: &mut HeaderMap) {
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PLAY_CSP),
+    super::set_static(
+        h,
+        [
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CONTENT_SECURITY_POLICY, PLAY_CSP),
+        ],
     );
 }
 

@@ -8,8 +8,15 @@ use std::collections::HashSet;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn linkctl_creates_lists_and_disables_links() {
     let (_dir, l) = Linkd::start(|_| {}).await;
+    let [a, p, d] = create_three(&l).await;
+    list_newest_first(&l, &[&d, &p, &a]).await;
+    off_by_id_then_last(&l, &a, &d).await;
+    status_counts_the_one_left(&l).await;
+    l.stop().await.unwrap();
+}
 
-    // create: with a TTL and note, permanent, default TTL
+/// Create: with a TTL and note, permanent, default TTL; returns them in that order.
+async fn create_three(l: &Linkd) -> [serde_json::Value; 3] {
     let a = l
         .linkctl(&["--json", "new", "90m", "--note", "Grandma 👵"])
         .await;
@@ -47,8 +54,11 @@ async fn linkctl_creates_lists_and_disables_links() {
         d["expires_at"].as_i64().unwrap() - d["created_at"].as_i64().unwrap(),
         3600
     );
+    [a, p, d]
+}
 
-    // list: newest first, as a JSON array and as a table
+/// List: newest first, as a JSON array and as a table.
+async fn list_newest_first(l: &Linkd, newest_first: &[&serde_json::Value]) {
     let list = l.linkctl(&["--json", "list"]).await.json();
     let ids: Vec<i64> = list
         .as_array()
@@ -56,20 +66,19 @@ async fn linkctl_creates_lists_and_disables_links() {
         .iter()
         .map(|v| v["id"].as_i64().unwrap())
         .collect();
-    assert_eq!(
-        ids,
-        vec![
-            d["id"].as_i64().unwrap(),
-            p["id"].as_i64().unwrap(),
-            a["id"].as_i64().unwrap()
-        ]
-    );
+    let want: Vec<i64> = newest_first
+        .iter()
+        .map(|v| v["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, want);
     let table = l.linkctl(&["list"]).await;
     assert!(table.stdout.starts_with("ID"), "{}", table.stdout);
     assert!(table.stdout.contains("Grandma"));
     assert!(table.stdout.contains("never"));
+}
 
-    // off by id, then again; off --last takes the newest active
+/// Off by id, then again; off --last takes the newest active (`newest`).
+async fn off_by_id_then_last(l: &Linkd, a: &serde_json::Value, newest: &serde_json::Value) {
     let id = a["id"].to_string();
     let off = l.linkctl(&["--json", "off", &id]).await;
     assert_eq!(off.code, 0);
@@ -83,11 +92,13 @@ async fn linkctl_creates_lists_and_disables_links() {
         again.stderr
     );
     let last = l.linkctl(&["--json", "off", "--last"]).await.json();
-    assert_eq!(last["id"], d["id"]);
+    assert_eq!(last["id"], newest["id"]);
     let list = l.linkctl(&["--json", "list"]).await.json();
     assert_eq!(list.as_array().unwrap().len(), 1);
+}
 
-    // status
+/// Status: one active link, offline, and every documented key present.
+async fn status_counts_the_one_left(l: &Linkd) {
     let s = l.linkctl(&["--json", "status"]).await.json();
     assert_eq!(s["active_links"], 1);
     assert_eq!(s["live"], false);
@@ -103,7 +114,6 @@ async fn linkctl_creates_lists_and_disables_links() {
     ] {
         assert!(s.get(key).is_some(), "key {key} missing");
     }
-    l.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 //! watch page fetched without a session (HEAD, link previews) and without counting an open.
 
 use crate::common::origin::{Behaviour, FakeOrigin};
+use crate::common::scene::in_front_of;
 use crate::common::{get, request, wait_for, Linkd};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
@@ -11,13 +12,6 @@ use linkd::testing::Token;
 use linkd::testing::{Sessions, MAX_SESSION_SECS};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-async fn setup() -> (tempfile::TempDir, Linkd, FakeOrigin) {
-    let origin = FakeOrigin::start(Behaviour::default()).await;
-    let base = origin.base_url();
-    let (dir, l) = Linkd::start(move |c| c.mediamtx_hls_base_url = base).await;
-    (dir, l, origin)
-}
 
 fn now() -> i64 {
     SystemTime::now()
@@ -72,15 +66,12 @@ fn global_key_cookie(key: &[u8], link_id: i64, expires_at: i64) -> String {
 }
 
 async fn play_status(l: &Linkd, cookie: &str) -> u16 {
-    get(&l.url("/play/index.m3u8"), Some(cookie))
-        .await
-        .unwrap()
-        .status
+    l.status("/play/index.m3u8", Some(cookie)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_before_a_link_existed_cannot_mint_its_sessions() {
-    let (_d, l, _o) = setup().await;
+    let (_d, l, _o) = in_front_of(Behaviour::default()).await;
     let db = l.config.db_path.clone();
     let (old_id, old_token, _) = l.new_link(&["1h"]).await;
     // The backup: every key and every token of that moment.
@@ -125,9 +116,7 @@ async fn a_backup_taken_before_a_link_existed_cannot_mint_its_sessions() {
 async fn rotating_the_signing_key_keeps_old_sessions_and_logout_all_ends_them() {
     let origin = FakeOrigin::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    let base = origin.base_url();
-    let b2 = base.clone();
-    let l = Linkd::start_in(dir.path(), move |c| c.mediamtx_hls_base_url = b2).await;
+    let l = Linkd::start_in_front_of(dir.path(), &origin).await;
     let (_, token, _) = l.new_link(&["1h"]).await;
     let before = l.open(&token).await;
     let r = l.linkctl(&["--json", "signing-key", "rotate"]).await;
@@ -142,7 +131,7 @@ async fn rotating_the_signing_key_keeps_old_sessions_and_logout_all_ends_them() 
     let keys = keys_in(&l.config.db_path);
     assert_eq!(keys.last().unwrap().0 as u64, key_id);
     l.stop().await.unwrap();
-    let l = Linkd::start_in(dir.path(), move |c| c.mediamtx_hls_base_url = base).await;
+    let l = Linkd::start_in_front_of(dir.path(), &origin).await;
     assert_eq!(play_status(&l, &before).await, 200);
     assert_eq!(play_status(&l, &after).await, 200);
     let r = l.linkctl(&["signing-key", "rotate", "--logout-all"]).await;
@@ -162,7 +151,7 @@ async fn rotating_the_signing_key_keeps_old_sessions_and_logout_all_ends_them() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn head_and_link_previews_get_the_page_without_a_session_or_an_open() {
-    let (_d, l, _o) = setup().await;
+    let (_d, l, _o) = in_front_of(Behaviour::default()).await;
     let db = l.config.db_path.clone();
     let (_, token, _) = l.new_link(&["1h", "--note", "aunt"]).await;
     let url = l.url(&format!("/live/stream/{token}"));

@@ -36,11 +36,7 @@ async fn wait_recovered(l: &Linkd, index: &str, cookie: &str) {
 async fn origin_down_at_start_and_killed_mid_stream_recover_by_themselves() {
     let at = free_port();
     let base = format!("http://{at}/live/stream");
-    let (_d, l) = Linkd::start(move |c| {
-        c.mediamtx_hls_base_url = base;
-        c.probe_interval = Duration::from_millis(200);
-    })
-    .await;
+    let (_d, l) = Linkd::start_before(base).await;
     let (_, token, _) = l.new_link(&["10m"]).await;
     let cookie = l.open(&token).await;
     let index = l.url("/play/index.m3u8");
@@ -67,20 +63,7 @@ async fn origin_down_at_start_and_killed_mid_stream_recover_by_themselves() {
     ));
     let c2 = cookie.clone();
     let in_flight = tokio::spawn(async move { play_status(&blocking, &c2).await });
-    let state = origin.state.clone();
-    wait_for(
-        "the origin holds the reload",
-        Duration::from_secs(5),
-        || {
-            let n = state
-                .requests()
-                .iter()
-                .filter(|s| s.query.as_deref().is_some_and(|q| q.contains("_HLS_msn")))
-                .count();
-            async move { n > 0 }
-        },
-    )
-    .await;
+    origin.until_held().await;
     drop(origin);
     let t = Instant::now();
     let status = tokio::time::timeout(Duration::from_secs(5), in_flight)
@@ -220,20 +203,6 @@ async fn sessions_and_links_survive_sigterm_and_sigkill_and_the_database_stays_i
     assert_eq!(rows as usize, created, "no link lost or duplicated");
 }
 
-/// Waits until the fake origin holds a blocking reload.
-async fn until_held(origin: &FakeOrigin) {
-    let state = origin.state.clone();
-    wait_for("the origin holds a reload", Duration::from_secs(5), || {
-        let n = state
-            .requests()
-            .iter()
-            .filter(|s| s.query.as_deref().is_some_and(|q| q.contains("_HLS_msn")))
-            .count();
-        async move { n > 0 }
-    })
-    .await;
-}
-
 async fn open_cookie(p: &LinkdProcess) -> String {
     let out = p.linkctl(&["--json", "new", "1h"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -274,7 +243,7 @@ async fn linkd_holding_a_reload(
         origin.next_part_query()
     ));
     let in_flight = tokio::spawn(async move { get(&url, Some(&cookie)).await });
-    until_held(&origin).await;
+    origin.until_held().await;
     (origin, dir, p, in_flight)
 }
 

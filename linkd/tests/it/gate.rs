@@ -3,23 +3,13 @@
 //! disabled links, restarts, offline), over real HTTP on loopback.
 
 use crate::common::origin::{Behaviour, FakeOrigin};
+use crate::common::scene::in_front_of;
 use crate::common::{get, raw_status, request, wait_for, Linkd};
 use std::time::{Duration, Instant};
 
-pub(super) async fn setup(b: Behaviour) -> (tempfile::TempDir, Linkd, FakeOrigin) {
-    let origin = FakeOrigin::start(b).await;
-    let base = origin.base_url();
-    let (dir, l) = Linkd::start(move |c| {
-        c.mediamtx_hls_base_url = base;
-        c.probe_interval = Duration::from_millis(200);
-    })
-    .await;
-    (dir, l, origin)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_page_sets_a_session_cookie_that_is_not_the_token() {
-    let (_d, l, _o) = setup(Behaviour::default()).await;
+    let (_d, l, _o) = in_front_of(Behaviour::default()).await;
     let (_, token, _) = l.new_link(&["10m", "--note", "for <b>you</b>"]).await;
     let r = get(&l.url(&format!("/live/stream/{token}")), None)
         .await
@@ -85,13 +75,13 @@ async fn watch_page_sets_a_session_cookie_that_is_not_the_token() {
     let a = get(&l.url(&js), None).await.unwrap();
     assert_eq!(a.status, 200);
     assert!(a.header("cache-control").unwrap().contains("immutable"));
-    assert!(get(&l.url("/assets/player.js"), None).await.unwrap().status == 404);
+    assert!(l.status("/assets/player.js", None).await == 404);
     l.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_that_do_not_play_get_a_page_that_says_why_and_no_cookie() {
-    let (_d, l, _o) = setup(Behaviour::default()).await;
+    let (_d, l, _o) = in_front_of(Behaviour::default()).await;
     let (id, off_token, _) = l.new_link(&["10m"]).await;
     l.linkctl(&["off", &id.to_string()]).await;
     // (path, status, words)
@@ -127,7 +117,7 @@ async fn links_that_do_not_play_get_a_page_that_says_why_and_no_cookie() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn play_is_refused_without_a_valid_cookie_and_never_reaches_the_origin() {
-    let (_d, l, o) = setup(Behaviour::default()).await;
+    let (_d, l, o) = in_front_of(Behaviour::default()).await;
     let (_, token, _) = l.new_link(&["10m"]).await;
     let good = l.open(&token).await;
     let value = good.strip_prefix("watch_session=").unwrap();
@@ -167,7 +157,7 @@ async fn play_is_refused_without_a_valid_cookie_and_never_reaches_the_origin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxied_requests_carry_only_allowed_headers_and_answers_are_cleaned() {
-    let (_d, l, o) = setup(Behaviour::default()).await;
+    let (_d, l, o) = in_front_of(Behaviour::default()).await;
     let (_, token, _) = l.new_link(&["10m"]).await;
     let cookie = format!("{}; other=1", l.open(&token).await);
     let r = request(
@@ -225,7 +215,7 @@ async fn proxied_requests_carry_only_allowed_headers_and_answers_are_cleaned() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn path_attacks_are_refused_before_the_origin() {
-    let (_d, l, o) = setup(Behaviour::default()).await;
+    let (_d, l, o) = in_front_of(Behaviour::default()).await;
     let (_, token, _) = l.new_link(&["10m"]).await;
     let cookie = l.open(&token).await;
     let before = o.state.requests().len();
@@ -257,32 +247,19 @@ async fn path_attacks_are_refused_before_the_origin() {
     let abs = format!("GET http://evil.example/play/index.m3u8 HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n");
     let status = raw_status(l.addr, abs.as_bytes()).await;
     assert_ne!(status, Some(200));
-    let seen: Vec<_> = o.state.requests()[before..]
-        .iter()
-        .map(|s| s.path.clone())
-        .collect();
-    assert!(
-        seen.iter().all(|p| p == "/live/stream/index.m3u8"),
-        "refused paths reached the origin: {seen:?}"
-    );
+    o.assert_only_the_playlist_since(before);
     l.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabling_a_link_refuses_its_next_request() {
-    let (_d, l, _o) = setup(Behaviour::default()).await;
+    let (_d, l, _o) = in_front_of(Behaviour::default()).await;
     let (id, token, _) = l.new_link(&["10m"]).await;
     let a = l.open(&token).await;
     let b = l.open(&token).await;
     assert_ne!(a, b, "each opening is its own session");
     for c in [&a, &b] {
-        assert_eq!(
-            get(&l.url("/play/index.m3u8"), Some(c))
-                .await
-                .unwrap()
-                .status,
-            200
-        );
+        assert_eq!(l.status("/play/index.m3u8", Some(c)).await, 200);
     }
     let list = l.linkctl(&["--json", "list"]).await.json();
     assert_eq!(list[0]["viewers"], 2);
@@ -314,10 +291,8 @@ async fn disabling_a_link_refuses_its_next_request() {
         let v: serde_json::Value = serde_json::from_slice(&s.body).unwrap();
         assert_eq!(v["state"], "disabled");
         assert_eq!(
-            get(&l.url("/play/index.m3u8"), Some("watch_state=disabled"))
-                .await
-                .unwrap()
-                .status,
+            l.status("/play/index.m3u8", Some("watch_state=disabled"))
+                .await,
             403
         );
         let s = get(&l.url("/play/_session"), Some(c)).await.unwrap();
@@ -332,13 +307,11 @@ async fn disabling_a_link_refuses_its_next_request() {
 async fn sessions_survive_a_restart_of_linkd() {
     let origin = FakeOrigin::start(Behaviour::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    let base = origin.base_url();
-    let b2 = base.clone();
-    let l = Linkd::start_in(dir.path(), move |c| c.mediamtx_hls_base_url = b2).await;
+    let l = Linkd::start_in_front_of(dir.path(), &origin).await;
     let (_, token, _) = l.new_link(&["1h"]).await;
     let cookie = l.open(&token).await;
     l.stop().await.unwrap();
-    let l = Linkd::start_in(dir.path(), move |c| c.mediamtx_hls_base_url = base).await;
+    let l = Linkd::start_in_front_of(dir.path(), &origin).await;
     let r = get(&l.url("/play/index.m3u8"), Some(&cookie))
         .await
         .unwrap();
@@ -351,7 +324,7 @@ async fn sessions_survive_a_restart_of_linkd() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn origin_down_is_a_quick_502_and_offline_is_a_404() {
-    let (_d, l, o) = setup(Behaviour::default()).await;
+    let (_d, l, o) = in_front_of(Behaviour::default()).await;
     let (_, token, _) = l.new_link(&["10m"]).await;
     let cookie = l.open(&token).await;
     o.set_live(false);
@@ -383,7 +356,7 @@ async fn origin_down_is_a_quick_502_and_offline_is_a_404() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn head_is_answered_like_get_without_a_body() {
-    let (_d, l, o) = setup(Behaviour::default()).await;
+    let (_d, l, o) = in_front_of(Behaviour::default()).await;
     let (_, token, _) = l.new_link(&["10m"]).await;
     let cookie = l.open(&token).await;
     let r = request("HEAD", &l.url("/play/seg1.mp4"), Some(&cookie), &[])

@@ -1,22 +1,19 @@
 //! The `/play` gate against harder origins: LL-HLS blocking reloads, MediaMTX sessions,
 //! reader credentials, live status, bad-token rate limits and shared upstream fetches.
 
-use super::gate::setup;
 use crate::common;
 use crate::common::origin::{Behaviour, FakeOrigin};
+use crate::common::scene::{in_front_of, with_viewer};
 use crate::common::{get, wait_for, Linkd};
 use std::time::{Duration, Instant};
 
 /// linkd in front of a fake LL-HLS origin, and one viewer's playback cookie.
 async fn ll_viewer() -> (tempfile::TempDir, Linkd, FakeOrigin, String) {
-    let (d, l, o) = setup(Behaviour {
+    with_viewer(Behaviour {
         low_latency: true,
         ..Default::default()
     })
-    .await;
-    let (_, token, _) = l.new_link(&["10m"]).await;
-    let cookie = l.open(&token).await;
-    (d, l, o, cookie)
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,7 +51,7 @@ async fn ll_hls_blocking_reloads_wait_for_the_origin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mediamtx_sessions_stay_with_linkd_and_a_gone_stream_is_offline() {
-    let (_d, l, o) = setup(Behaviour {
+    let (_d, l, o) = in_front_of(Behaviour {
         low_latency: true,
         sessions: true,
         ..Default::default()
@@ -120,19 +117,13 @@ async fn reader_credentials_are_sent_to_the_origin() {
     .await;
     let (_, token, _) = l.new_link(&["10m"]).await;
     let cookie = l.open(&token).await;
-    assert_eq!(
-        get(&l.url("/play/index.m3u8"), Some(&cookie))
-            .await
-            .unwrap()
-            .status,
-        200
-    );
+    assert_eq!(l.status("/play/index.m3u8", Some(&cookie)).await, 200);
     l.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_status_follows_the_origin() {
-    let (_d, l, o) = setup(Behaviour::default()).await;
+    let (_d, l, o) = in_front_of(Behaviour::default()).await;
     let live = |want: bool| {
         let socket = l.socket.clone();
         async move {
@@ -153,7 +144,7 @@ async fn live_status_follows_the_origin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_tokens_are_rate_limited_per_client_without_hurting_valid_viewers() {
-    let (_d, l, _o) = setup(Behaviour::default()).await;
+    let (_d, l, _o) = in_front_of(Behaviour::default()).await;
     let (_, token, _) = l.new_link(&["10m"]).await;
     let mut statuses = Vec::new();
     for i in 0..25 {
@@ -250,7 +241,7 @@ async fn many_viewers_cost_one_upstream_fetch_per_part_and_per_blocking_playlist
     assert!(text.contains("tempstream_http_requests_total{route=\"play\",status=\"200\"}"));
     assert!(text.contains("tempstream_viewers{link_id="));
     assert!(
-        get(&l.url("/metrics"), None).await.unwrap().status == 404,
+        l.status("/metrics", None).await == 404,
         "not on the public listener"
     );
     l.stop().await.unwrap();

@@ -194,6 +194,14 @@ async fn mediamtx_auth_requests_get_the_documented_answers() {
             "{action} {path} {protocol} as {user:?} ({query:?}): {text}"
         );
     }
+}
+
+/// After a rotation only the new key publishes (the old one and the static pair are
+/// refused); a body that is not MediaMTX's, another path or another method is refused too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mediamtx_auth_after_a_rotation_and_bad_requests() {
+    let (_d, l) = start().await;
+    let k = key(&l).await;
     l.linkctl(&["stream-key", "rotate"]).await;
     let new = key(&l).await;
     for (query, user, password, want) in [

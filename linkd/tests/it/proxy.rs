@@ -3,21 +3,9 @@
 //! files, only harmless headers, and conditional and range requests answered from memory.
 
 use crate::common::origin::{Behaviour, FakeOrigin, MEDIA_MODIFIED, SESSION_PAUSE};
+use crate::common::scene::with_viewer;
 use crate::common::{get, request, wait_for, Answer, Linkd};
 use std::time::{Duration, Instant};
-
-async fn setup(b: Behaviour) -> (tempfile::TempDir, Linkd, FakeOrigin, String) {
-    let origin = FakeOrigin::start(b).await;
-    let base = origin.base_url();
-    let (dir, l) = Linkd::start(move |c| {
-        c.mediamtx_hls_base_url = base;
-        c.probe_interval = Duration::from_millis(200);
-    })
-    .await;
-    let (_, token, _) = l.new_link(&["10m"]).await;
-    let cookie = l.open(&token).await;
-    (dir, l, origin, cookie)
-}
 
 fn sessions() -> Behaviour {
     Behaviour {
@@ -25,6 +13,18 @@ fn sessions() -> Behaviour {
         sessions: true,
         ..Default::default()
     }
+}
+
+/// A viewer whose first media playlist made linkd open its upstream session at an origin
+/// with sessions; and how many sessions the origin has opened by then.
+async fn session_opened() -> (tempfile::TempDir, Linkd, FakeOrigin, String, u64) {
+    let (d, l, o, cookie) = with_viewer(sessions()).await;
+    assert_eq!(
+        l.status("/play/video1_stream.m3u8", Some(&cookie)).await,
+        200
+    );
+    let opened = o.state.sessions_opened();
+    (d, l, o, cookie, opened)
 }
 
 /// The `session` query parameter of an upstream request.
@@ -37,7 +37,7 @@ fn session_of(query: Option<&str>) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_with_a_bogus_session_does_not_hold_up_the_others() {
-    let (_d, l, o, mallory) = setup(sessions()).await;
+    let (_d, l, o, mallory) = with_viewer(sessions()).await;
     let alice = {
         let (_, token, _) = l.new_link(&["10m"]).await;
         l.open(&token).await
@@ -108,12 +108,7 @@ async fn a_viewer_with_a_bogus_session_does_not_hold_up_the_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn linkd_renews_its_upstream_session_when_the_origin_forgets_it() {
-    let (_d, l, o, cookie) = setup(sessions()).await;
-    let r = get(&l.url("/play/video1_stream.m3u8"), Some(&cookie))
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200);
-    let opened = o.state.sessions_opened();
+    let (_d, l, o, cookie, opened) = session_opened().await;
     o.state.forget_sessions();
     // Answered after the origin's pause, with a new session, not an error.
     let r = get(&l.url("/play/seg1.mp4"), Some(&cookie)).await.unwrap();
@@ -130,12 +125,7 @@ async fn linkd_renews_its_upstream_session_when_the_origin_forgets_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viewers_opening_the_stream_do_not_open_a_mediamtx_session_each() {
-    let (_d, l, o, cookie) = setup(sessions()).await;
-    let r = get(&l.url("/play/video1_stream.m3u8"), Some(&cookie))
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200);
-    let opened = o.state.sessions_opened();
+    let (_d, l, o, cookie, opened) = session_opened().await;
     for _ in 0..5 {
         let r = get(&l.url("/play/index.m3u8"), Some(&cookie))
             .await
@@ -151,7 +141,7 @@ async fn viewers_opening_the_stream_do_not_open_a_mediamtx_session_each() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_streams_files_reach_the_origin() {
-    let (_d, l, o, cookie) = setup(Behaviour::default()).await;
+    let (_d, l, o, cookie) = with_viewer(Behaviour::default()).await;
     let before = o.state.requests().len();
     for path in [
         "/play/a/b/index.m3u8",
@@ -166,20 +156,13 @@ async fn only_the_streams_files_reach_the_origin() {
         assert_eq!(r.status, 400, "{path}");
         assert_policies(path, &r);
     }
-    let seen: Vec<_> = o.state.requests()[before..]
-        .iter()
-        .map(|s| s.path.clone())
-        .collect();
-    assert!(
-        seen.iter().all(|p| p == "/live/stream/index.m3u8"),
-        "refused paths reached the origin: {seen:?}"
-    );
+    o.assert_only_the_playlist_since(before);
     l.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_origins_session_redirect_is_followed() {
-    let (_d, l, o, cookie) = setup(Behaviour::default()).await;
+    let (_d, l, o, cookie) = with_viewer(Behaviour::default()).await;
     let refused = [
         "/live/stream/../../etc/passwd.mp4?cookieCheck=1",
         "/live/stream/%2e%2e/x.mp4?cookieCheck=1",
@@ -240,7 +223,7 @@ fn assert_policies(what: &str, r: &Answer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn play_answers_have_linkds_type_and_policies_whatever_the_origin_says() {
-    let (_d, l, o, cookie) = setup(Behaviour::default()).await;
+    let (_d, l, o, cookie) = with_viewer(Behaviour::default()).await;
     // (path, status, content type)
     let cases = [
         ("/play/index.m3u8", 200, "application/vnd.apple.mpegurl"),
@@ -294,7 +277,7 @@ async fn play_answers_have_linkds_type_and_policies_whatever_the_origin_says() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conditional_and_range_requests_are_answered_from_the_cache() {
-    let (_d, l, o, cookie) = setup(Behaviour::default()).await;
+    let (_d, l, o, cookie) = with_viewer(Behaviour::default()).await;
     let url = l.url("/play/seg5.mp4");
     let whole = get(&url, Some(&cookie)).await.unwrap();
     assert_eq!(

@@ -5,7 +5,8 @@
 
 use crate::common;
 use crate::common::origin::{Behaviour, FakeOrigin};
-use crate::common::{get, wait_for, Linkd};
+use crate::common::scene::in_front_of;
+use crate::common::{get, Linkd};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
@@ -48,14 +49,6 @@ async fn big_origin() -> SocketAddr {
         }
     });
     addr
-}
-
-async fn linkd_for(origin_base: String) -> (tempfile::TempDir, Linkd) {
-    Linkd::start(move |c| {
-        c.mediamtx_hls_base_url = origin_base;
-        c.probe_interval = Duration::from_millis(200);
-    })
-    .await
 }
 
 /// A GET whose body the test reads at its own pace. Its socket's receive buffer is small and
@@ -155,13 +148,7 @@ async fn the_session_poll_renews_a_short_cookie_that_follows_extend_and_ends_wit
     let r = get(&session, Some(&renewed)).await.unwrap();
     assert_eq!(json(&r)["state"], "active", "plays past the old expiry");
     let (renewed, _) = session_cookie(&r).unwrap();
-    assert_eq!(
-        get(&l.url("/play/index.m3u8"), Some(&renewed))
-            .await
-            .unwrap()
-            .status,
-        200
-    );
+    assert_eq!(l.status("/play/index.m3u8", Some(&renewed)).await, 200);
     assert_eq!(
         get(&session, Some(&first)).await.unwrap().status,
         403,
@@ -203,7 +190,7 @@ async fn mid_body(l: &Linkd, cookie: &str) -> (hyper::body::Incoming, u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_being_sent_stops_within_a_second_of_off_and_only_for_that_link() {
     let origin = big_origin().await;
-    let (_d, l) = linkd_for(format!("http://{origin}/live/stream")).await;
+    let (_d, l) = Linkd::start_before(format!("http://{origin}/live/stream")).await;
     let (a_id, a_token, _) = l.new_link(&["10m"]).await;
     let (_, b_token, _) = l.new_link(&["10m"]).await;
     let (a, b) = (l.open(&a_token).await, l.open(&b_token).await);
@@ -234,33 +221,17 @@ async fn a_body_being_sent_stops_within_a_second_of_off_and_only_for_that_link()
 
 /// linkd in front of a frozen LL-HLS origin, with the URL of a blocking reload it will hold.
 async fn frozen_ll() -> (tempfile::TempDir, Linkd, FakeOrigin, String) {
-    let origin = FakeOrigin::start(Behaviour {
+    let (d, l, origin) = in_front_of(Behaviour {
         low_latency: true,
         ..Default::default()
     })
     .await;
-    let (d, l) = linkd_for(origin.base_url()).await;
     origin.freeze(true);
     let url = l.url(&format!(
         "/play/video1_stream.m3u8?{}",
         origin.next_part_query()
     ));
     (d, l, origin, url)
-}
-
-async fn until_held(origin: &FakeOrigin) {
-    wait_for(
-        "the origin holds a reload",
-        Duration::from_secs(5),
-        || async {
-            origin
-                .state
-                .requests()
-                .iter()
-                .any(|s| s.query.as_deref().is_some_and(|q| q.contains("_HLS_msn")))
-        },
-    )
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,7 +242,7 @@ async fn a_held_blocking_reload_ends_at_off_and_the_shared_fetch_goes_on_for_oth
     let (a, b) = (l.open(&a_token).await, l.open(&b_token).await);
     let (u1, u2) = (url.clone(), url.clone());
     let a_wait = tokio::spawn(async move { get(&u1, Some(&a)).await });
-    until_held(&origin).await;
+    origin.until_held().await;
     let b_wait = tokio::spawn(async move { get(&u2, Some(&b)).await });
     tokio::time::sleep(Duration::from_millis(100)).await; // b joins the held fetch
 
@@ -320,7 +291,7 @@ async fn answers_under_way_end_within_a_second_of_the_link_expiring() {
     // A held reload, waiting past the expiry.
     let c = cookie.clone();
     let waiting = tokio::spawn(async move { get(&url, Some(&c)).await });
-    until_held(&origin).await;
+    origin.until_held().await;
     let r = tokio::time::timeout(Duration::from_secs(10), waiting)
         .await
         .expect("the held reload ends when the link expires")
@@ -343,7 +314,7 @@ async fn answers_under_way_end_within_a_second_of_the_link_expiring() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_being_sent_stops_within_a_second_of_the_link_expiring() {
     let origin = big_origin().await;
-    let (_d, l) = linkd_for(format!("http://{origin}/live/stream")).await;
+    let (_d, l) = Linkd::start_before(format!("http://{origin}/live/stream")).await;
     let out = l.linkctl(&["--json", "new", "3s"]).await;
     let v = out.json();
     let token = v["url"].as_str().unwrap().rsplit('/').next().unwrap();

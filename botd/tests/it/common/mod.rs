@@ -21,6 +21,7 @@ use fake_telegram::{Call, FakeTelegram};
 use http_body_util::Full;
 use hyper::{server::conn::http1, service::service_fn, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use kit::sync::lock;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,
@@ -45,10 +46,7 @@ struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
+        lock(&self.0).extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -79,7 +77,7 @@ pub fn capture_logs() {
 /// Everything logged so far in this test binary.
 pub fn logs() -> String {
     let captured = LOGS.get().expect("capture_logs was called");
-    String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    String::from_utf8_lossy(&lock(&captured.0)).into_owned()
 }
 
 /// Asserts that no log line holds the bot token or the secret part of a watch URL the bot sent;

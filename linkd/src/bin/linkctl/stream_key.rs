@@ -1,7 +1,8 @@
 //! `linkctl stream-key show|rotate`: the key OBS publishes with. It is printed only here,
 //! on request; linkd never logs it.
 
-use proto::{StreamKey, StreamKeyRotation};
+use crate::{call, out, Failure};
+use proto::{LinkApiClient, StreamKey, StreamKeyRotation};
 
 /// `linkctl stream-key ...`
 #[derive(clap::Subcommand)]
@@ -11,6 +12,28 @@ pub enum StreamKeyCommand {
     /// Make a new key: the old one stops working at once, and a publisher live with it is
     /// stopped where the media server allows (MEDIA_CONTROL_URL).
     Rotate,
+}
+
+/// Runs `linkctl stream-key ...`: what it prints, or why linkd refused.
+pub async fn execute(
+    client: &LinkApiClient,
+    json: bool,
+    cmd: &StreamKeyCommand,
+) -> Result<String, Failure> {
+    match cmd {
+        StreamKeyCommand::Show => {
+            let k = call(client, |c, ctx| async move { c.stream_key(ctx).await }).await?;
+            Ok(out(json, &k, key_text))
+        }
+        StreamKeyCommand::Rotate => {
+            let r = call(
+                client,
+                |c, ctx| async move { c.rotate_stream_key(ctx).await },
+            )
+            .await?;
+            Ok(out(json, &r, rotation_text))
+        }
+    }
 }
 
 /// What OBS needs, for a person.

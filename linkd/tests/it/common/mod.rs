@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod origin;
+pub mod scene;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};

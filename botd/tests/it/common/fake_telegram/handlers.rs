@@ -84,7 +84,7 @@ pub(super) async fn handle(
         )),
     };
     {
-        let mut s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = lock(&shared.state);
         let seq = s.calls.len();
         let result = outcome.as_ref().map_or(Value::Null, Clone::clone);
         s.calls.push(Call {
@@ -137,7 +137,7 @@ async fn get_updates(shared: &Shared, body: &Value) -> Outcome {
         tokio::pin!(notified);
         notified.as_mut().enable();
         let ready: Vec<Value> = {
-            let mut s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut s = lock(&shared.state);
             // An offset confirms every update before it, as in the real API.
             s.updates
                 .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
@@ -168,7 +168,7 @@ fn send_message(shared: &Shared, body: &Value) -> Outcome {
     if text.encode_utf16().count() > 4096 * 2 {
         return bad(StatusCode::BAD_REQUEST, "Bad Request: message is too long");
     }
-    let mut s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+    let mut s = lock(&shared.state);
     if s.blocked.contains(&chat_id) {
         return bad(
             StatusCode::FORBIDDEN,
@@ -199,7 +199,7 @@ fn edit_message(shared: &Shared, method: &str, body: &Value) -> Outcome {
             "Bad Request: message identifier is not specified",
         );
     };
-    let mut s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+    let mut s = lock(&shared.state);
     let Some(message) = s.messages.get_mut(&(chat_id, message_id)) else {
         return bad(
             StatusCode::BAD_REQUEST,

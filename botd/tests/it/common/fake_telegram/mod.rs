@@ -18,6 +18,7 @@ use hyper::{
     body::Incoming, server::conn::http1, service::service_fn, Request, Response, StatusCode,
 };
 use hyper_util::rt::TokioIo;
+use kit::sync::lock;
 use serde_json::{json, Value};
 use tokio::{net::TcpListener, sync::Notify};
 
@@ -168,7 +169,7 @@ impl FakeTelegram {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.shared.state)
     }
 
     fn push_update(&self, mut update: Value) -> i64 {
