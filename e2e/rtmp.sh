@@ -102,6 +102,11 @@ refused() {
 
 key_field() { lc --json stream-key show | json "$1"; }
 
+# hls_ready: nginx-rtmp's playlist lists 3 segments (a player then has enough to play on)
+hls_ready() {
+  [ "$(curl -fs "http://127.0.0.1:$NGX_PORT/live/stream/index.m3u8" | grep -c '\.ts$')" -ge 3 ]
+}
+
 run_rtmp() {
   echo "== rtmp: nginx-rtmp asks linkd (MEDIA_AUTH_ADDR) who may publish and read"
   [ -f "$RTMP_MODULE" ] || { fail "rtmp: $RTMP_MODULE missing (run scripts/install-deps.sh)"; return; }
@@ -132,6 +137,7 @@ run_rtmp() {
 
   rtmp_publish "$url"
   live_within_1s "rtmp: the key is admitted and linkctl status says live"
+  wait_until 20 "3 HLS segments" hls_ready || fail "rtmp: nginx-rtmp wrote no playlist"
   if new_link 10m; then
     watch open "$LINK_URL" >/dev/null
     check_watch "rtmp: link $LINK_ID plays through the gate" expect playing 25
@@ -155,6 +161,7 @@ run_rtmp() {
   url="$(key_field publish_url)"
   rtmp_publish "$url"
   live_within_1s "rtmp: the new key is admitted and linkctl status says live again"
+  wait_until 20 "3 HLS segments" hls_ready || fail "rtmp: nginx-rtmp wrote no playlist again"
   check_watch "rtmp: the same page plays again" expect playing 30
   local stopped_at
   stopped_at=$(now_ms)
