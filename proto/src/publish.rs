@@ -52,6 +52,32 @@ pub struct StreamKeyRotation {
 mod tests {
     use super::*;
 
+    /// The rotation frames shown in the module docs are what the transport carries.
+    #[test]
+    fn documented_stream_key_frames_parse() {
+        let request = r#"{"Request":{"context":{"deadline":{"secs":10,"nanos":0},
+          "trace_context":{"trace_id":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"span_id":0,
+          "sampling_decision":"Unsampled"}},"id":3,"message":{"RotateStreamKey":{}}}}"#;
+        let parsed: tarpc::ClientMessage<crate::LinkApiRequest> =
+            serde_json::from_str(request).unwrap();
+        assert!(matches!(
+            parsed,
+            tarpc::ClientMessage::Request(r) if matches!(r.message, crate::LinkApiRequest::RotateStreamKey {})
+        ));
+        let answer = r#"{"request_id":3,"message":{"Ok":{"RotateStreamKey":{"Ok":{"key":{"key":"9f2c",
+          "server_url":"rtmp://watch.example.org:1935/live","stream_key":"stream?key=9f2c",
+          "publish_url":"rtmp://watch.example.org:1935/live/stream?key=9f2c",
+          "created_at":1795956279,"static_pair_accepted":false},"publisher_stopped":true}}}}}"#;
+        let parsed: tarpc::Response<crate::LinkApiResponse> = serde_json::from_str(answer).unwrap();
+        match parsed.message {
+            Ok(crate::LinkApiResponse::RotateStreamKey(Ok(r))) => {
+                assert!(r.publisher_stopped);
+                assert_eq!(r.key.stream_key, "stream?key=9f2c");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn debug_never_shows_the_key() {
         let k = StreamKey {
