@@ -12,6 +12,7 @@ pub mod keyboard;
 pub mod linkd;
 pub mod messages;
 pub mod notify;
+pub mod streamkey;
 pub mod telegram;
 pub mod text;
 pub mod watched;

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 pub mod audit;
 pub mod signing_keys;
+pub mod stream_key;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 
@@ -102,6 +103,14 @@ mod schema {
         link_opens (link_id) {
             link_id -> BigInt,
             first_opened_at -> BigInt,
+        }
+    }
+    diesel::table! {
+        linkd_stream_key (id) {
+            id -> BigInt,
+            value -> Text,
+            created_at -> BigInt,
+            legacy_ok -> Integer,
         }
     }
 }

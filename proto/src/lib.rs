@@ -50,6 +50,9 @@ pub mod client;
 pub mod story;
 
 pub use audit::{Actor, AuditEvent, AuditKind, LinkLog, Viewer, LOG_EVENTS};
+mod publish;
+
+pub use publish::{StreamKey, StreamKeyRotation};
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -109,6 +112,12 @@ pub trait LinkApi {
     async fn link_log(id: i64) -> Result<LinkLog, ApiError>;
     /// Who is watching now: every live playback session, by link.
     async fn viewers() -> Result<Vec<Viewer>, ApiError>;
+    /// The key OBS publishes with, and the RTMP URL to publish to. Shown on request only.
+    async fn stream_key() -> Result<StreamKey, ApiError>;
+    /// Makes a new stream key: the old one (and an earlier setup's static publish pair) is
+    /// refused from now on, and a publisher live with it is stopped where the media server
+    /// has a control API.
+    async fn rotate_stream_key() -> Result<StreamKeyRotation, ApiError>;
 }
 
 /// Answer to [`LinkApi::rotate_signing_key`]. The key itself never leaves linkd.
@@ -210,6 +219,10 @@ pub struct Event {
     pub at: i64,
     /// What happened.
     pub kind: EventKind,
+    /// A stream change the media server itself reported (its go-live hooks), not a guess of
+    /// the probe: worth telling at once. Absent (false) in answers of earlier versions.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_media_server: bool,
 }
 
 /// The kinds of [`Event`].

@@ -9,6 +9,8 @@
 
 #[path = "linkctl/audit.rs"]
 mod audit;
+#[path = "linkctl/stream_key.rs"]
+mod stream_key;
 
 use clap::{Parser, Subcommand};
 use proto::client::{call_with_deadline, socket_candidates, CallError as Failure};
@@ -30,6 +32,7 @@ Examples:
   linkctl --json status              live/offline, viewers, version, as JSON
   linkctl log 3                      who opened link 3, on how many devices, for how long
   linkctl viewers                    who is watching now
+  linkctl stream-key show            the RTMP URL and stream key for OBS
 
 The socket: --socket PATH, else $RPC_SOCKET, else /run/tempstream/linkd.sock (the systemd
 units), else ./linkd.sock; the first that answers is used.
@@ -110,6 +113,9 @@ enum Command {
     },
     /// Who is watching now, per link.
     Viewers,
+    /// The key OBS publishes with.
+    #[command(subcommand)]
+    StreamKey(stream_key::StreamKeyCommand),
 }
 
 #[derive(Subcommand)]
@@ -288,6 +294,7 @@ async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
         }
         Command::Log { id } => audit::log(&client, *id, json).await,
         Command::Viewers => audit::viewers(&client, json).await,
+        Command::StreamKey(cmd) => stream_key::execute(&client, json, cmd).await,
     }
 }
 

@@ -17,5 +17,6 @@ mod gate_upstream;
 mod hostile;
 mod limits;
 mod logs;
+mod media;
 mod proxy;
 mod revoke;
