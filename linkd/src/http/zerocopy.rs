@@ -1,6 +1,6 @@
 //! Large cached bodies sent without copying them into the socket.
 //!
-//! A body of at least [`MIN_LEN`] bytes is kept in a sealed memory file (`memfd`) mapped
+//! A body of [`MIN_LEN`] to [`MAX_LEN`] bytes is kept in a sealed memory file (`memfd`) mapped
 //! read-only ([`file_backed`]); the `Bytes` hyper gets are slices of that mapping. The
 //! connection's writer ([`ZeroCopy`]) recognises a buffer that lies in such a mapping and
 //! hands it to the kernel with `sendfile(2)` from the memory file, so the kernel references
@@ -28,6 +28,11 @@ use tokio::net::TcpStream;
 /// Bodies at least this long are kept in a memory file; smaller ones cost less to copy than
 /// the extra system call.
 pub const MIN_LEN: usize = 16 * 1024;
+
+/// Bodies longer than this are copied as before: measured, `sendfile` from a memory file
+/// cost more CPU per request than the copy for 250 KB segments (BENCHMARKS.md), while it
+/// saves it for LL-HLS parts (40 KB).
+pub const MAX_LEN: usize = 128 * 1024;
 
 /// Most memory files at once (each holds a file descriptor): past it, bodies stay on the
 /// heap, so an origin with many large files cannot use up the descriptors connections need.
@@ -76,15 +81,16 @@ impl Drop for Mapping {
     }
 }
 
-/// `body` kept in a sealed memory file if it is at least [`MIN_LEN`] long (the same bytes,
-/// sent with `sendfile` by [`ZeroCopy`]); `body` itself if shorter or if the system refuses.
+/// `body` kept in a sealed memory file if it is [`MIN_LEN`] to [`MAX_LEN`] long (the same
+/// bytes, sent with `sendfile` by [`ZeroCopy`]); `body` itself otherwise or if the system
+/// refuses.
 pub fn file_backed(body: Bytes) -> Bytes {
     file_backed_within(body, MAX_FILES)
 }
 
 /// [`file_backed`] with at most `max_files` memory files at once.
 fn file_backed_within(body: Bytes, max_files: usize) -> Bytes {
-    if body.len() < MIN_LEN || read(&MAPPINGS).len() >= max_files {
+    if body.len() < MIN_LEN || body.len() > MAX_LEN || read(&MAPPINGS).len() >= max_files {
         return body;
     }
     match map(&body) {
@@ -261,6 +267,7 @@ mod tests {
     fn large_bodies_live_in_a_memory_file_small_ones_stay() {
         let small = pattern(MIN_LEN - 1);
         assert!(find(&file_backed(small.clone())).is_none());
+        assert!(find(&file_backed(pattern(MAX_LEN + 1))).is_none());
         let big = pattern(MIN_LEN * 3 + 5);
         let mapped = file_backed(big.clone());
         assert_eq!(mapped, big);
@@ -281,7 +288,7 @@ mod tests {
     async fn mixed_buffers_arrive_whole_and_in_order() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let body = file_backed(pattern(4 << 20));
+        let body = Bytes::from_owner(map(&pattern(4 << 20)).unwrap());
         let head = Bytes::from_static(b"HTTP/1.1 200 OK\r\n\r\n");
         let expected = [head.clone(), body.clone(), head.clone()].concat();
         let sender = tokio::spawn(async move {
