@@ -2,7 +2,7 @@
 //! header read timeout and head size limit, a back-off when accepting fails (out of file
 //! descriptors and the like) instead of a spin, and graceful drain on shutdown.
 
-use super::{conns, handle, media, scrape, Web, HEADER_READ_TIMEOUT, MAX_HEAD_BYTES};
+use super::{conns, handle, media, scrape, zerocopy, Web, HEADER_READ_TIMEOUT, MAX_HEAD_BYTES};
 use crate::Shared;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
@@ -70,7 +70,7 @@ pub(crate) async fn serve(
                 Ok::<_, std::convert::Infallible>(r)
             }
         });
-        let io = conns::SendTimeout::new(stream, send_timeout);
+        let io = conns::SendTimeout::new(zerocopy::ZeroCopy::new(stream), send_timeout);
         let conn = builder.serve_connection(TokioIo::new(io), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

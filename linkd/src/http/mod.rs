@@ -29,6 +29,7 @@ pub(crate) mod revoke;
 mod scrape;
 pub(crate) mod session;
 pub(crate) mod watch;
+pub(crate) mod zerocopy;
 
 pub(crate) use listen::{serve, Site};
 
