@@ -3,7 +3,7 @@
 # -> headless Chromium on the watch page (e2e/watch.js), links made with linkctl.
 #
 #   e2e/run.sh                 all runs (about 3-4 minutes on 2 cores)
-#   e2e/run.sh classic ll      only the named runs: classic, ll, auth, caddy, audit, limits
+#   e2e/run.sh classic ll      only the named runs: classic, ll, auth, caddy, audit, rtmp, limits
 #   E2E_BUILD=1 e2e/run.sh     run `cargo build -p linkd` even when target/debug/linkd exists
 #   KEEP_E2E=1 e2e/run.sh      keep the work directory (logs, DB) also when everything passed
 #
@@ -33,6 +33,10 @@
 #            network, its device); reloaded, it is the same device; once the page is left,
 #            its sessions end within 30 s and `linkctl log` tells "opened 2 times from 1
 #            device" with the ended sessions' browser and bytes.
+#   rtmp     the real nginx-rtmp asks linkd (MEDIA_AUTH_ADDR) who may publish: the stream
+#            key plays through the gate, a wrong or rotated key is refused at the handshake,
+#            rotating while live stops the publisher, live/offline reach `linkctl status`
+#            within 1 s, linkd down refuses publishers (e2e/rtmp.sh).
 #   limits   sharing limits in two browsers (e2e/limits.sh): viewer cap reached, one-time
 #            link refused on a second browser, kicked, rotated, off --all.
 #
@@ -46,9 +50,9 @@ E2E="$ROOT/e2e"
 cd "$ROOT"
 
 RUNS=("$@")
-[ ${#RUNS[@]} -gt 0 ] || RUNS=(classic ll auth caddy audit limits)
+[ ${#RUNS[@]} -gt 0 ] || RUNS=(classic ll auth caddy audit rtmp limits)
 for r in "${RUNS[@]}"; do
-  case "$r" in classic|ll|auth|caddy|audit|limits) ;; *) echo "run.sh: unknown run '$r' (classic, ll, auth, caddy, audit, limits)" >&2; exit 2 ;; esac
+  case "$r" in classic|ll|auth|caddy|audit|rtmp|limits) ;; *) echo "run.sh: unknown run '$r' (classic, ll, auth, caddy, audit, rtmp, limits)" >&2; exit 2 ;; esac
 done
 
 for tool in ffmpeg python3 node curl; do
@@ -300,6 +304,8 @@ check_page_status() {
 
 # shellcheck source=e2e/lifecycle.sh
 . "$E2E/lifecycle.sh"
+# shellcheck source=e2e/rtmp.sh
+. "$E2E/rtmp.sh"
 # shellcheck source=e2e/limits.sh
 . "$E2E/limits.sh"
 

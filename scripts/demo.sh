@@ -118,26 +118,23 @@ LOGS="$STATE/logs"
 SOCK="$STATE/linkd.sock"
 
 # --- 2. the stream ----------------------------------------------------------------------------
-READ_USER="" READ_PASS=""
+READ_USER="" READ_PASS="" MTX_PID="" AUTH_ADDR=""
 if command -v mediamtx >/dev/null; then
   RTMP_PORT="$(free_port)"
   HLS_PORT="$(free_port)"
-  PUB_USER=publisher PUB_PASS="$(secret)" READ_USER=linkd READ_PASS="$(secret)"
-  say "MediaMTX ($(command -v mediamtx)) with mediamtx.yml, RTMP on 127.0.0.1:$RTMP_PORT, HLS on 127.0.0.1:$HLS_PORT"
+  AUTH_ADDR="127.0.0.1:$(free_port)"
+  READ_USER=linkd READ_PASS="$(secret)"
+  say "MediaMTX ($(command -v mediamtx)) with mediamtx.yml, RTMP on 127.0.0.1:$RTMP_PORT, HLS on 127.0.0.1:$HLS_PORT, asking linkd at $AUTH_ADDR"
   start mediamtx "$LOGS/mediamtx.log" env \
     MTX_RTMPADDRESS="127.0.0.1:$RTMP_PORT" MTX_HLSADDRESS="127.0.0.1:$HLS_PORT" \
-    MTX_AUTHINTERNALUSERS_0_USER="$PUB_USER" MTX_AUTHINTERNALUSERS_0_PASS="$PUB_PASS" \
-    MTX_AUTHINTERNALUSERS_1_USER="$READ_USER" MTX_AUTHINTERNALUSERS_1_PASS="$READ_PASS" \
+    MTX_AUTHHTTPADDRESS="http://$AUTH_ADDR/mediamtx/auth" \
+    MTX_PATHDEFAULTS_RUNONREADY="wget -q -O /dev/null --post-data ready http://$AUTH_ADDR/mediamtx/ready" \
+    MTX_PATHDEFAULTS_RUNONNOTREADY="wget -q -O /dev/null --post-data not-ready http://$AUTH_ADDR/mediamtx/not-ready" \
     mediamtx "$ROOT/mediamtx.yml"
   MTX_PID=$LAST_PID
   wait_for 15 "MediaMTX" "$MTX_PID" bash -c "exec 3<>/dev/tcp/127.0.0.1/$RTMP_PORT" \
     || { tail -20 "$LOGS/mediamtx.log" >&2; die "MediaMTX did not start (log: $LOGS/mediamtx.log)"; }
-  start publisher "$LOGS/publisher.log" ffmpeg -hide_banner -nostdin -loglevel warning \
-    -re -f lavfi -i "testsrc2=size=640x360:rate=30" -re -f lavfi -i "sine=frequency=440:sample_rate=48000" \
-    -map 0:v -map 1:a -c:v libx264 -preset veryfast -tune zerolatency -profile:v main -pix_fmt yuv420p \
-    -g 30 -keyint_min 30 -sc_threshold 0 -bf 0 -b:v 800k -maxrate 800k -bufsize 800k \
-    -c:a aac -b:a 96k -ar 48000 -ac 2 \
-    -f flv "rtmp://127.0.0.1:$RTMP_PORT/live/stream?user=$PUB_USER&pass=$PUB_PASS"
+  # The publisher starts once linkd is up: MediaMTX asks linkd whether its key is good.
 else
   HLS_PORT="$(free_port)"
   MEDIA="$STATE/media"
@@ -157,6 +154,7 @@ LINKD_ENV=(
   COOKIE_SECURE=false PROBE_INTERVAL=2s HTTP_TRUSTED_PROXY_COUNT=0 LOG_LEVEL=info
 )
 [ -z "$READ_USER" ] || LINKD_ENV+=(MEDIAMTX_READ_USER="$READ_USER" MEDIAMTX_READ_PASSWORD="$READ_PASS")
+[ -z "$AUTH_ADDR" ] || LINKD_ENV+=(MEDIA_AUTH_ADDR="$AUTH_ADDR" RTMP_PUBLIC_URL="rtmp://127.0.0.1:$RTMP_PORT/live")
 if (exec 3<>"/dev/tcp/${HTTP_ADDR%:*}/${HTTP_ADDR##*:}") 2>/dev/null; then
   die "$HTTP_ADDR is already in use: stop what listens there or set DEMO_HTTP_ADDR"
 fi
@@ -165,6 +163,15 @@ LINKD_PID=$LAST_PID
 wait_for 30 "linkd" "$LINKD_PID" curl -fs "http://$HTTP_ADDR/healthz" \
   || { tail -20 "$LOGS/linkd.log" >&2; die "linkd did not start (log: $LOGS/linkd.log)"; }
 wait_for 10 "linkd's socket" "$LINKD_PID" test -S "$SOCK" || die "linkd made no socket at $SOCK"
+if [ -n "$MTX_PID" ]; then
+  PUBLISH_URL="$("$BIN/linkctl" --socket "$SOCK" --json stream-key show \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["publish_url"])')" || die "linkctl could not show the stream key"
+  start publisher "$LOGS/publisher.log" ffmpeg -hide_banner -nostdin -loglevel warning \
+    -re -f lavfi -i "testsrc2=size=640x360:rate=30" -re -f lavfi -i "sine=frequency=440:sample_rate=48000" \
+    -map 0:v -map 1:a -c:v libx264 -preset veryfast -tune zerolatency -profile:v main -pix_fmt yuv420p \
+    -g 30 -keyint_min 30 -sc_threshold 0 -bf 0 -b:v 800k -maxrate 800k -bufsize 800k \
+    -c:a aac -b:a 96k -ar 48000 -ac 2 -f flv "$PUBLISH_URL"
+fi
 
 # --- 4. botd (optional) ---------------------------------------------------------------------
 if [ -n "${TELEGRAM_BOT_TOKEN:-}" ]; then

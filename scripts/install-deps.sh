@@ -7,7 +7,8 @@
 #   NO_NPM=1 scripts/install-deps.sh   skip `npm ci` in e2e/
 #
 # Debian packages: ffmpeg (test publisher), chromium (headless player), caddy (reverse proxy
-# scenario), curl, procps, python3 (the test HLS origin), and nodejs + npm only when `node`
+# scenario), nginx + libnginx-mod-rtmp (the real RTMP server of the `rtmp` run, started by the
+# test itself on loopback ports), curl, procps, python3 (the test HLS origin), and nodejs + npm only when `node`
 # is missing. Runs apt-get as root, or through sudo otherwise. npm: playwright-core and hls.js
 # as pinned in e2e/package-lock.json (playwright-core never downloads a browser here; the
 # tests use Debian's /usr/bin/chromium).
@@ -19,7 +20,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 if [ "${NO_APT:-0}" != 1 ]; then
-  PKGS=(ffmpeg chromium caddy curl procps python3)
+  PKGS=(ffmpeg chromium caddy nginx libnginx-mod-rtmp curl procps python3)
   command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
   command -v npm >/dev/null 2>&1 || PKGS+=(npm)
   missing=()
@@ -29,7 +30,8 @@ if [ "${NO_APT:-0}" != 1 ]; then
   if [ ${#missing[@]} -gt 0 ]; then
     echo "install-deps: apt-get install ${missing[*]}"
     $SUDO apt-get update -q
-    # caddy ships a service unit; on a machine without systemd nothing is started by it.
+    # caddy and nginx ship service units; on a machine without systemd nothing is started by
+    # them (e2e starts its own nginx on loopback ports).
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
   else
     echo "install-deps: Debian packages already there"

@@ -2,10 +2,7 @@
 //!
 //! Pure functions only: no I/O, no Telegram types, so every input shape has a table test.
 
-mod callback;
 mod sharing;
-
-pub use callback::{Callback, Choice};
 
 use proto::Limits;
 
@@ -83,6 +80,10 @@ pub enum Command {
     },
     /// `/viewers`: who is watching now.
     Viewers,
+    /// `/key`: the RTMP URL with the stream key, in a message that deletes itself.
+    Key,
+    /// `/rotatekey`: asks to confirm a new stream key.
+    RotateKey,
 }
 
 /// Why a message is not a command botd can run.
@@ -118,6 +119,8 @@ pub const MENU: &[(&str, &str)] = &[
     ("notify", "notifications in this chat: /notify on|off"),
     ("log", "who opened a link, for how long: /log ID"),
     ("viewers", "who is watching now"),
+    ("key", "the RTMP URL and stream key for OBS"),
+    ("rotatekey", "make a new stream key (the old one stops)"),
     ("whoami", "show this chat's id"),
     ("help", "what this bot does"),
 ];
@@ -191,6 +194,8 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         "log" => only_id(rest)
             .map(|id| Command::Log { id })
             .ok_or(ParseError::Usage(USAGE_LOG)),
+        "key" => Ok(Command::Key),
+        "rotatekey" => Ok(Command::RotateKey),
         "greet" => {
             let (word, after) = first_word(rest);
             match parse_id(word) {
@@ -259,154 +264,79 @@ pub fn legacy_button(text: &str) -> Option<Command> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The lifetime picked on the `/new` keyboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    /// A temporary link with this lifetime (one of `LINK_TTL_OPTIONS`).
+    Ttl(String),
+    /// A permanent link.
+    Permanent,
+}
 
-    fn new(ttl: Option<&str>, note: Option<&str>) -> Command {
-        Command::New {
-            ttl: ttl.map(Into::into),
-            note: note.map(Into::into),
-            limits: Limits::default(),
+/// What an inline button press asks for. The wire form fits the 64-byte callback data limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Callback {
+    /// `off:ID`: disable this link.
+    Off(i64),
+    /// `new:TTL[:NOTE_ID]` or `new:perm[:NOTE_ID]`: create a link; the note, if any, was kept
+    /// by botd under `NOTE_ID` when the keyboard was sent.
+    New {
+        /// Lifetime.
+        choice: Choice,
+        /// Key of the remembered note.
+        note_id: Option<u64>,
+    },
+    /// `rotatekey:yes` or `rotatekey:no`: the answer to `/rotatekey`'s question.
+    RotateKey(bool),
+    /// `offall:yes` / `offall:no`: the answer to `/offall`'s question.
+    OffAll(bool),
+}
+
+impl Callback {
+    /// The callback data of the button.
+    pub fn data(&self) -> String {
+        match self {
+            Callback::Off(id) => format!("off:{id}"),
+            Callback::RotateKey(yes) => format!("rotatekey:{}", if *yes { "yes" } else { "no" }),
+            Callback::OffAll(yes) => format!("offall:{}", if *yes { "yes" } else { "no" }),
+            Callback::New { choice, note_id } => {
+                let what = match choice {
+                    Choice::Ttl(t) => t.as_str(),
+                    Choice::Permanent => "perm",
+                };
+                match note_id {
+                    Some(n) => format!("new:{what}:{n}"),
+                    None => format!("new:{what}"),
+                }
+            }
         }
     }
 
-    type Cases = Vec<(&'static str, Result<Command, ParseError>)>;
-
-    fn check(cases: Cases) {
-        for (input, want) in cases {
-            assert_eq!(parse(input), want, "{input:?}");
-        }
-    }
-
-    #[test]
-    fn who_watched_commands() {
-        use Command::*;
-        check(vec![
-            ("/log 7", Ok(Log { id: 7 })),
-            ("/log #7", Ok(Log { id: 7 })),
-            ("/log", Err(ParseError::Usage(USAGE_LOG))),
-            ("/log 7 8", Err(ParseError::Usage(USAGE_LOG))),
-            ("/viewers", Ok(Viewers)),
-            ("/viewers@tempstream_bot", Ok(Viewers)),
-        ]);
-    }
-
-    #[test]
-    fn parse_start_and_keyboard_buttons() {
-        use Command::*;
-        check(vec![
-            ("/start", Ok(Start)),
-            ("/start hello", Ok(Start)),
-            ("/start off_12", Ok(Off { id: 12 })),
-            ("/start off_x", Ok(Start)),
-            ("/start disable_12", Ok(Off { id: 12 })),
-            ("/start disable_", Ok(Start)),
-            ("🟢 30 minutes", Ok(new(Some("30m"), None))),
-            ("🟢 1 hour", Ok(new(Some("1h"), None))),
-            ("🟢 3 hours", Ok(new(Some("3h"), None))),
-            ("🟢 1h30m0s", Ok(new(Some("1h30m0s"), None))),
-            ("🟢 soon", Err(ParseError::NotACommand)),
-            ("🟢 x hours", Err(ParseError::NotACommand)),
-            ("♾ Permanent", Ok(NewPerm { note: None })),
-            ("♾\u{fe0f} Permanent", Ok(NewPerm { note: None })),
-            ("📋 Active", Ok(Active)),
-            ("📡 Status", Ok(Status)),
-            ("⛔ Disable last", Ok(OffLast)),
-            ("Menu", Ok(Start)),
-            ("menu please", Err(ParseError::NotACommand)),
-        ]);
-    }
-
-    #[test]
-    fn parse_link_creation() {
-        use Command::*;
-        check(vec![
-            ("/help", Ok(Help)),
-            ("/HELP@tempstream_bot", Ok(Help)),
-            ("/new", Ok(new(None, None))),
-            ("/new 90m", Ok(new(Some("90m"), None))),
-            (
-                "/new 1h30m grandma and grandpa",
-                Ok(new(Some("1h30m"), Some("grandma and grandpa"))),
-            ),
-            ("/new grandma", Ok(new(None, Some("grandma")))),
-            (
-                "/new@tempstream_bot 2d  kids  ",
-                Ok(new(Some("2d"), Some("kids"))),
-            ),
-            ("/new 5 x", Ok(new(Some("5"), Some("x")))),
-            ("/newperm", Ok(NewPerm { note: None })),
-            (
-                "/newperm  the family ",
-                Ok(NewPerm {
-                    note: Some("the family".into()),
-                }),
-            ),
-        ]);
-    }
-
-    #[test]
-    fn parse_link_management() {
-        use Command::*;
-        check(vec![
-            ("/active", Ok(Active)),
-            ("/status", Ok(Status)),
-            ("/off 7", Ok(Off { id: 7 })),
-            ("/off #7", Ok(Off { id: 7 })),
-            ("/off", Err(ParseError::Usage(USAGE_OFF))),
-            ("/off seven", Err(ParseError::Usage(USAGE_OFF))),
-            ("/off 0", Err(ParseError::Usage(USAGE_OFF))),
-            ("/off 7 8", Err(ParseError::Usage(USAGE_OFF))),
-            ("/offlast", Ok(OffLast)),
-            (
-                "/extend 3 2h",
-                Ok(Extend {
-                    id: 3,
-                    ttl: "2h".into(),
-                }),
-            ),
-            ("/extend 3", Err(ParseError::Usage(USAGE_EXTEND))),
-            ("/extend x 2h", Err(ParseError::Usage(USAGE_EXTEND))),
-            ("/extend 3 2h more", Err(ParseError::Usage(USAGE_EXTEND))),
-        ]);
-    }
-
-    #[test]
-    fn parse_settings_and_unknowns() {
-        use Command::*;
-        check(vec![
-            ("/whoami", Ok(WhoAmI)),
-            (
-                "/greet 7 Hello Grandma!",
-                Ok(Greet {
-                    id: 7,
-                    text: Some("Hello Grandma!".into()),
-                }),
-            ),
-            ("/greet 7", Ok(Greet { id: 7, text: None })),
-            ("/greet", Err(ParseError::Usage(USAGE_GREET))),
-            ("/notify", Ok(Notify { on: None })),
-            ("/notify OFF", Ok(Notify { on: Some(false) })),
-            ("/notify on", Ok(Notify { on: Some(true) })),
-            ("/notify loud", Err(ParseError::Usage(USAGE_NOTIFY))),
-            (
-                "/frobnicate",
-                Err(ParseError::Unknown("/frobnicate".into())),
-            ),
-            ("hello", Err(ParseError::NotACommand)),
-            ("", Err(ParseError::NotACommand)),
-        ]);
-    }
-
-    #[test]
-    fn menu_names_are_valid_bot_commands() {
-        for (name, description) in MENU {
-            assert!(name.chars().all(|c| c.is_ascii_lowercase()), "{name}");
-            assert!((3..=256).contains(&description.len()), "{name}");
-            assert!(
-                parse(&format!("/{name} 1 1h")) != Err(ParseError::Unknown(format!("/{name}")))
-            );
+    /// Parses callback data; `None` for anything botd did not send.
+    pub fn parse(data: &str) -> Option<Callback> {
+        let mut parts = data.split(':');
+        match (parts.next()?, parts.next(), parts.next(), parts.next()) {
+            ("off", Some(id), None, None) => parse_id(id).map(Callback::Off),
+            ("rotatekey", Some("yes"), None, None) => Some(Callback::RotateKey(true)),
+            ("rotatekey", Some("no"), None, None) => Some(Callback::RotateKey(false)),
+            ("offall", Some("yes"), None, None) => Some(Callback::OffAll(true)),
+            ("offall", Some("no"), None, None) => Some(Callback::OffAll(false)),
+            ("new", Some(what), note, None) if !what.is_empty() => {
+                let note_id = match note {
+                    Some(n) => Some(n.parse().ok()?),
+                    None => None,
+                };
+                let choice = match what {
+                    "perm" => Choice::Permanent,
+                    t if looks_like_ttl(t) => Choice::Ttl(t.to_string()),
+                    _ => return None,
+                };
+                Some(Callback::New { choice, note_id })
+            }
+            _ => None,
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

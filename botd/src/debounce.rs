@@ -13,6 +13,7 @@ pub struct Debounce {
     hold: Duration,
     announced: Option<bool>,
     pending: Option<Pending>,
+    confirm_next: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -30,12 +31,19 @@ impl Debounce {
             hold,
             announced: None,
             pending: None,
+            confirm_next: false,
         }
     }
 
     /// linkd reports the stream `live` (or not) since `at`, seen at `now`.
     pub fn observe(&mut self, live: bool, at: i64, now: Instant) {
+        let confirmed = std::mem::take(&mut self.confirm_next);
         let pending = self.pending.map(|p| p.live);
+        if confirmed && self.announced != Some(live) {
+            // The media server said so: due now, whatever was pending.
+            self.pending = Some(Pending { live, at, due: now });
+            return;
+        }
         if self.announced == Some(live) || pending == Some(!live) {
             // Back to the state before the pending change (what the operator was told, or
             // what held before anything was told): the change in between never happened.
@@ -47,6 +55,12 @@ impl Debounce {
                 due: now + self.hold,
             });
         }
+    }
+
+    /// The next change observed is the media server's own report (its go-live hooks), not
+    /// a guess of the probe: it is due at once.
+    pub fn confirmed(&mut self) {
+        self.confirm_next = true;
     }
 
     /// When the pending change becomes due, if there is one.
@@ -106,6 +120,25 @@ mod tests {
         for (events, want) in cases {
             assert_eq!(run(events), *want, "{events:?}");
         }
+    }
+
+    /// What the media server reports is announced at once, even while the probe's guess of
+    /// the opposite is held back; what was already announced is not repeated.
+    #[test]
+    fn the_media_servers_word_is_announced_at_once() {
+        let now = Instant::now();
+        let mut d = Debounce::new(HOLD);
+        d.observe(true, 1, now);
+        assert_eq!(d.due(now), None, "the probe's guess waits");
+        d.confirmed();
+        d.observe(true, 2, now);
+        assert_eq!(d.due(now), Some((true, 2)));
+        d.confirmed();
+        d.observe(true, 3, now);
+        assert_eq!(d.due(now), None, "already told");
+        d.confirmed();
+        d.observe(false, 4, now);
+        assert_eq!(d.due(now), Some((false, 4)));
     }
 
     #[test]

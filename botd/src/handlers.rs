@@ -42,6 +42,11 @@ async fn message(bot: &Bot, app: &App, msg: &Message) {
         return;
     }
     let mut replies = match parsed {
+        Ok(Command::Key) => {
+            tracing::info!(chat = chat.0, command = "key", "command");
+            // Its own message, which deletes itself: never part of the usual replies.
+            return crate::streamkey::show(bot, app, chat).await;
+        }
         Ok(cmd) => {
             tracing::info!(chat = chat.0, command = command_name(&cmd), "command");
             run(app, chat, cmd).await
@@ -93,11 +98,13 @@ fn command_name(cmd: &Command) -> &'static str {
         Command::OffAll => "offall",
         Command::Log { .. } => "log",
         Command::Viewers => "viewers",
+        Command::Key => "key",
+        Command::RotateKey => "rotatekey",
     }
 }
 
 /// The answer for a failed call.
-fn failure(app: &App, e: &CallError) -> Reply {
+pub(crate) fn failure(app: &App, e: &CallError) -> Reply {
     let text = match e {
         CallError::Unreachable(why) => {
             tracing::warn!(error = %why, "linkd is not reachable");
@@ -179,15 +186,8 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
                 .map(|t| t.text.as_str()),
         )],
         Command::WhoAmI => vec![messages::whoami(chat.0)],
-        Command::Greet { id, text } => {
-            let shown = text.clone();
-            let link = app
-                .linkd_as(chat)
-                .call(|c, ctx| async move { c.set_greeting(ctx, id, text).await })
-                .await?;
-            tracing::info!(link = link.id, "greeting set");
-            vec![messages::greeting_set(&link, shown.as_deref())]
-        }
+        Command::RotateKey => vec![crate::streamkey::confirm()],
+        Command::Key => Vec::new(), // `message` sends it, in a message that deletes itself
         Command::Notify { on } => {
             if let Some(on) = on {
                 app.set_notify(chat, on);
@@ -210,33 +210,58 @@ async fn answer(app: &App, chat: ChatId, cmd: Command) -> Result<Vec<Reply>, Cal
         Command::Status => vec![messages::status(&app.linkd.status().await?, tz)],
         Command::Log { id } => vec![who_watched(app, Some(id)).await?],
         Command::Viewers => vec![who_watched(app, None).await?],
-        Command::Off { id } => {
-            let link = app
-                .linkd_as(chat)
-                .call(|c, ctx| async move { c.disable_link(ctx, id).await })
-                .await?;
-            tracing::info!(link = link.id, "link disabled");
-            vec![messages::link_off(&link, app.linkd.now(), tz)]
-        }
-        Command::OffLast => {
-            let link = app
-                .linkd_as(chat)
-                .call(|c, ctx| async move { c.disable_last(ctx).await })
-                .await?;
-            tracing::info!(link = link.id, "link disabled");
-            vec![messages::link_off(&link, app.linkd.now(), tz)]
-        }
-        Command::Extend { id, ttl } => {
-            let link = app
-                .linkd_as(chat)
-                .call(|c, ctx| async move { c.extend_link(ctx, id, ttl).await })
-                .await?;
-            tracing::info!(link = link.id, "link extended");
-            let now = linkd_now(app).await;
-            vec![messages::link_card("Link extended:", &link, now, tz)]
-        }
+        Command::Greet { id, text } => vec![greet(app, chat, id, text).await?],
+        Command::Off { id } => vec![off(app, chat, Some(id)).await?],
+        Command::OffLast => vec![off(app, chat, None).await?],
+        Command::Extend { id, ttl } => vec![extend(app, chat, id, ttl).await?],
         cmd => vec![crate::sharing::run(app, chat, cmd).await?],
     })
+}
+
+/// `/greet ID [text]`, on behalf of `chat`.
+async fn greet(app: &App, chat: ChatId, id: i64, text: Option<String>) -> Result<Reply, CallError> {
+    let shown = text.clone();
+    let link = app
+        .linkd_as(chat)
+        .call(|c, ctx| async move { c.set_greeting(ctx, id, text).await })
+        .await?;
+    tracing::info!(link = link.id, "greeting set");
+    Ok(messages::greeting_set(&link, shown.as_deref()))
+}
+
+/// `/off ID`, or `/offlast` without an id, on behalf of `chat`.
+async fn off(app: &App, chat: ChatId, id: Option<i64>) -> Result<Reply, CallError> {
+    let link = app
+        .linkd_as(chat)
+        .call(|c, ctx| async move {
+            match id {
+                Some(id) => c.disable_link(ctx, id).await,
+                None => c.disable_last(ctx).await,
+            }
+        })
+        .await?;
+    tracing::info!(link = link.id, "link disabled");
+    Ok(messages::link_off(
+        &link,
+        app.linkd.now(),
+        app.config.time_zone,
+    ))
+}
+
+/// `/extend ID TTL`, on behalf of `chat`.
+async fn extend(app: &App, chat: ChatId, id: i64, ttl: String) -> Result<Reply, CallError> {
+    let link = app
+        .linkd_as(chat)
+        .call(|c, ctx| async move { c.extend_link(ctx, id, ttl).await })
+        .await?;
+    tracing::info!(link = link.id, "link extended");
+    let now = linkd_now(app).await;
+    Ok(messages::link_card(
+        "Link extended:",
+        &link,
+        now,
+        app.config.time_zone,
+    ))
 }
 
 /// `/log ID` (with `log`) or `/viewers`.
@@ -288,6 +313,7 @@ async fn callback(bot: &Bot, app: &App, q: &CallbackQuery) {
         Callback::New { choice, note_id } => {
             create_pressed(bot, app, q, chat, choice, note_id).await
         }
+        Callback::RotateKey(yes) => crate::streamkey::pressed(bot, app, q, chat, yes).await,
     }
 }
 

@@ -13,6 +13,7 @@ pub mod linkd;
 pub mod messages;
 pub mod notify;
 pub mod sharing;
+pub mod streamkey;
 pub mod telegram;
 pub mod text;
 pub mod watched;

@@ -71,6 +71,10 @@ pub async fn run(bot: Bot, app: Arc<App>) {
             }
         };
         for event in &events {
+            if event.from_media_server {
+                // The media server's own word, not a guess of the probe: no need to wait.
+                stream.confirmed();
+            }
             match event.kind {
                 EventKind::StreamLive => stream.observe(true, event.at, Instant::now()),
                 EventKind::StreamOffline => stream.observe(false, event.at, Instant::now()),
@@ -99,7 +103,17 @@ async fn announce_due(bot: &Bot, app: &App, stream: &mut Debounce) {
         } else {
             EventKind::StreamOffline
         };
-        tell(bot, app, &Event { id: 0, at, kind }).await;
+        tell(
+            bot,
+            app,
+            &Event {
+                id: 0,
+                at,
+                kind,
+                from_media_server: false,
+            },
+        )
+        .await;
     }
 }
 
@@ -203,6 +217,7 @@ mod tests {
             id: 1,
             at: T,
             kind: EventKind::StreamLive,
+            from_media_server: false,
         };
         assert!(event(&live, T, UTC, all).unwrap().text.contains("live"));
         assert_eq!(event(&live, T, UTC, Notify::default()), None);
@@ -214,6 +229,7 @@ mod tests {
                 note: "x".into(),
                 devices: 1,
             },
+            from_media_server: false,
         };
         let r = event(&opened, T, UTC, all).unwrap();
         assert!(

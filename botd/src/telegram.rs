@@ -75,8 +75,9 @@ where
     }
 }
 
-/// Sends a reply; failures are logged (without the token) and returned.
-pub async fn send(bot: &Bot, chat: ChatId, reply: &Reply) -> Result<(), RequestError> {
+/// Sends a reply and gives its message id; failures are logged (without the token) and
+/// returned.
+pub async fn send(bot: &Bot, chat: ChatId, reply: &Reply) -> Result<MessageId, RequestError> {
     let result = with_retries("sendMessage", || {
         let mut req = bot
             .send_message(chat, reply.text.clone())
@@ -91,7 +92,7 @@ pub async fn send(bot: &Bot, chat: ChatId, reply: &Reply) -> Result<(), RequestE
     })
     .await;
     match result {
-        Ok(_) => Ok(()),
+        Ok(m) => Ok(m.id),
         Err(e) => {
             tracing::error!(chat = chat.0, error = %describe(&e), "could not send a message");
             Err(e)
@@ -134,6 +135,18 @@ pub async fn edit_markup(
     .await;
     if let Err(e) = result {
         tracing::error!(chat = chat.0, message = message.0, error = %describe(&e), "could not edit a keyboard");
+    }
+}
+
+/// Deletes a message the bot sent.
+pub async fn delete(bot: &Bot, chat: ChatId, message: MessageId) {
+    let result = with_retries("deleteMessage", || {
+        let req = bot.delete_message(chat, message);
+        async move { req.await }
+    })
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(chat = chat.0, message = message.0, error = %describe(&e), "could not delete a message");
     }
 }
 

@@ -59,6 +59,9 @@ where
     };
     if common.check_config {
         print!("{effective}");
+        for w in effective.warnings() {
+            eprintln!("{name}: warning: {w}");
+        }
         return Err(ExitCode::SUCCESS);
     }
     let (level, format) = logging_of(&config);

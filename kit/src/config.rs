@@ -157,7 +157,20 @@ impl std::error::Error for ConfigError {}
 /// The effective configuration as `--check-config` prints it: `NAME=value` lines in the
 /// order of the table, secrets masked by their printers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Effective(Vec<(&'static str, String)>);
+pub struct Effective(Vec<(&'static str, String)>, Vec<String>);
+
+impl Effective {
+    /// Adds a warning: a setting that works but is unsafe (`--check-config` prints it on
+    /// stderr).
+    pub fn warn(&mut self, warning: String) {
+        self.1.push(warning);
+    }
+
+    /// The warnings.
+    pub fn warnings(&self) -> &[String] {
+        &self.1
+    }
+}
 
 impl fmt::Display for Effective {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

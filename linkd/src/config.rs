@@ -16,7 +16,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod media;
 pub mod vars;
+pub use media::stream_path;
+use media::{check_media_auth, rtmp_url, with_warnings};
 pub use vars::TABLE;
 
 /// The names of the variables linkd reads, in the order they are documented.
@@ -98,6 +101,19 @@ pub struct Config {
     pub audit_retention: Duration,
     /// What the audit trail keeps of a viewer's address (`AUDIT_ADDRESS_PREFIX`).
     pub audit_address_prefix: crate::audit::Prefixes,
+    /// Where the media server's authentication calls and hooks are answered
+    /// (`MEDIA_AUTH_ADDR`); off when `None`.
+    pub media_auth_addr: Option<SocketAddr>,
+    /// The RTMP server OBS publishes to, e.g. `rtmp://stream.example.org:1935/live`
+    /// (`RTMP_PUBLIC_URL`, else BASE_URL's host on port 1935 and the stream path's app).
+    pub rtmp_public_url: String,
+    /// The media server's control API (MediaMTX's API or nginx-rtmp's `rtmp_control`), to
+    /// stop a publisher whose key was rotated (`MEDIA_CONTROL_URL`).
+    pub media_control_url: Option<String>,
+    /// An earlier setup's static publish user (`MEDIAMTX_PUBLISH_USER`).
+    pub mediamtx_publish_user: Option<String>,
+    /// Its password (`MEDIAMTX_PUBLISH_PASSWORD`), accepted until the first key rotation.
+    pub mediamtx_publish_password: Option<Secret>,
     /// Where "now" comes from; tests replace it.
     pub clock: Clock,
 }
@@ -150,7 +166,14 @@ impl Config {
         let stream_title = l.get(&STREAM_TITLE);
         let audit_retention = l.get(&AUDIT_RETENTION);
         let audit_address_prefix = l.get(&AUDIT_ADDRESS_PREFIX);
-        l.finish((|| {
+        let media_auth_addr = l.get(&MEDIA_AUTH_ADDR);
+        let rtmp_public_url = l.get(&RTMP_PUBLIC_URL);
+        let media_control_url = l.get(&MEDIA_CONTROL_URL);
+        let mediamtx_publish_user = l.get(&MEDIAMTX_PUBLISH_USER);
+        let mediamtx_publish_password = l.get(&MEDIAMTX_PUBLISH_PASSWORD);
+        check_media_auth(&mut l, &media_auth_addr, &mediamtx_read_password);
+        let rtmp_public_url = rtmp_url(rtmp_public_url, &base_url, &mediamtx_hls_base_url);
+        with_warnings(l.finish((|| {
             Some(Config {
                 http_addr: http_addr?,
                 base_url: base_url?,
@@ -176,9 +199,14 @@ impl Config {
                 stream_title: stream_title?,
                 audit_retention: audit_retention?,
                 audit_address_prefix: audit_address_prefix?,
+                media_auth_addr: media_auth_addr?,
+                rtmp_public_url: rtmp_public_url?,
+                media_control_url: media_control_url?,
+                mediamtx_publish_user: mediamtx_publish_user?,
+                mediamtx_publish_password: mediamtx_publish_password?,
                 clock: Clock::system(),
             })
-        })())
+        })()))
     }
 
     /// A configuration for local use and tests: database and socket in `dir`, HTTP on an
@@ -209,6 +237,11 @@ impl Config {
             stream_title: "Live stream".into(),
             audit_retention: Duration::from_secs(30 * 86400),
             audit_address_prefix: crate::audit::Prefixes::default(),
+            media_auth_addr: None,
+            rtmp_public_url: "rtmp://127.0.0.1:1935/live".into(),
+            media_control_url: None,
+            mediamtx_publish_user: None,
+            mediamtx_publish_password: None,
             clock: Clock::system(),
         }
     }
@@ -331,6 +364,19 @@ mod tests {
             ("PROBE_INTERVAL", "10ms", false),
             ("STREAM_TITLE", "\"Sunday service\"", true),
             ("STREAM_TITLE", "two\nlines", false),
+            ("MEDIA_AUTH_ADDR", "", true),
+            ("MEDIA_AUTH_ADDR", "mediamtx", false),
+            (
+                "RTMP_PUBLIC_URL",
+                "rtmp://stream.example.org:1935/live",
+                true,
+            ),
+            ("RTMP_PUBLIC_URL", "rtmps://stream.example.org/live/", true),
+            ("RTMP_PUBLIC_URL", "https://stream.example.org/live", false),
+            ("RTMP_PUBLIC_URL", "rtmp://stream.example.org", false),
+            ("RTMP_PUBLIC_URL", "rtmp://h/live?key=1", false),
+            ("MEDIA_CONTROL_URL", "http://127.0.0.1:8081/control", true),
+            ("MEDIA_CONTROL_URL", "127.0.0.1:8081", false),
         ];
         for (var, value, accepted) in cases {
             let mut pairs: Vec<(&str, &str)> = OK.to_vec();
@@ -378,10 +424,12 @@ mod tests {
         let mut pairs = OK.to_vec();
         pairs.push(("MEDIAMTX_READ_USER", "reader"));
         pairs.push(("MEDIAMTX_READ_PASSWORD", "hunter2"));
+        pairs.push(("MEDIAMTX_PUBLISH_PASSWORD", "hunter3"));
         let (c, effective) = Config::read(&figment(&pairs)).unwrap();
         let d = effective.to_string();
         assert!(d.contains("MEDIAMTX_READ_PASSWORD=***"), "{d}");
-        assert!(!d.contains("hunter2"));
+        assert!(d.contains("MEDIAMTX_PUBLISH_PASSWORD=***"), "{d}");
+        assert!(!d.contains("hunter2") && !d.contains("hunter3"));
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

@@ -11,6 +11,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+/// The note of a stream event the media server reported (the probe's have none).
+const FROM_MEDIA_SERVER: &str = "media server";
+
 /// Most events returned by one call.
 const BATCH: i64 = 100;
 
@@ -28,6 +31,7 @@ fn storage(e: store::StoreError) -> ApiError {
 }
 
 fn to_wire(r: EventRow) -> Option<Event> {
+    let from_media_server = r.note == FROM_MEDIA_SERVER && r.link_id.is_none();
     let kind = match r.kind.as_str() {
         "stream_live" => EventKind::StreamLive,
         "stream_offline" => EventKind::StreamOffline,
@@ -42,6 +46,7 @@ fn to_wire(r: EventRow) -> Option<Event> {
         id: r.id as u64,
         at: r.at,
         kind,
+        from_media_server,
     })
 }
 
@@ -65,8 +70,13 @@ impl Events {
         self.wake(id);
     }
 
-    /// Appends a stream event (`stream_live` / `stream_offline`); failures are logged.
-    pub async fn stream_changed(&self, live: bool) {
+    /// Appends a stream event (`stream_live` / `stream_offline`), marked when the media
+    /// server reported it; failures are logged.
+    pub async fn stream_changed(&self, live: bool, from_media_server: bool) {
+        let note = match from_media_server {
+            true => FROM_MEDIA_SERVER,
+            false => "",
+        };
         let at = self.clock.now();
         let kind = if live {
             "stream_live"
@@ -80,7 +90,7 @@ impl Events {
                     at,
                     kind,
                     link_id: None,
-                    note: "",
+                    note,
                 };
                 store::insert_event(c, event)
             })

@@ -17,6 +17,7 @@ mod links;
 mod memory;
 mod metrics;
 mod origin;
+mod publish;
 mod rpc;
 mod store;
 mod stream;
@@ -63,6 +64,7 @@ pub enum Error {
 pub struct Listeners {
     http: tokio::net::TcpListener,
     metrics: Option<tokio::net::TcpListener>,
+    media: Option<tokio::net::TcpListener>,
     rpc: tokio::net::UnixListener,
     rpc_path: PathBuf,
 }
@@ -79,6 +81,11 @@ impl Listeners {
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
+
+    /// The bound media authentication address, when `MEDIA_AUTH_ADDR` is set.
+    pub fn media_addr(&self) -> Option<SocketAddr> {
+        self.media.as_ref().and_then(|l| l.local_addr().ok())
+    }
 }
 
 /// Binds the RPC socket (refusing one that another linkd serves) and the HTTP address.
@@ -94,19 +101,19 @@ pub async fn bind(config: &Config) -> Result<Listeners, Error> {
             });
         }
     };
-    let metrics = match config.metrics_addr {
-        None => None,
-        Some(addr) => match listen_tcp(addr) {
-            Ok(l) => Some(l),
-            Err(source) => {
-                let _ = std::fs::remove_file(&config.rpc_socket);
-                return Err(Error::Http { addr, source });
-            }
-        },
+    let optional = |addr: Option<SocketAddr>| match addr {
+        None => Ok(None),
+        Some(addr) => listen_tcp(addr).map(Some).map_err(|source| {
+            let _ = std::fs::remove_file(&config.rpc_socket);
+            Error::Http { addr, source }
+        }),
     };
+    let metrics = optional(config.metrics_addr)?;
+    let media = optional(config.media_auth_addr)?;
     Ok(Listeners {
         http,
         metrics,
+        media,
         rpc,
         rpc_path: config.rpc_socket.clone(),
     })
@@ -146,6 +153,8 @@ pub(crate) struct Shared {
     pub audit: audit::Audit,
     /// Whether the stream is live.
     pub stream: stream::StreamState,
+    /// The stream key and the publisher the media server admitted.
+    pub media: publish::Media,
     /// When linkd started.
     pub started: Instant,
     /// Cancelled when linkd begins to shut down.
@@ -210,7 +219,9 @@ async fn load(
     let greetings = greetings::Greetings::load(store.clone())?;
     let clock = config.clock.clone();
     let (audit, inbox) = audit::Audit::new(store.clone(), clock.clone(), config.audit_retention);
+    let stream_keys = publish::key::StreamKeys::load(store.clone(), clock.clone(), &config)?;
     let shared = Arc::new(Shared {
+        media: publish::Media::new(stream_keys),
         events: events::Events::new(store.clone(), clock.clone()),
         greetings,
         links,
@@ -271,6 +282,10 @@ fn spawn_tasks(
         // Its own connection count, so a busy main listener never keeps the scraper out.
         let conns = http::conns::Conns::from_config(config);
         tasks.push(serve(l, http::Site::Metrics, conns));
+    }
+    if let Some(l) = listeners.media {
+        let conns = http::conns::Conns::from_config(config);
+        tasks.push(serve(l, http::Site::Media, conns));
     }
     tasks
 }

@@ -53,6 +53,9 @@ fn main() -> ExitCode {
         Ok(started) => started,
         Err(code) => return code,
     };
+    for w in config.warnings() {
+        tracing::warn!("{w}");
+    }
     let runtime = match runtime() {
         Ok(r) => r,
         Err(e) => {

@@ -73,6 +73,8 @@ pub(crate) struct Figures {
     pub stale: u64,
     /// Bytes of origin answers held in memory.
     pub cache_bytes: u64,
+    /// Bytes sent from memory files without a copy.
+    pub sendfile_bytes: u64,
     /// Whether the stream is live.
     pub stream_live: bool,
     /// Open HTTP connections.
@@ -114,6 +116,11 @@ pub(crate) fn render(requests: &RequestCounts, f: &Figures) -> String {
             "tempstream_cache_stale_hits_total",
             "Requests answered with an expired answer while one request refreshed it.",
             f.stale,
+        ),
+        (
+            "tempstream_sendfile_bytes_total",
+            "Bytes of large answers sent from memory files without a copy (sendfile).",
+            f.sendfile_bytes,
         ),
     ];
     for (name, help, v) in counters {

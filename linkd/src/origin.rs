@@ -223,7 +223,7 @@ pub async fn probe(shared: Arc<Shared>, origin: Arc<Origin>, shutdown: Cancellat
             tracing::info!(live, "stream state");
         }
         if changed {
-            shared.events.stream_changed(live).await;
+            shared.events.stream_changed(live, false).await;
         }
         first = false;
         tokio::select! {

@@ -7,7 +7,7 @@ use crate::Shared;
 use futures::StreamExt;
 use proto::{
     Actor, ApiError, AuditKind, Event, Limits, Link, LinkApi, LinkLog, Pong, SigningKeyRotation,
-    Status, Viewer,
+    Status, StreamKey, StreamKeyRotation, Viewer,
 };
 use std::future::Future;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -436,6 +436,14 @@ impl LinkApi for RpcServer {
         .await
     }
 
+    async fn stream_key(self, _: Context) -> Result<StreamKey, ApiError> {
+        logged("stream_key", async {
+            tracing::info!("stream key shown");
+            Ok(self.shared.media.keys.show())
+        })
+        .await
+    }
+
     async fn link_log(self, _: Context, id: i64) -> Result<LinkLog, ApiError> {
         logged("link_log", async {
             let e = self.shared.links.get(id).ok_or(ApiError::NotFound { id })?;
@@ -460,6 +468,19 @@ impl LinkApi for RpcServer {
                 .shared
                 .viewers
                 .list(|id| links.get(id).map(|e| e.note).unwrap_or_default()))
+        })
+        .await
+    }
+
+    async fn rotate_stream_key(self, _: Context) -> Result<StreamKeyRotation, ApiError> {
+        logged("rotate_stream_key", async {
+            self.writable()?;
+            let r = crate::publish::rotate(&self.shared).await?;
+            tracing::info!(
+                publisher_stopped = r.publisher_stopped,
+                "stream key rotated"
+            );
+            Ok(r)
         })
         .await
     }

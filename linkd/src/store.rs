@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 pub mod audit;
 pub mod limits;
 pub mod signing_keys;
+pub mod stream_key;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 
@@ -103,6 +104,14 @@ mod schema {
         link_opens (link_id) {
             link_id -> BigInt,
             first_opened_at -> BigInt,
+        }
+    }
+    diesel::table! {
+        linkd_stream_key (id) {
+            id -> BigInt,
+            value -> Text,
+            created_at -> BigInt,
+            legacy_ok -> Integer,
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct Running {
     pub http_addr: SocketAddr,
     /// The bound metrics address, when `METRICS_ADDR` was set.
     pub metrics_addr: Option<SocketAddr>,
+    /// The bound media authentication address, when `MEDIA_AUTH_ADDR` was set.
+    pub media_addr: Option<SocketAddr>,
     /// The RPC socket.
     pub socket: PathBuf,
     stop: Option<oneshot::Sender<()>>,
@@ -39,6 +41,7 @@ impl Running {
         let listeners = crate::bind(&config).await.expect("bind linkd");
         let http_addr = listeners.http_addr();
         let metrics_addr = listeners.metrics_addr();
+        let media_addr = listeners.media_addr();
         let socket = config.rpc_socket.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(crate::run(config, listeners, async move {
@@ -47,6 +50,7 @@ impl Running {
         Running {
             http_addr,
             metrics_addr,
+            media_addr,
             socket,
             stop: Some(stop),
             task: Some(task),

@@ -53,6 +53,9 @@ pub use limits::{check_max_viewers, Limits, MAX_VIEWERS};
 pub mod story;
 
 pub use audit::{Actor, AuditEvent, AuditKind, LinkLog, Viewer, LOG_EVENTS};
+mod publish;
+
+pub use publish::{StreamKey, StreamKeyRotation};
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -103,8 +106,7 @@ pub trait LinkApi {
     /// older keys stay valid until they end, or, with `logout_all`, end at once (their
     /// viewers open their link again).
     async fn rotate_signing_key(logout_all: bool) -> Result<SigningKeyRotation, ApiError>;
-    /// Creates a link with sharing [`Limits`] (a viewer cap, one device only); `ttl` as in
-    /// [`LinkApi::create_link`], ignored when `permanent`.
+    /// Creates a link with sharing [`Limits`]; `ttl` as in `create_link`, unless `permanent`.
     async fn create_limited_link(
         ttl: Option<String>,
         permanent: bool,
@@ -128,6 +130,12 @@ pub trait LinkApi {
     async fn link_log(id: i64) -> Result<LinkLog, ApiError>;
     /// Who is watching now: every live playback session, by link.
     async fn viewers() -> Result<Vec<Viewer>, ApiError>;
+    /// The key OBS publishes with, and the RTMP URL to publish to. Shown on request only.
+    async fn stream_key() -> Result<StreamKey, ApiError>;
+    /// Makes a new stream key: the old one (and an earlier setup's static publish pair) is
+    /// refused from now on, and a publisher live with it is stopped where the media server
+    /// has a control API.
+    async fn rotate_stream_key() -> Result<StreamKeyRotation, ApiError>;
 }
 
 /// Answer to [`LinkApi::rotate_signing_key`]. The key itself never leaves linkd.
@@ -232,6 +240,10 @@ pub struct Event {
     pub at: i64,
     /// What happened.
     pub kind: EventKind,
+    /// A stream change the media server itself reported (its go-live hooks), not a guess of
+    /// the probe: worth telling at once. Absent (false) in answers of earlier versions.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_media_server: bool,
 }
 
 /// The kinds of [`Event`].

@@ -3,10 +3,11 @@
 Caddyfile and env.example, for what must hold before anything is started.
 
 - Nothing but Caddy (80, 443) and RTMP (1935) is published; MediaMTX's HLS, API, metrics,
-  pprof and playback ports never are, and its API, metrics, pprof and playback are off.
-- MediaMTX admits nobody anonymously: no `any` user, one publisher allowed only to publish
-  live/stream, one reader (linkd's) allowed only to read it, and compose fills in both from
-  required variables.
+  pprof and playback ports never are; its metrics, pprof and playback are off, its API is
+  on for linkd alone (every call is authenticated by linkd).
+- MediaMTX admits nobody on its own: it asks linkd (`authMethod: http`) for every request,
+  excluding none, at linkd's MEDIA_AUTH_ADDR on the private network; its go-live hooks tell
+  linkd too; it holds no credential (the stream key and the reader's password live in linkd).
 - No container runs as root where it need not, and all drop capabilities.
 - Each container gets only the secrets it needs; botd and linkd share the socket volume.
 - Every variable that compose.yaml or the Caddyfile uses, and every setting of both daemons,
@@ -37,8 +38,9 @@ DAEMON_VARIABLES = [
     "AUDIT_RETENTION", "AUDIT_ADDRESS_PREFIX",
     # botd
     "TELEGRAM_BOT_TOKEN", "ALLOWED_CHAT_IDS", "TIME_ZONE", "LINK_TTL_OPTIONS",
-    "TELEGRAM_API_URL", "NOTIFY", "NOTIFY_DEBOUNCE",
-    # MediaMTX
+    "TELEGRAM_API_URL", "NOTIFY", "NOTIFY_DEBOUNCE", "KEY_MESSAGE_TTL",
+    # the publishing side (linkd)
+    "MEDIA_AUTH_ADDR", "RTMP_PUBLIC_URL", "MEDIA_CONTROL_URL",
     "MEDIAMTX_PUBLISH_USER", "MEDIAMTX_PUBLISH_PASSWORD",
 ]
 # Containers that may run as root, and why. Each must still drop every capability it can.
@@ -46,8 +48,10 @@ ROOT_ALLOWED = {"caddy": "its certificate volume is root-owned; keeps only NET_B
 # Which secrets each service may see (anything matching SECRET_NAME and not listed is a leak).
 SECRET_NAME = re.compile(r"(TOKEN|PASSWORD|PASS)$")
 SECRETS_ALLOWED = {
-    "mediamtx": {"MTX_AUTHINTERNALUSERS_0_PASS", "MTX_AUTHINTERNALUSERS_1_PASS"},
-    "tempstream": {"MEDIAMTX_READ_PASSWORD"},
+    "mediamtx": set(),
+    # The reader's password, and the Go service's publish password (accepted until the
+    # first key rotation).
+    "tempstream": {"MEDIAMTX_READ_PASSWORD", "MEDIAMTX_PUBLISH_PASSWORD"},
     "botd": {"TELEGRAM_BOT_TOKEN"},
     "caddy": set(),
 }
@@ -206,19 +210,16 @@ for name, svc in services.items():
     leaked = sorted(k for k in env if SECRET_NAME.search(k) and k not in SECRETS_ALLOWED.get(name, set()))
     check(not leaked, f"{name} gets no secret it does not need (found {leaked})")
 
-mtx_env = environment(services.get("mediamtx", {}))
-for index, prefix in ((0, "MEDIAMTX_PUBLISH"), (1, "MEDIAMTX_READ")):
-    for field, var in (("USER", "USER"), ("PASS", "PASSWORD")):
-        key = f"MTX_AUTHINTERNALUSERS_{index}_{field}"
-        value = mtx_env.get(key, "")
-        if (index, field) == (1, "USER"):
-            # The reader's name is no secret: it may have a default (it is new since the Go
-            # service, whose .env lacks it).
-            check(re.fullmatch(r"\$\{MEDIAMTX_READ_USER(:\?[^}]*|:-[^}]+)\}", value),
-                  f"mediamtx's {key} is MEDIAMTX_READ_USER, required or with a default")
-            continue
-        check(re.fullmatch(r"\$\{" + prefix + "_" + var + r":\?[^}]*\}", value),
-              f"mediamtx's {key} is the required variable {prefix}_{var} (${{...:?...}})")
+linkd_env = environment(services.get("tempstream", {}))
+auth_port = port_of(linkd_env.get("MEDIA_AUTH_ADDR", ""))
+check(auth_port, f"linkd answers MediaMTX on MEDIA_AUTH_ADDR ({linkd_env.get('MEDIA_AUTH_ADDR')!r})")
+check(not [k for k in environment(services.get("mediamtx", {})) if k.startswith("MTX_AUTH")],
+      "compose gives MediaMTX no credential and no auth override")
+check(set(services.get("mediamtx", {}).get("networks") or []) & set(services.get("tempstream", {}).get("networks") or []),
+      "MediaMTX and linkd share a network (MediaMTX asks linkd there)")
+for k in ("MEDIAMTX_PUBLISH_USER", "MEDIAMTX_PUBLISH_PASSWORD"):
+    check(re.fullmatch(r"\$\{" + k + r":-\}", linkd_env.get(k, "")),
+          f"linkd gets {k} from .env, empty by default (the Go publish pair, until the first rotation)")
 
 
 def mounts(svc):
@@ -247,24 +248,25 @@ check(db_volumes and not any(v in botd_mounts for v in db_volumes), "botd does n
 
 # --- mediamtx.yml -------------------------------------------------------------------------
 
-users = mtx.get("authInternalUsers")
-check(mtx.get("authMethod", "internal") == "internal", "mediamtx authenticates with its internal user list")
-check(isinstance(users, list) and users, "mediamtx.yml sets authInternalUsers (its default lets anyone publish and read)")
-users = users if isinstance(users, list) else []
-for i, u in enumerate(users):
-    name = str(u.get("user") or "")
-    check(name not in ("any", ""), f"mediamtx user {i} is not anonymous (user: {name!r})")
-    check(str(u.get("pass") or "") != "", f"mediamtx user {i} has a password")
-actions = [(i, str(p.get("action")), str(p.get("path") or ""))
-           for i, u in enumerate(users) for p in (u.get("permissions") or [])]
-check(sorted(a for a in actions if a[1] == "publish") == [(0, "publish", "live/stream")],
-      "only user 0 (the publisher) may publish, and only live/stream")
-check(sorted(a for a in actions if a[1] == "read") == [(1, "read", "live/stream")],
-      "only user 1 (linkd's reader) may read, and only live/stream")
-check(not [a for a in actions if a[1] not in ("publish", "read")],
-      "no user may use playback, api, metrics or pprof")
-for key in ("api", "metrics", "pprof", "playback"):
+check(mtx.get("authMethod") == "http", "mediamtx asks linkd (authMethod: http)")
+check(not mtx.get("authInternalUsers"), "mediamtx.yml has no user list of its own")
+check(mtx.get("authHTTPExclude") == [], "nothing is excluded from asking linkd (authHTTPExclude: [])")
+auth_url = str(mtx.get("authHTTPAddress") or "")
+check(re.fullmatch(rf"http://tempstream:{auth_port}/mediamtx/auth", auth_url),
+      f"authHTTPAddress is linkd's MEDIA_AUTH_ADDR on the private network ({auth_url!r})")
+defaults = mtx.get("pathDefaults") or {}
+for hook, route in (("runOnReady", "ready"), ("runOnNotReady", "not-ready")):
+    cmd = str(defaults.get(hook) or "")
+    check(re.match(r"wget ", cmd) and f"--post-data" in cmd and cmd.endswith(f"http://tempstream:{auth_port}/mediamtx/{route}"),
+          f"{hook} tells linkd at once ({cmd!r})")
+check("-ffmpeg" in str(services.get("mediamtx", {}).get("image", "")),
+      "the MediaMTX image has wget for the hooks (the -ffmpeg variant)")
+for key in ("metrics", "pprof", "playback"):
     check(mtx.get(key) is False, f"mediamtx {key} is off")
+check(mtx.get("api") is True and port_of(mtx.get("apiAddress")) == 9997,
+      "mediamtx's control API is on for linkd (every call asks linkd: authHTTPExclude is empty)")
+check(linkd_env.get("MEDIA_CONTROL_URL") == "http://mediamtx:9997",
+      "linkd kicks a publisher with a rotated key through MediaMTX's API (MEDIA_CONTROL_URL)")
 for key in ("rtsp", "webrtc", "srt", "moq"):
     check(mtx.get(key) is False, f"mediamtx {key} is off")
 check(mtx.get("rtmp") is True and mtx.get("hls") is True, "mediamtx takes RTMP and serves HLS")

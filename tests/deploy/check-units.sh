@@ -132,6 +132,13 @@ expectations=(
     "linkd.service~^EnvironmentFile=/etc/tempstream/linkd.env$~linkd reads /etc/tempstream/linkd.env"
     "botd.service~^EnvironmentFile=/etc/tempstream/botd.env$~botd reads /etc/tempstream/botd.env"
     "linkd.service~^ExecStart=/usr/local/bin/linkd$~linkd is /usr/local/bin/linkd"
+    "linkd.service~^Environment=MEDIA_AUTH_ADDR=127.0.0.1:9180$~linkd answers MediaMTX on loopback"
+    "mediamtx.service~^Environment=MTX_AUTHHTTPADDRESS=http://127.0.0.1:9180/mediamtx/auth$~MediaMTX asks linkd who may publish and read"
+    "mediamtx.service~^Environment=\"MTX_PATHDEFAULTS_RUNONREADY=wget .*http://127.0.0.1:9180/mediamtx/ready\"$~MediaMTX tells linkd when the stream is live"
+    "mediamtx.service~^Environment=\"MTX_PATHDEFAULTS_RUNONNOTREADY=wget .*http://127.0.0.1:9180/mediamtx/not-ready\"$~MediaMTX tells linkd when the stream is offline"
+    "mediamtx.service~!MTX_AUTHINTERNALUSERS~MediaMTX holds no static credential"
+    "mediamtx.service~^Environment=MTX_APIADDRESS=127.0.0.1:9997$~MediaMTX's control API listens on loopback only"
+    "linkd.service~^Environment=MEDIA_CONTROL_URL=http://127.0.0.1:9997$~linkd kicks a publisher with a rotated key through MediaMTX's API"
     "botd.service~^ExecStart=/usr/local/bin/botd$~botd is /usr/local/bin/botd"
 )
 for entry in "${expectations[@]}"; do

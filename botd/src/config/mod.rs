@@ -38,6 +38,8 @@ pub struct Config {
     /// `NOTIFY_DEBOUNCE`: how long the stream must stay live (or offline) before it is
     /// announced.
     pub notify_debounce: Duration,
+    /// `KEY_MESSAGE_TTL`: how long the message with the stream key stays in the chat.
+    pub key_message_ttl: Duration,
     /// `LOG_LEVEL`: a level or a `RUST_LOG`-style filter.
     pub log_level: String,
     /// `LOG_FORMAT`.
@@ -70,6 +72,7 @@ impl Config {
         let telegram_api_url = l.get(&TELEGRAM_API_URL);
         let notify = l.get(&NOTIFY);
         let notify_debounce = l.get(&NOTIFY_DEBOUNCE);
+        let key_message_ttl = l.get(&KEY_MESSAGE_TTL);
         let log_level = l.get(&LOG_LEVEL);
         let log_format = l.get(&LOG_FORMAT);
         l.finish((|| {
@@ -83,6 +86,7 @@ impl Config {
                 telegram_api_url: telegram_api_url?,
                 notify: notify?,
                 notify_debounce: notify_debounce?,
+                key_message_ttl: key_message_ttl?,
                 log_level: log_level?,
                 log_format: log_format?,
             })

@@ -18,6 +18,7 @@ pub const TABLE: &[&dyn Spec] = &[
     &TELEGRAM_API_URL,
     &NOTIFY,
     &NOTIFY_DEBOUNCE,
+    &KEY_MESSAGE_TTL,
     &LOG_LEVEL,
     &LOG_FORMAT,
 ];
@@ -136,6 +137,16 @@ pub const NOTIFY_DEBOUNCE: Var<Duration> = Var::new(
     },
     |d| humantime::format_duration(*d).to_string(),
     "how long a stream change must hold before it is announced",
+);
+pub const KEY_MESSAGE_TTL: Var<Duration> = Var::new(
+    "KEY_MESSAGE_TTL",
+    "5m",
+    |v| match kit::env::parse_duration(v) {
+        Ok(d) if d >= Duration::from_secs(1) && d <= Duration::from_secs(3600) => Ok(d),
+        _ => Err("not a duration from 1s to 1h: use e.g. 5m".into()),
+    },
+    |d| humantime::format_duration(*d).to_string(),
+    "how long `/key`'s message stays in the chat before it deletes itself",
 );
 pub use kit::logging::{LOG_FORMAT, LOG_LEVEL};
 

@@ -6,6 +6,7 @@ mod common;
 mod binary;
 mod bot;
 mod bot_audit;
+mod bot_key;
 mod bot_notify;
 mod bot_sharing;
 mod parsing;

@@ -9,6 +9,8 @@
 
 #[path = "linkctl/audit.rs"]
 mod audit;
+#[path = "linkctl/stream_key.rs"]
+mod stream_key;
 
 use clap::{Parser, Subcommand};
 use proto::client::{call_with_deadline, socket_candidates, CallError as Failure};
@@ -28,15 +30,14 @@ Examples:
   linkctl new --permanent            a link that never expires
   linkctl new 2h --max-viewers 2     at most 2 devices watch at once (--once: one device only)
   linkctl list                       the active links, newest first
-  linkctl off 3                      switch link 3 off (linkctl off --last: the newest)
+  linkctl off 3                      switch link 3 off (--last: the newest; --all: every one)
   linkctl extend 3 2h                link 3 now ends 2 hours from now
   linkctl greet 3 'Hello Grandma!'   what link 3's viewers see (the note never is)
-  linkctl kick 3                     cut off link 3's viewers now; the link plays on
-  linkctl rotate 3                   a new URL for link 3; the old one stops at once
-  linkctl off --all                  switch every active link off
+  linkctl kick 3 | rotate 3          cut off link 3's viewers now | give it a new URL
   linkctl --json status              live/offline, viewers, version, as JSON
   linkctl log 3                      who opened link 3, on how many devices, for how long
   linkctl viewers                    who is watching now
+  linkctl stream-key show            the RTMP URL and stream key for OBS
 
 The socket: --socket PATH, else $RPC_SOCKET, else /run/tempstream/linkd.sock (the systemd
 units), else ./linkd.sock; the first that answers is used.
@@ -136,6 +137,9 @@ enum Command {
     },
     /// Who is watching now, per link.
     Viewers,
+    /// The key OBS publishes with.
+    #[command(subcommand)]
+    StreamKey(stream_key::StreamKeyCommand),
 }
 
 #[derive(Subcommand)]
@@ -313,6 +317,7 @@ async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
         }
         Command::Log { id } => audit::log(&client, *id, json).await,
         Command::Viewers => audit::viewers(&client, json).await,
+        Command::StreamKey(cmd) => stream_key::execute(&client, json, cmd).await,
     }
 }
 

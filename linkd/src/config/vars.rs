@@ -36,6 +36,11 @@ pub const TABLE: &[&dyn Spec] = &[
     &STREAM_TITLE,
     &AUDIT_RETENTION,
     &AUDIT_ADDRESS_PREFIX,
+    &MEDIA_AUTH_ADDR,
+    &RTMP_PUBLIC_URL,
+    &MEDIA_CONTROL_URL,
+    &MEDIAMTX_PUBLISH_USER,
+    &MEDIAMTX_PUBLISH_PASSWORD,
 ];
 
 fn dur(d: &Duration) -> String {
@@ -227,6 +232,66 @@ pub const AUDIT_ADDRESS_PREFIX: Var<crate::audit::Prefixes> = Var::new(
     shown,
     "leading bits of a viewer's IPv4,IPv6 address the audit trail keeps; `0,0` = none",
 );
+pub const MEDIA_AUTH_ADDR: Var<Option<SocketAddr>> = Var::new(
+    "MEDIA_AUTH_ADDR",
+    "",
+    |v| match v {
+        "" => Ok(None),
+        v => parse_listen_addr(v).map(Some),
+    },
+    |a| a.map(|a| a.to_string()).unwrap_or_default(),
+    "where the media server asks who may publish and read; off unless set",
+);
+pub const RTMP_PUBLIC_URL: Var<Option<String>> = Var::new(
+    "RTMP_PUBLIC_URL",
+    "",
+    |v| match v {
+        "" => Ok(None),
+        v => parse_rtmp_url(v).map(Some),
+    },
+    |u| u.clone().unwrap_or_default(),
+    "the RTMP server OBS publishes to; empty = BASE_URL's host",
+);
+pub const MEDIA_CONTROL_URL: Var<Option<String>> = Var::new(
+    "MEDIA_CONTROL_URL",
+    "",
+    |v| match v {
+        "" => Ok(None),
+        v => parse_http_url(v, "http://127.0.0.1:8081/control").map(Some),
+    },
+    |u| u.clone().unwrap_or_default(),
+    "the media server's control API, to stop a publisher whose key was rotated",
+);
+pub const MEDIAMTX_PUBLISH_USER: Var<Option<String>> = Var::new(
+    "MEDIAMTX_PUBLISH_USER",
+    "",
+    |v| Ok((!v.is_empty()).then(|| v.to_string())),
+    |u| u.clone().unwrap_or_default(),
+    "an earlier setup's static publish user, accepted until the first key rotation",
+);
+pub const MEDIAMTX_PUBLISH_PASSWORD: Var<Option<Secret>> = Var::new(
+    "MEDIAMTX_PUBLISH_PASSWORD",
+    "",
+    |v| Ok((!v.is_empty()).then(|| Secret::new(v))),
+    |p| p.as_ref().map(|_| "***".to_string()).unwrap_or_default(),
+    "its password",
+)
+.secret();
+
+/// `rtmp://host[:port]/app` (or `rtmps://`), without a query; returned without trailing slash.
+fn parse_rtmp_url(v: &str) -> Result<String, String> {
+    const HINT: &str = "not an RTMP server URL, e.g. rtmp://stream.example.org:1935/live";
+    let rest = v
+        .strip_prefix("rtmp://")
+        .or_else(|| v.strip_prefix("rtmps://"))
+        .ok_or(HINT)?;
+    let (host, app) = rest.split_once('/').ok_or(HINT)?;
+    let bad = |c: char| c.is_whitespace() || c.is_control() || "?#@".contains(c);
+    if host.is_empty() || app.trim_matches('/').is_empty() || v.contains(bad) {
+        return Err(HINT.into());
+    }
+    Ok(v.trim_end_matches('/').to_string())
+}
 
 /// A whole number from `min` to `max`.
 fn number<T: std::str::FromStr + PartialOrd>(

@@ -2,7 +2,7 @@
 //! header read timeout and head size limit, a back-off when accepting fails (out of file
 //! descriptors and the like) instead of a spin, and graceful drain on shutdown.
 
-use super::{conns, handle, scrape, Web, HEADER_READ_TIMEOUT, MAX_HEAD_BYTES};
+use super::{conns, handle, media, scrape, zerocopy, Web, HEADER_READ_TIMEOUT, MAX_HEAD_BYTES};
 use crate::Shared;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
@@ -21,6 +21,8 @@ pub(crate) enum Site {
     Main,
     /// `GET /metrics` only (`METRICS_ADDR`).
     Metrics,
+    /// The media server's authentication calls and hooks (`MEDIA_AUTH_ADDR`).
+    Media,
 }
 
 /// Serves `site` on `listener` until `shutdown`, then lets open requests finish for `grace`.
@@ -63,11 +65,12 @@ pub(crate) async fn serve(
                 let r = match site {
                     Site::Main => handle(shared, web, req, peer).await,
                     Site::Metrics => scrape::answer(&shared, &web, &req),
+                    Site::Media => media::answer(&shared, req, peer).await,
                 };
                 Ok::<_, std::convert::Infallible>(r)
             }
         });
-        let io = conns::SendTimeout::new(stream, send_timeout);
+        let io = conns::SendTimeout::new(zerocopy::ZeroCopy::new(stream), send_timeout);
         let conn = builder.serve_connection(TokioIo::new(io), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

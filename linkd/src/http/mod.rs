@@ -1,6 +1,7 @@
 //! linkd's HTTP server: the route table, the accept loop both listeners share (`listen`:
 //! connection limits in `conns`, timeouts, graceful drain), the client's address (`peers`),
-//! the access log, and the metrics page (`scrape`, on `METRICS_ADDR` only).
+//! the access log, the metrics page (`scrape`, on `METRICS_ADDR` only) and the media server's
+//! authentication calls (`media`, on `MEDIA_AUTH_ADDR` only; its route table is there).
 //!
 //! | method      | path                    | answer                                                   |
 //! |-------------|-------------------------|----------------------------------------------------------|
@@ -18,6 +19,7 @@ pub(crate) mod conns;
 mod device;
 pub(crate) mod limiter;
 mod listen;
+mod media;
 pub(crate) mod page;
 pub(crate) mod path;
 pub(crate) mod peers;
@@ -28,6 +30,7 @@ mod scrape;
 pub(crate) mod session;
 pub(crate) mod sharing;
 pub(crate) mod watch;
+pub(crate) mod zerocopy;
 
 pub(crate) use listen::{serve, Site};
 

@@ -6,7 +6,7 @@
 use super::conditional::{self, Reply};
 use super::path::{Kind, StreamFile};
 use super::session::{self, Session};
-use super::{full, sharing, Body, Web};
+use super::{full, sharing, zerocopy, Body, Web};
 use crate::cache;
 use crate::links::Refusal;
 use crate::origin::OriginError;
@@ -205,6 +205,7 @@ async fn fetch(web: &Web, file: &StreamFile) -> cache::Outcome {
                     .await
                     .map(|mut c| {
                         own_headers(&mut c.headers, kind);
+                        c.body = zerocopy::file_backed(c.body);
                         Arc::new(c)
                     })
                     .map_err(|e| {

@@ -29,6 +29,7 @@ fn figures(shared: &Shared, web: &Web) -> Figures {
         coalesced: st.coalesced.load(Ordering::Relaxed),
         stale: st.stale.load(Ordering::Relaxed),
         cache_bytes: web.cache.bytes(),
+        sendfile_bytes: super::zerocopy::sent_bytes(),
         stream_live: shared.stream.live(),
         connections: web.conns.open(),
         refused: web.conns.refused(),

@@ -73,6 +73,36 @@ fn check_config_prints_the_effective_config_with_secrets_masked() {
     assert_eq!(bad.status.code(), Some(64));
 }
 
+/// A media server left with a static publish password is a warning of `--check-config`
+/// (valid, exit 0); pointed at linkd it is not.
+#[test]
+fn check_config_warns_about_a_static_publish_password() {
+    let mut env = vec![
+        ("BASE_URL", "https://watch.example.org"),
+        ("MEDIAMTX_HLS_BASE_URL", "http://127.0.0.1:8888/live/stream"),
+        ("MEDIAMTX_READ_USER", "reader"),
+        ("MEDIAMTX_READ_PASSWORD", "s3cret-pass"),
+        ("MEDIAMTX_PUBLISH_USER", "obs"),
+        ("MEDIAMTX_PUBLISH_PASSWORD", "static-pass"),
+    ];
+    let out = linkd(&env, &["--check-config"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("linkd: warning: MEDIAMTX_PUBLISH_USER"),
+        "{err}"
+    );
+    assert!(
+        err.contains("MEDIA_AUTH_ADDR") && !err.contains("static-pass"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("MEDIAMTX_PUBLISH_PASSWORD=***\n"));
+    env.push(("MEDIA_AUTH_ADDR", "127.0.0.1:9180"));
+    let out = linkd(&env, &["--check-config"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+}
+
 #[test]
 fn bad_arguments_exit_64_and_help_exits_0() {
     let bad = linkd(&[], &["--no-such-flag"]).output().unwrap();

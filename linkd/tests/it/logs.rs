@@ -60,6 +60,7 @@ async fn no_secret_reaches_a_log_line() {
         c.mediamtx_read_user = Some("reader".into());
         c.mediamtx_read_password = Some(linkd::testing::Secret::new(password));
         c.probe_interval = std::time::Duration::from_millis(100);
+        c.media_auth_addr = Some("127.0.0.1:0".parse().unwrap());
     })
     .await;
     let mut secrets = vec![password.to_string()];
@@ -83,6 +84,21 @@ async fn no_secret_reaches_a_log_line() {
     }
     l.linkctl(&["list"]).await;
     l.linkctl(&["--json", "list"]).await;
+    // The stream key: shown, used (right and wrong) by the media server, rotated.
+    for _ in 0..2 {
+        let key = crate::media::key(&l).await;
+        l.linkctl(&["stream-key", "show"]).await;
+        for k in [key.clone(), format!("{key}0")] {
+            let form = format!("app=live&name=stream&call=publish&clientid=1&key={k}");
+            crate::media::post(&l, "/nginx-rtmp", "application/x-www-form-urlencoded", form).await;
+            let json = format!(
+                r#"{{"user":"","password":"{k}","action":"publish","path":"live/stream","protocol":"rtmp","query":"key={k}"}}"#
+            );
+            crate::media::post(&l, "/mediamtx/auth", "application/json", json).await;
+        }
+        l.linkctl(&["stream-key", "rotate"]).await;
+        secrets.push(key);
+    }
     get(
         &l.url("/live/stream/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
         None,

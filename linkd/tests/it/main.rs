@@ -17,6 +17,7 @@ mod gate_upstream;
 mod hostile;
 mod limits;
 mod logs;
+mod media;
 mod proxy;
 mod revoke;
 mod sharing;

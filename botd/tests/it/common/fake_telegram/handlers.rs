@@ -1,5 +1,6 @@
 //! The fake Bot API's request handling: routing `POST /bot<TOKEN>/<method>`, the JSON
-//! answers and errors, and what `getUpdates`, `sendMessage` and the edits do to its state.
+//! answers and errors, and what `getUpdates`, `sendMessage`, the edits and `deleteMessage`
+//! do to its state.
 
 use super::*;
 
@@ -76,6 +77,7 @@ pub(super) async fn handle(
         "deleteWebhook" | "setMyCommands" | "answerCallbackQuery" => Ok(json!(true)),
         "sendMessage" => send_message(&shared, &body),
         "editMessageText" | "editMessageReplyMarkup" => edit_message(&shared, &method, &body),
+        "deleteMessage" => delete_message(&shared, &body),
         _ => Err((
             StatusCode::NOT_FOUND,
             "Not Found: method not found".to_string(),
@@ -109,6 +111,7 @@ const METHODS: &[&str] = &[
     "sendMessage",
     "editMessageText",
     "editMessageReplyMarkup",
+    "deleteMessage",
 ];
 
 fn canonical(method: &str) -> String {
@@ -216,4 +219,22 @@ fn edit_message(shared: &Shared, method: &str, body: &Value) -> Outcome {
     }
     message["edit_date"] = json!(unix_now());
     Ok(message.clone())
+}
+
+fn delete_message(shared: &Shared, body: &Value) -> Outcome {
+    let (Some(chat_id), Some(message_id)) = (body["chat_id"].as_i64(), body["message_id"].as_i64())
+    else {
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: message identifier is not specified",
+        );
+    };
+    let mut s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+    match s.messages.remove(&(chat_id, message_id)) {
+        Some(_) => Ok(json!(true)),
+        None => bad(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: message to delete not found",
+        ),
+    }
 }
