@@ -136,14 +136,19 @@ async fn create(
                 .await?
         }
     };
+    Ok(created(app, &link))
+}
+
+/// The card of a link just created (logged by id), with linkd's clock noted.
+pub(crate) fn created(app: &App, link: &proto::Link) -> Reply {
     tracing::info!(link = link.id, "link created");
     app.linkd.observe_now(link.created_at);
-    Ok(messages::link_card(
+    messages::link_card(
         "New watch link:",
-        &link,
+        link,
         link.created_at,
         app.config.time_zone,
-    ))
+    )
 }
 
 /// `/new` without limits: with a TTL, the link at once; without, the lifetime keyboard.

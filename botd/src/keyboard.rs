@@ -94,6 +94,21 @@ pub fn keyboard_refresh(keyboard: KeyboardMarkup) -> Reply {
     }
 }
 
+/// The callback data of every button of `kb`, row by row (tests).
+#[cfg(test)]
+pub(crate) fn callback_data(kb: &teloxide::types::InlineKeyboardMarkup) -> Vec<String> {
+    kb.inline_keyboard
+        .iter()
+        .flatten()
+        .map(|b| {
+            serde_json::to_value(b).unwrap()["callback_data"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,17 +119,7 @@ mod tests {
         let Markup::Inline(kb) = &r.markup else {
             panic!()
         };
-        let data: Vec<String> = kb
-            .inline_keyboard
-            .iter()
-            .flatten()
-            .map(|b| {
-                serde_json::to_value(b).unwrap()["callback_data"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
+        let data = callback_data(kb);
         assert_eq!(data, ["new:30m:5", "new:1h:5", "new:perm:5"]);
         let r = ttl_choice(&[], None, None);
         let Markup::Inline(kb) = &r.markup else {

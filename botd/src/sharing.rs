@@ -43,14 +43,7 @@ async fn create(
         .linkd_as(chat)
         .call(|c, ctx| async move { c.create_limited_link(ctx, ttl, false, note, limits).await })
         .await?;
-    tracing::info!(link = link.id, "link created");
-    app.linkd.observe_now(link.created_at);
-    Ok(messages::link_card(
-        "New watch link:",
-        &link,
-        link.created_at,
-        app.config.time_zone,
-    ))
+    Ok(crate::handlers::created(app, &link))
 }
 
 /// `/kick ID`.
@@ -214,17 +207,7 @@ mod tests {
         let Markup::Inline(kb) = &r.markup else {
             panic!("buttons")
         };
-        let data: Vec<String> = kb
-            .inline_keyboard
-            .iter()
-            .flatten()
-            .map(|b| {
-                serde_json::to_value(b).unwrap()["callback_data"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
+        let data = crate::keyboard::callback_data(kb);
         assert_eq!(data, ["offall:yes", "offall:no"]);
         assert_eq!(off_all_confirm(0).markup, Markup::None);
     }

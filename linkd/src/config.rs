@@ -252,7 +252,7 @@ mod tests {
     use super::*;
     use figment::providers::Serialized;
 
-    fn figment(pairs: &[(&str, &str)]) -> Figment {
+    pub(super) fn figment(pairs: &[(&str, &str)]) -> Figment {
         let mut f = Figment::new();
         for (k, v) in pairs {
             f = f.merge(Serialized::default(&k.to_ascii_lowercase(), v));
@@ -260,7 +260,7 @@ mod tests {
         f
     }
 
-    const OK: &[(&str, &str)] = &[
+    pub(super) const OK: &[(&str, &str)] = &[
         ("BASE_URL", "https://watch.example.org/"),
         ("MEDIAMTX_HLS_BASE_URL", "http://mediamtx:8888/live/stream"),
     ];

@@ -87,21 +87,7 @@ pub(super) fn with_warnings(loaded: kit::config::Load<Config>) -> kit::config::L
 #[cfg(test)]
 mod tests {
     use super::*;
-    use figment::providers::Serialized;
-    use figment::Figment;
-
-    fn figment(pairs: &[(&str, &str)]) -> Figment {
-        let mut f = Figment::new();
-        for (k, v) in pairs {
-            f = f.merge(Serialized::default(&k.to_ascii_lowercase(), v));
-        }
-        f
-    }
-
-    const OK: &[(&str, &str)] = &[
-        ("BASE_URL", "https://watch.example.org/"),
-        ("MEDIAMTX_HLS_BASE_URL", "http://mediamtx:8888/live/stream"),
-    ];
+    use crate::config::tests::{figment, OK};
 
     /// The RTMP URL follows BASE_URL's host and the stream path unless it is set; the media
     /// listener needs linkd's reader credential; static publish credentials without it warn.

@@ -196,13 +196,15 @@ impl ZeroCopy {
     }
 }
 
+/// Reads go straight to the socket.
 impl AsyncRead for ZeroCopy {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
+        into: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let socket = &mut self.get_mut().io;
+        Pin::new(socket).poll_read(cx, into)
     }
 }
 
