@@ -72,20 +72,25 @@ fn played_on(c: &mut SqliteConnection, link_id: i64, device: &str) -> QueryResul
     .get_result(c)
 }
 
-/// The `link_opened` event of `row`'s session, the first on its device.
+/// The `link_opened` event of `row`'s session, the first on its device. Its device count is
+/// the link's previous announcement's plus one (one index seek, not a count over every
+/// session the link had).
 fn opened_on_a_new_device(
     c: &mut SqliteConnection,
     row: &AuditRow,
     note: &str,
 ) -> QueryResult<i64> {
-    let devices: i64 = link_audit::table
+    let before: Option<i32> = link_events::table
         .filter(
-            link_audit::link_id
-                .eq(row.link_id)
-                .and(link_audit::kind.eq("session_started")),
+            link_events::link_id
+                .eq(Some(row.link_id))
+                .and(link_events::kind.eq("link_opened")),
         )
-        .select(diesel::dsl::count(link_audit::device).aggregate_distinct())
-        .get_result(c)?;
+        .order(link_events::id.desc())
+        .select(link_events::devices)
+        .first(c)
+        .optional()?;
+    let devices = before.unwrap_or(0).saturating_add(1);
     diesel::insert_or_ignore_into(link_opens::table)
         .values((
             link_opens::link_id.eq(row.link_id),
@@ -98,7 +103,7 @@ fn opened_on_a_new_device(
             link_events::kind.eq("link_opened"),
             link_events::link_id.eq(Some(row.link_id)),
             link_events::note.eq(note),
-            link_events::devices.eq(i32::try_from(devices).unwrap_or(i32::MAX)),
+            link_events::devices.eq(devices),
         ))
         .returning(link_events::id)
         .get_result(c)
@@ -193,6 +198,35 @@ mod tests {
                 );
                 assert_eq!(count(c, "link_opened"), 1);
                 assert_eq!(link_opens::table.count().get_result::<i64>(c)?, 0);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// A link opened on many devices announces each new one once, counted 1, 2, 3...
+    #[test]
+    fn many_devices_are_counted_one_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        store
+            .call_now(|c| {
+                let names: Vec<String> = (0..300).map(|i| format!("{i:08x}")).collect();
+                let rows: Vec<AuditRow> = names
+                    .iter()
+                    .flat_map(|d| {
+                        [
+                            row(100, "session_started", Some(d.as_str())),
+                            row(101, "session_started", Some(d.as_str())),
+                        ]
+                    })
+                    .collect();
+                append(c, &rows, |_| "all hands".into())?;
+                let counts: Vec<i32> = link_events::table
+                    .filter(link_events::kind.eq("link_opened"))
+                    .order(link_events::id.asc())
+                    .select(link_events::devices)
+                    .load(c)?;
+                assert_eq!(counts, (1..=300).collect::<Vec<i32>>());
                 Ok(())
             })
             .unwrap();
