@@ -9,7 +9,7 @@ use crate::store::{self, LinkRow, Store, StoreError};
 use crate::sync::{read, write};
 use crate::token::Token;
 use proto::{ApiError, Limits, Link, LinkState, NoteProblem};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::Duration;
 
@@ -69,7 +69,6 @@ impl From<LinkRow> for Entry {
 struct Table {
     by_id: HashMap<i64, Entry>,
     by_token: HashMap<Token, i64>,
-    opened: HashSet<i64>,
 }
 
 impl Table {
@@ -82,7 +81,6 @@ impl Table {
         if let Some(e) = self.by_id.remove(&id) {
             self.by_token.remove(&e.token);
         }
-        self.opened.remove(&id);
     }
 }
 
@@ -132,14 +130,12 @@ impl Links {
         default_ttl: Duration,
     ) -> Result<Links, StoreError> {
         let rows = store.call_now(store::all_links)?;
-        let opened = store.call_now(store::opened_links)?;
         let limits = store.call_now(store::limits::all)?;
         let mut table = Table::default();
         for r in rows {
             table.insert(r.into());
         }
         let unbound_once = sharing::apply(&mut table, limits);
-        table.opened = opened.into_iter().collect();
         Ok(Links {
             store,
             clock,
@@ -326,15 +322,6 @@ impl Links {
             .await
             .map_err(storage)?;
         self.update(id, |e| e.expires_at = Some(expires_at))
-    }
-
-    /// Marks link `id` as opened; returns true the first time ever. Called on every `/play`
-    /// request: the write lock is taken only the first time.
-    pub fn mark_opened(&self, id: i64) -> bool {
-        if read(&self.table).opened.contains(&id) {
-            return false;
-        }
-        write(&self.table).opened.insert(id)
     }
 
     /// Deletes links that ended more than `retention` ago; returns how many.

@@ -381,11 +381,6 @@ pub fn delete_ended(c: &mut SqliteConnection, before: i64) -> QueryResult<Vec<i6
     })
 }
 
-/// Ids of links that were opened at least once.
-pub fn opened_links(c: &mut SqliteConnection) -> QueryResult<Vec<i64>> {
-    link_opens::table.select(link_opens::link_id).load(c)
-}
-
 /// A row of `link_events` to append.
 #[derive(Debug, Clone, Copy)]
 pub struct NewEvent<'a> {

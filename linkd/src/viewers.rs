@@ -147,6 +147,7 @@ impl Viewers {
         t.sessions.insert(session, live.clone());
         *t.per_link.entry(link_id).or_insert(0) += 1;
         drop(t);
+        tracing::info!(link_id, "playback session started");
         self.audit
             .viewer(link_id, AuditKind::SessionStarted, &live.facts, None);
         live

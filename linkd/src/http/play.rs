@@ -79,15 +79,6 @@ pub fn gate(web: &Web, shared: &Shared, headers: &http::HeaderMap) -> (Gate, Opt
     checked.unwrap_or((Gate::Invalid, None))
 }
 
-/// A session's first fetch of the stream is when its link counts as opened (not the page,
-/// which link previews fetch too); the audit trail hears of each session's start from
-/// `viewers` and tells botd of each new device.
-fn first_fetch(shared: &Shared, s: &Session) {
-    if shared.links.mark_opened(s.link_id) {
-        tracing::info!(link_id = s.link_id, "link opened");
-    }
-}
-
 /// The 403 of a request whose session does not play (`g`), with the cookie cleared.
 pub fn refuse(web: &Web, g: Gate) -> Response<Body> {
     refusal(web, g).map(full)
@@ -179,7 +170,6 @@ pub async fn play(
         return plain(StatusCode::BAD_REQUEST, "this is not a file of the stream");
     };
     let viewer = shared.viewers.touch(session.id, session.link_id);
-    first_fetch(shared, &session);
     let outcome = fetch(web, &file).await;
     // Video received while live binds a one-time link to its first session.
     let video =
