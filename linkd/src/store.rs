@@ -120,7 +120,7 @@ pub enum StoreError {
         reason: String,
     },
     /// PostgreSQL cannot be reached (or the connection broke); the next call dials again.
-    #[error("state store unreachable: PostgreSQL at {url}: {reason}")]
+    #[error("state store unreachable: PostgreSQL at {url}: {reason} (writes are refused until it answers; playback of known links goes on)")]
     Unreachable {
         /// The URL, password masked.
         url: String,

@@ -18,6 +18,7 @@ mod hostile;
 mod limits;
 mod logs;
 mod media;
+mod postgres;
 mod proxy;
 mod revoke;
 mod sharing;
