@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 pub mod audit;
+pub mod copy;
 pub mod greetings;
 pub mod limits;
 pub mod postgres;
