@@ -7,7 +7,7 @@
 
 use crate::config::Secret;
 use crate::sync::lock;
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use std::path::PathBuf;
@@ -121,7 +121,7 @@ pub enum StoreError {
         reason: String,
     },
     /// PostgreSQL cannot be reached (or the connection broke); the next call dials again.
-    #[error("state store unreachable: PostgreSQL at {url}: {reason} (writes are refused until it answers; playback of known links goes on)")]
+    #[error("state store unreachable: PostgreSQL at {url}: {reason}")]
     Unreachable {
         /// The URL, password masked.
         url: String,
@@ -224,6 +224,13 @@ impl Inner {
         f: impl FnOnce(&mut Conn) -> Result<R, diesel::result::Error>,
     ) -> Result<R, StoreError> {
         let mut guard = lock(&self.conn);
+        if let Some(Conn::Pg(pg)) = &mut *guard {
+            // A connection left idle while PostgreSQL restarted is closed: dial again now
+            // rather than fail this call (one round trip; SQLite needs none).
+            if pg.batch_execute("SELECT 1").is_err() {
+                *guard = None;
+            }
+        }
         let conn = match (&mut *guard, &self.db) {
             (Some(conn), _) => conn,
             (None, Db::Postgres(url)) => match postgres::dial(url) {
