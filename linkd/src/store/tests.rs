@@ -191,3 +191,45 @@ fn a_broken_postgres_connection_is_dialled_again_and_the_password_never_shows() 
     assert_eq!(store.call_now(all_links).unwrap().len(), 1);
     assert!(store.reachable() && store.unreachable_since().is_none());
 }
+
+#[test]
+fn gates_starting_together_migrate_once_and_another_programs_database_is_left_alone() {
+    let pg = TempPostgres::start();
+    let url = Secret::new(pg.url());
+    let opened: Vec<_> = (0..3)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || Store::open(&Db::Postgres(url)).map(|_| ()))
+        })
+        .collect();
+    for gate in opened {
+        gate.join().unwrap().unwrap();
+    }
+    let theirs = Secret::new(pg.create_database("theirs"));
+    let mut c = postgres::dial(&theirs).unwrap();
+    c.batch_execute("CREATE TABLE invoices (id BIGINT PRIMARY KEY)")
+        .unwrap();
+    let refused = Store::open(&Db::Postgres(theirs.clone())).err().unwrap();
+    assert!(
+        matches!(refused, StoreError::ForeignPostgres { .. }),
+        "{refused}"
+    );
+    let said = refused.to_string();
+    assert!(
+        said.contains("left untouched") && !said.contains(pg.password()),
+        "{said}"
+    );
+    let tables: i64 = diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .get_result::<Count>(&mut c)
+    .unwrap()
+    .n;
+    assert_eq!(tables, 1, "nothing was added");
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
