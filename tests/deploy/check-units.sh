@@ -8,7 +8,8 @@
 #   - the unit relations that keep the socket shared and the bot alive hold,
 #   - linkd.service with the gate drop-in (linkd-gate.conf, several gates on PostgreSQL)
 #     still verifies clean and keeps its exposure, and the drop-in changes nothing but the
-#     ordering after PostgreSQL and the addresses linkd may reach.
+#     ordering after PostgreSQL, the restarts while it is unreachable and the addresses
+#     linkd may reach.
 # The units are checked in a throwaway root (--root=DIR) holding a copy of the system's
 # unit directory and stub executables at the ExecStart paths, so nothing needs installing.
 #
@@ -163,7 +164,8 @@ for entry in "${expectations[@]}"; do
 done
 
 # The gate drop-in: applied to linkd.service, the unit still verifies clean and rates the
-# same; it only orders linkd after a local PostgreSQL and widens IPAddressAllow.
+# same; it only orders linkd after a local PostgreSQL, keeps restarting it while the
+# database is unreachable and widens IPAddressAllow.
 dropin="$units_dir/linkd-gate.conf"
 mkdir -p "$root/etc/systemd/system/linkd.service.d"
 cp "$dropin" "$root/etc/systemd/system/linkd.service.d/gate.conf"
@@ -184,10 +186,10 @@ else
     fail "systemd-analyze security linkd.service with linkd-gate.conf: exposure ${level:-unknown} (exit $status)"
 fi
 keys="$(grep -Ev '^[[:space:]]*(#|$|\[)' "$dropin" | cut -d= -f1 | sort -u | tr '\n' ' ')"
-if [[ $keys == "After IPAddressAllow " ]]; then
-    pass "linkd-gate.conf sets only After= and IPAddressAllow="
+if [[ $keys == "After IPAddressAllow StartLimitIntervalSec " ]]; then
+    pass "linkd-gate.conf sets only After=, StartLimitIntervalSec= and IPAddressAllow="
 else
-    fail "linkd-gate.conf sets only After= and IPAddressAllow= (sets: $keys)"
+    fail "linkd-gate.conf sets only After=, StartLimitIntervalSec= and IPAddressAllow= (sets: $keys)"
 fi
 if grep -Eq '^(Environment|EnvironmentFile)=' "$dropin" || grep -q 'postgres://' "$dropin"; then
     fail "linkd-gate.conf holds no setting (DATABASE_URL belongs in linkd.env)"
