@@ -20,7 +20,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 if [ "${NO_APT:-0}" != 1 ]; then
-  PKGS=(ffmpeg chromium caddy nginx libnginx-mod-rtmp curl procps python3 postgresql)
+  PKGS=(ffmpeg chromium caddy nginx libnginx-mod-rtmp curl procps python3)
   command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
   command -v npm >/dev/null 2>&1 || PKGS+=(npm)
   missing=()
