@@ -4,6 +4,7 @@
 # Chromium. Sourced by run.sh, whose functions (watch, check_watch, check_status_seen,
 # check_page_status, wait_until, stop_pid, ...) it uses.
 #
+#   `linkctl status` names the state store, PostgreSQL, shared by 3 gates;
 #   a link made on gate 3 is in force on gate 1 within 1 s and plays there; a session opened
 #   on gate 1 plays on gate 3; a viewer on gate 2 is counted by gates 1 and 3; `linkctl off`
 #   on gate 1 -> the page on gate 2 shows "disabled" within 2 s (measured), no /play bytes
@@ -98,6 +99,7 @@ print(sum(l["viewers"] for l in json.load(sys.stdin) if l["id"] == int(sys.argv[
 active_ids() { lcg "$1" --json list | python3 -c 'import json, sys
 print(" ".join(str(l["id"]) for l in sorted(json.load(sys.stdin), key=lambda l: l["id"])))'; }
 store_line() { lcg "$1" status | grep -i '^state store' || true; }
+store_gates() { case "$(store_line "$1")" in *PostgreSQL*"$2 gates"*) return 0 ;; *) return 1 ;; esac; }
 store_unreachable() { case "$(store_line "$1")" in *[Uu]nreachable*) return 0 ;; *) return 1 ;; esac; }
 store_reachable() { local l; l="$(store_line "$1")"; case "$l" in *PostgreSQL*) ! store_unreachable "$1" ;; *) return 1 ;; esac; }
 
@@ -138,18 +140,20 @@ off_elsewhere() {
   off_ms=$(now_ms)
   if ! lcg 1 off "$LINK_ID" >/dev/null; then fail "gates: linkctl off $LINK_ID on gate 1"; return 0; fi
   check_watch "gates: the page on gate 2 shows disabled within 2 s of linkctl off on gate 1" expect disabled 2
-  ms_since_off "$off_ms"
+  within_2s_of_off "$off_ms"
   check_watch "gates: the video on gate 2 stops" stopped 3
   check_watch "gates: no /play answer from gate 2 is still received 1 s after off" play-after $((off_ms + 1000))
   check_status_seen "gates: gate 2 refused the page with 403 after off" "$off_ms" 403
   check_page_status "gates: the switched-off link opened on gate 3" "$(gate_url 3 "$LINK_URL")" 410 disabled
 }
 
-# ms_since_off OFF_MS: how long after OFF_MS the last answer saw its state
-ms_since_off() {
+# within_2s_of_off OFF_MS: the state of the last answer was seen at most 2 s after OFF_MS
+# (the moment linkctl off was started on gate 1)
+within_2s_of_off() {
   local seen
   seen="$(json at <<<"$LAST")"
-  [ -z "$seen" ] || echo "      ... seen $((seen - $1)) ms after linkctl off was started on gate 1"
+  if [ -n "$seen" ] && [ $((seen - $1)) -le 2000 ]; then pass "gates: ... seen on gate 2 $((seen - $1)) ms after linkctl off was started on gate 1"
+  else fail "gates: ... seen on gate 2 ${seen:+$((seen - $1)) ms }after linkctl off was started on gate 1 (more than 2 s, or never)"; fi
 }
 
 # watch_send COMMAND... / watch_recv: one browser step that runs while the shell does more
@@ -255,7 +259,7 @@ after_database_down() {
   off_ms=$(now_ms)
   if lcg 1 off "$id" >/dev/null; then
     check_watch "gates: database back: the page on gate 2 shows disabled within 2 s of linkctl off on gate 1" expect disabled 2
-    ms_since_off "$off_ms"
+    within_2s_of_off "$off_ms"
   else
     fail "gates: database back: linkctl off $id on gate 1"
   fi
@@ -268,6 +272,8 @@ run_gates() {
   fi
   start_gates || { fail "gates: the stack did not start (logs in $WORK/gates)"; stop_stack; return; }
   wait_until 15 "live=true" status_live_on 1 || fail "gates: the stream is not live on gate 1"
+  if wait_until 10 "gate 1 to see 3 gates" store_gates 1 3; then pass "gates: linkctl status on gate 1 says \"$(store_line 1)\""
+  else fail "gates: linkctl status on gate 1 says \"$(store_line 1)\", not PostgreSQL with 3 gates"; fi
   elsewhere_plays
   off_elsewhere
   database_down
