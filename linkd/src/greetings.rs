@@ -3,9 +3,8 @@
 //!
 //! Kept in memory for the page and in the table `link_greetings`, written database first.
 
-use crate::store::{Store, StoreError};
+use crate::store::{self, Store, StoreError};
 use crate::sync::{read, write};
-use diesel::{sql_types, QueryableByName, RunQueryDsl};
 use proto::ApiError;
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -16,21 +15,11 @@ pub struct Greetings {
     by_link: RwLock<HashMap<i64, String>>,
 }
 
-#[derive(QueryableByName)]
-struct Row {
-    #[diesel(sql_type = sql_types::BigInt)]
-    link_id: i64,
-    #[diesel(sql_type = sql_types::Text)]
-    greeting: String,
-}
-
 impl Greetings {
     /// Loads every greeting.
     pub fn load(store: Store) -> Result<Greetings, StoreError> {
-        let rows: Vec<Row> = store.call_now(|c| {
-            diesel::sql_query("SELECT link_id, greeting FROM link_greetings").load(c)
-        })?;
-        let by_link = rows.into_iter().map(|r| (r.link_id, r.greeting)).collect();
+        let rows = store.call_now(store::greetings::all)?;
+        let by_link = rows.into_iter().collect();
         Ok(Greetings {
             store,
             by_link: RwLock::new(by_link),
@@ -54,16 +43,8 @@ impl Greetings {
         let g = greeting.clone();
         self.store
             .call(move |c| match g {
-                Some(text) => diesel::sql_query(
-                    "INSERT INTO link_greetings (link_id, greeting) VALUES (?, ?) \
-                     ON CONFLICT(link_id) DO UPDATE SET greeting = excluded.greeting",
-                )
-                .bind::<sql_types::BigInt, _>(link_id)
-                .bind::<sql_types::Text, _>(text)
-                .execute(c),
-                None => diesel::sql_query("DELETE FROM link_greetings WHERE link_id = ?")
-                    .bind::<sql_types::BigInt, _>(link_id)
-                    .execute(c),
+                Some(text) => store::greetings::set(c, link_id, &text),
+                None => store::greetings::remove(c, link_id),
             })
             .await
             .map_err(|e| ApiError::Storage {

@@ -19,7 +19,7 @@ mod metrics;
 mod origin;
 mod publish;
 mod rpc;
-mod store;
+pub mod store;
 mod stream;
 mod sync;
 #[cfg(feature = "testing")]
@@ -294,14 +294,17 @@ fn spawn_tasks(
 async fn open_state(
     config: &Config,
 ) -> Result<(store::Store, links::Links, keys::SigningKeys), Error> {
-    let db_path = config.db_path.clone();
-    let store = tokio::task::spawn_blocking(move || store::Store::open(&db_path))
+    let db = config.db();
+    let store = tokio::task::spawn_blocking(move || store::Store::open(&db))
         .await
         .map_err(|e| store::StoreError::Task(e.to_string()))??;
-    let unreadable = |e: store::StoreError| store::StoreError::Open {
-        path: config.db_path.clone(),
-        reason: e.to_string(),
-        hint: "its rows cannot be read: restore a backup or point DB_PATH at a new file",
+    let unreadable = |e: store::StoreError| match store.backend() {
+        store::Backend::Sqlite => store::StoreError::Open {
+            path: config.db_path.clone(),
+            reason: e.to_string(),
+            hint: "its rows cannot be read: restore a backup or point DB_PATH at a new file",
+        },
+        store::Backend::Postgres => e,
     };
     let links = links::Links::load(
         store.clone(),
