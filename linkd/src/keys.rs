@@ -45,11 +45,8 @@ fn ring(rows: &[KeyRow]) -> (Vec<(u32, Vec<u8>)>, u32) {
 impl SigningKeys {
     /// Loads the keys (making the first one when there is none) at start.
     pub fn load(store: Store, clock: Clock) -> Result<SigningKeys, StoreError> {
-        let mut rows = store.call_now(signing_keys::all)?;
-        if rows.is_empty() {
-            let now = clock.now();
-            rows = vec![store.call_now(|c| signing_keys::rotate(c, &new_key(), now, false))?];
-        }
+        let now = clock.now();
+        let rows = store.call_now(|c| signing_keys::all_or_first(c, &new_key(), now))?;
         let (keys, current) = ring(&rows);
         Ok(SigningKeys {
             store,

@@ -4,7 +4,11 @@
 
 use super::schema::{link_audit, link_events, link_opens};
 use super::{write_tx, Conn};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+
+/// The advisory lock an append holds on PostgreSQL ("audit" in ASCII).
+pub const APPEND_LOCK: i64 = 0x61_7564_6974;
 
 /// A row of `link_audit`, to append or as read.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -42,6 +46,11 @@ pub fn append(
     note_of: impl Fn(i64) -> String,
 ) -> QueryResult<Option<i64>> {
     write_tx(c, |c| {
+        if let Conn::Pg(pg) = c {
+            // Gates append one at a time, so a device new to a link is announced once and
+            // the device counts go 1, 2, 3 whichever gate the sessions began on.
+            pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"))?;
+        }
         let mut last_event = None;
         for row in rows {
             let new_device = match (&row.device, row.kind.as_str()) {

@@ -2,6 +2,7 @@
 
 use super::schema::linkd_signing_keys as keys;
 use super::{write_tx, Conn};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 /// A row of `linkd_signing_keys`.
@@ -34,6 +35,25 @@ pub fn all(c: &mut Conn) -> QueryResult<Vec<KeyRow>> {
         .select(KeyRow::as_select())
         .order(keys::id)
         .load(c)
+}
+
+/// Every key; when there is none yet, `value` becomes the first, made at `now`. Gates that
+/// start together on one database all get the same first key.
+pub fn all_or_first(c: &mut Conn, value: &[u8], now: i64) -> QueryResult<Vec<KeyRow>> {
+    write_tx(c, |c| {
+        if let Conn::Pg(pg) = c {
+            // Another gate's first key may be on its way: wait for it instead of adding one.
+            pg.batch_execute("LOCK TABLE linkd_signing_keys IN SHARE ROW EXCLUSIVE MODE")?;
+        }
+        let rows = all(c)?;
+        if !rows.is_empty() {
+            return Ok(rows);
+        }
+        diesel::insert_into(keys::table)
+            .values((keys::value.eq(value), keys::created_at.eq(now)))
+            .execute(c)?;
+        all(c)
+    })
 }
 
 /// Adds `value` as the key in use from `now`: the previous one is retired (kept for the

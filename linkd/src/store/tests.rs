@@ -233,3 +233,85 @@ struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
 }
+
+/// Whether a session of the server at `url` waits for a lock.
+fn someone_waits_for_a_lock(url: &str) -> bool {
+    let mut c = PgConnection::establish(url).unwrap();
+    diesel::sql_query("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        .get_result::<Count>(&mut c)
+        .unwrap()
+        .n
+        > 0
+}
+
+#[test]
+fn a_gate_starting_while_another_makes_the_first_signing_key_takes_that_key() {
+    let pg = TempPostgres::start();
+    let url = Secret::new(pg.url());
+    let store = Store::open(&Db::Postgres(url.clone())).unwrap();
+    // The other gate, between making its first key and committing it.
+    let mut other = postgres::dial(&url).unwrap();
+    other
+        .batch_execute(
+            "BEGIN; INSERT INTO linkd_signing_keys (value, created_at) VALUES ('\\x09', 4);",
+        )
+        .unwrap();
+    let starting =
+        std::thread::spawn(move || store.call_now(|c| signing_keys::all_or_first(c, &[1], 5)));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !someone_waits_for_a_lock(&pg.url()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the starting gate waits for the first key"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    other.batch_execute("COMMIT").unwrap();
+    let keys = starting.join().unwrap().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        (keys[0].value.as_slice(), keys[0].created_at),
+        (&[9u8][..], 4)
+    );
+}
+
+#[test]
+fn a_device_is_announced_once_when_two_gates_append_its_sessions_together() {
+    use super::audit::{append, AuditRow, APPEND_LOCK};
+    let pg = TempPostgres::start();
+    let url = Secret::new(pg.url());
+    let store = Store::open(&Db::Postgres(url.clone())).unwrap();
+    // The other gate, in the middle of appending the device's first session.
+    let mut other = postgres::dial(&url).unwrap();
+    other
+        .batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK});
+             INSERT INTO link_audit (at, link_id, kind, device) VALUES (1, 5, 'session_started', 'aa');
+             INSERT INTO link_events (at, kind, link_id, note, devices) VALUES (1, 'link_opened', 5, '', 1);"
+        ))
+        .unwrap();
+    let row = AuditRow {
+        at: 2,
+        link_id: 5,
+        kind: "session_started".into(),
+        actor: None,
+        expires_at: None,
+        client: None,
+        browser: None,
+        device: Some("aa".into()),
+        seconds: None,
+        bytes: None,
+    };
+    let appending =
+        std::thread::spawn(move || store.call_now(|c| append(c, &[row], |_| String::new())));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !someone_waits_for_a_lock(&pg.url()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second gate waits for the first"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    other.batch_execute("COMMIT").unwrap();
+    assert_eq!(appending.join().unwrap().unwrap(), None, "announced once");
+}
