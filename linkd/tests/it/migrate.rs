@@ -279,4 +279,14 @@ async fn migrate_names_what_is_wrong_with_its_arguments() {
         out.stderr
     );
     assert!(!missing.exists(), "the source is never created");
+    // DB_PATH and DATABASE_URL from linkd's config file, as linkd reads them.
+    let toml = dir.path().join("linkd.toml");
+    let settings = format!(
+        "db_path = \"{}\"\ndatabase_url = \"postgres://u:hunter9@127.0.0.1:9/x\"\n",
+        missing.display()
+    );
+    std::fs::write(&toml, settings).unwrap();
+    let out = migrate(&["--config", toml.to_str().unwrap()], &[]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("nothing.sqlite"), "{}", out.stderr);
 }
