@@ -138,7 +138,12 @@ pub fn sqlite_to_postgres(from: &Path, to: &Secret) -> Result<Summary, CopyError
     let tmp = tempfile::tempdir().map_err(|e| source_err(e.to_string()))?;
     let snapshot = tmp.path().join("snapshot.sqlite");
     snapshot_of(from, &snapshot).map_err(source_err)?;
-    let store = Store::open(&Db::Sqlite(snapshot)).map_err(|e| source_err(e.to_string()))?;
+    // What SQLite says about the snapshot is said about the file it was taken from.
+    let about_source = |e: StoreError| {
+        let said = e.to_string();
+        source_err(said.replace(&snapshot.display().to_string(), &from.display().to_string()))
+    };
+    let store = Store::open(&Db::Sqlite(snapshot.clone())).map_err(about_source)?;
     let mut dst = postgres::dial(to)?;
     postgres::migrate(&mut dst, to)?;
     // A large table may take longer to copy than the statement timeout linkd runs with.

@@ -279,6 +279,25 @@ async fn migrate_names_what_is_wrong_with_its_arguments() {
         out.stderr
     );
     assert!(!missing.exists(), "the source is never created");
+    // Another program's database is named as the file given, and left as it was.
+    let foreign = dir.path().join("photos.sqlite");
+    SqliteConnection::establish(foreign.to_str().unwrap())
+        .unwrap()
+        .batch_execute("CREATE TABLE photos (id INTEGER PRIMARY KEY)")
+        .unwrap();
+    let from = foreign.to_str().unwrap();
+    let out = migrate(
+        &["--from", from, "--to", "postgres://u:hunter9@127.0.0.1:9/x"],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains(&format!("{from} is a SQLite database of another program")),
+        "{}",
+        out.stderr
+    );
     // DB_PATH and DATABASE_URL from linkd's config file, as linkd reads them.
     let toml = dir.path().join("linkd.toml");
     let settings = format!(
