@@ -315,3 +315,19 @@ fn a_device_is_announced_once_when_two_gates_append_its_sessions_together() {
     other.batch_execute("COMMIT").unwrap();
     assert_eq!(appending.join().unwrap().unwrap(), None, "announced once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_says_whether_the_database_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Store::open(&Db::Sqlite(dir.path().join("db.sqlite"))).unwrap();
+    assert!(sqlite.probe().await && sqlite.reachable());
+    let mut pg = tokio::task::spawn_blocking(TempPostgres::start)
+        .await
+        .unwrap();
+    let store = Store::open(&Db::Postgres(Secret::new(pg.url()))).unwrap();
+    assert!(store.probe().await);
+    pg.kill();
+    assert!(!store.probe().await && !store.reachable());
+    pg.start_again();
+    assert!(store.probe().await && store.reachable());
+}
