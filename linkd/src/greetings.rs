@@ -24,17 +24,28 @@ struct Row {
     greeting: String,
 }
 
+/// Every greeting by link.
+fn all(c: &mut diesel::SqliteConnection) -> diesel::QueryResult<HashMap<i64, String>> {
+    let rows: Vec<Row> =
+        diesel::sql_query("SELECT link_id, greeting FROM link_greetings").load(c)?;
+    Ok(rows.into_iter().map(|r| (r.link_id, r.greeting)).collect())
+}
+
 impl Greetings {
     /// Loads every greeting.
     pub fn load(store: Store) -> Result<Greetings, StoreError> {
-        let rows: Vec<Row> = store.call_now(|c| {
-            diesel::sql_query("SELECT link_id, greeting FROM link_greetings").load(c)
-        })?;
-        let by_link = rows.into_iter().map(|r| (r.link_id, r.greeting)).collect();
+        let by_link = store.call_now(all)?;
         Ok(Greetings {
             store,
             by_link: RwLock::new(by_link),
         })
+    }
+
+    /// Reloads every greeting (another gate may have set one).
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let by_link = self.store.call(all).await?;
+        *write(&self.by_link) = by_link;
+        Ok(())
     }
 
     /// The greeting of a link, if it has one.
@@ -75,5 +86,28 @@ impl Greetings {
             None => map.remove(&link_id),
         };
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A greeting another gate set (or removed) is shown here after a reload.
+    #[tokio::test]
+    async fn a_reload_shows_what_another_gate_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let (a, b) = (
+            Greetings::load(store.clone()).unwrap(),
+            Greetings::load(store).unwrap(),
+        );
+        a.set(3, Some("hello".into())).await.unwrap();
+        assert_eq!(b.get(3), None);
+        b.reload().await.unwrap();
+        assert_eq!(b.get(3).as_deref(), Some("hello"));
+        a.set(3, None).await.unwrap();
+        b.reload().await.unwrap();
+        assert_eq!(b.get(3), None);
     }
 }

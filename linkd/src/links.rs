@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::Duration;
 
+mod follow;
 mod sharing;
 pub use sharing::{Refusal, Rules};
 

@@ -229,6 +229,45 @@ pub struct Status {
     pub uptime_s: u64,
     /// linkd's clock, Unix seconds, so clients can say "in 59 min" without trusting their own.
     pub now: i64,
+    /// Where the links are kept and whether linkd reaches it; absent in answers of earlier
+    /// versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_store: Option<StateStore>,
+}
+
+/// The database that holds the links, as [`Status`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateStore {
+    /// Which database.
+    pub backend: Backend,
+    /// Whether linkd's last use of it succeeded.
+    pub reachable: bool,
+    /// Since when it is unreachable (Unix seconds), while it is.
+    pub unreachable_since: Option<i64>,
+    /// The name of the gate that answered (`GATE_NAME`).
+    pub gate: String,
+    /// Gates seen in the shared state in the last seconds, the one that answered included.
+    pub gates: u32,
+}
+
+/// Which database holds the links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// A SQLite file of one linkd (`DB_PATH`).
+    Sqlite,
+    /// PostgreSQL shared by every gate (`DATABASE_URL`).
+    Postgres,
+}
+
+impl Backend {
+    /// Its name for people.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
 }
 
 /// Something that happened, for notifications (botd).

@@ -41,6 +41,7 @@ pub const TABLE: &[&dyn Spec] = &[
     &MEDIA_CONTROL_URL,
     &MEDIAMTX_PUBLISH_USER,
     &MEDIAMTX_PUBLISH_PASSWORD,
+    &GATE_NAME,
 ];
 
 fn dur(d: &Duration) -> String {
@@ -277,6 +278,22 @@ pub const MEDIAMTX_PUBLISH_PASSWORD: Var<Option<Secret>> = Var::new(
     "its password",
 )
 .secret();
+
+pub const GATE_NAME: Var<String> = Var::new(
+    "GATE_NAME",
+    "",
+    parse_gate_name,
+    String::clone,
+    "this gate's name in the shared state (presence, logs, status); empty = hostname:HTTP port",
+);
+
+/// Empty, or one line of at most 64 characters without spaces.
+fn parse_gate_name(v: &str) -> Result<String, String> {
+    if v.chars().count() > 64 || v.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("use at most 64 characters without spaces, e.g. gate-2".into());
+    }
+    Ok(v.to_string())
+}
 
 /// `rtmp://host[:port]/app` (or `rtmps://`), without a query; returned without trailing slash.
 fn parse_rtmp_url(v: &str) -> Result<String, String> {
