@@ -6,6 +6,7 @@
 
 use crate::clock::Clock;
 use crate::store::{self, EventRow, Store};
+use diesel::OptionalExtension;
 use proto::{ApiError, Event, EventKind};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -71,7 +72,8 @@ impl Events {
     }
 
     /// Appends a stream event (`stream_live` / `stream_offline`), marked when the media
-    /// server reported it; failures are logged.
+    /// server reported it, unless the log's last stream event says the same already (another
+    /// gate saw the change first, or linkd restarted); failures are logged.
     pub async fn stream_changed(&self, live: bool, from_media_server: bool) {
         let note = match from_media_server {
             true => FROM_MEDIA_SERVER,
@@ -83,20 +85,15 @@ impl Events {
         } else {
             "stream_offline"
         };
-        match self
-            .store
-            .call(move |c| {
-                let event = store::NewEvent {
-                    at,
-                    kind,
-                    link_id: None,
-                    note,
-                };
-                store::insert_event(c, event)
-            })
-            .await
-        {
-            Ok(id) => self.wake(id),
+        let event = store::NewEvent {
+            at,
+            kind,
+            link_id: None,
+            note,
+        };
+        match self.store.call(move |c| append_stream(c, event)).await {
+            Ok(Some(id)) => self.wake(id),
+            Ok(None) => tracing::debug!(kind, "stream event in the log already"),
             Err(e) => tracing::warn!(error = %e, kind, "cannot record event"),
         }
     }
@@ -142,6 +139,31 @@ impl Events {
     }
 }
 
+#[derive(diesel::QueryableByName)]
+struct Kind {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kind: String,
+}
+
+/// Appends stream event `event` unless the last stream event of the log is of its kind;
+/// returns its id when appended. (SQLite has one gate, whose store calls run one at a time.)
+fn append_stream(
+    c: &mut diesel::SqliteConnection,
+    event: store::NewEvent<'static>,
+) -> diesel::QueryResult<Option<i64>> {
+    use diesel::RunQueryDsl;
+    let last: Option<Kind> = diesel::sql_query(
+        "SELECT kind FROM link_events WHERE kind IN ('stream_live', 'stream_offline') \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .get_result(c)
+    .optional()?;
+    if last.is_some_and(|l| l.kind == event.kind) {
+        return Ok(None);
+    }
+    store::insert_event(c, event).map(Some)
+}
+
 fn check_consumer(consumer: &str) -> Result<(), ApiError> {
     if consumer.is_empty()
         || consumer.chars().count() > 64
@@ -150,4 +172,31 @@ fn check_consumer(consumer: &str) -> Result<(), ApiError> {
         return Err(ApiError::InvalidConsumer);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three gates telling the same changes append each change once; a change after
+    /// another is appended again.
+    #[tokio::test]
+    async fn a_stream_change_told_by_several_gates_is_one_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let gates: Vec<Events> = (0..3)
+            .map(|_| Events::new(store.clone(), Clock::manual(1_000)))
+            .collect();
+        for live in [true, false, true] {
+            for g in &gates {
+                g.stream_changed(live, false).await;
+            }
+        }
+        let rows = store
+            .call(|c| store::pending_events(c, "t", 100))
+            .await
+            .unwrap();
+        let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
+        assert_eq!(kinds, ["stream_live", "stream_offline", "stream_live"]);
+    }
 }
