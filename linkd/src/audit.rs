@@ -289,7 +289,10 @@ async fn append(shared: &Arc<Shared>, store: &Store, batch: Vec<AuditRow>) -> Ve
     let result = store.call(move |c| rows::append(c, &given, note_of)).await;
     shared.gates.store_used(result.is_ok(), shared.links.now());
     match result {
-        Ok(Some(event)) => shared.events.appended(event),
+        Ok(Some(event)) => {
+            shared.events.appended(event);
+            crate::gates::announce(store, crate::gates::Change::Event(event)).await;
+        }
         Ok(None) => {}
         Err(e) => {
             tracing::warn!(error = %e, rows = n, "cannot write the audit trail; kept to try again");

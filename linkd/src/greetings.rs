@@ -3,6 +3,7 @@
 //!
 //! Kept in memory for the page and in the table `link_greetings`, written database first.
 
+use crate::gates::{announce, Change};
 use crate::store::{Store, StoreError};
 use crate::sync::{read, write};
 use diesel::{sql_types, QueryableByName, RunQueryDsl};
@@ -80,11 +81,14 @@ impl Greetings {
             .map_err(|e| ApiError::Storage {
                 message: e.to_string(),
             })?;
-        let mut map = write(&self.by_link);
-        match greeting {
-            Some(g) => map.insert(link_id, g),
-            None => map.remove(&link_id),
-        };
+        {
+            let mut map = write(&self.by_link);
+            match greeting {
+                Some(g) => map.insert(link_id, g),
+                None => map.remove(&link_id),
+            };
+        }
+        announce(&self.store, Change::Greeting(link_id)).await;
         Ok(())
     }
 }

@@ -6,6 +6,7 @@
 //! or end at once with `--logout-all`. Key values never leave linkd and are never logged.
 
 use crate::clock::Clock;
+use crate::gates::{announce, Change};
 use crate::http::session::{Sessions, MAX_SESSION_SECS};
 use crate::store::signing_keys::{self, KeyRow};
 use crate::store::{Store, StoreError};
@@ -84,6 +85,7 @@ impl SigningKeys {
         let rows = self.store.call(signing_keys::all).await.map_err(storage)?;
         let (keys, current) = ring(&rows);
         self.sessions.install(&keys, current);
+        announce(&self.store, Change::SigningKeys).await;
         Ok(SigningKeyRotation {
             key_id: row.id as u32,
             created_at: row.created_at,
@@ -122,6 +124,7 @@ impl SigningKeys {
             let rows = self.store.call(signing_keys::all).await?;
             let (keys, current) = ring(&rows);
             self.sessions.install(&keys, current);
+            announce(&self.store, Change::SigningKeys).await;
         }
         Ok(n)
     }

@@ -6,6 +6,7 @@
 
 use crate::clock::Clock;
 use crate::config::Secret;
+use crate::gates::{announce, Change};
 use crate::store::stream_key::{self, StreamKeyRow};
 use crate::store::{Store, StoreError};
 use crate::sync::lock;
@@ -126,6 +127,7 @@ impl StreamKeys {
                 }
             })?;
         *lock(&self.current) = row.into();
+        announce(&self.store, Change::StreamKey).await;
         Ok(self.show())
     }
 
