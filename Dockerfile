@@ -6,6 +6,10 @@
 # Build: docker build -t tempstream:local .   (or: docker compose build)
 
 FROM rust:1-bookworm AS build
+# libpq-dev: linkd's PostgreSQL backend (DATABASE_URL) links libpq.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpq-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # The registry and target caches only speed up rebuilds; the lockfile pins every crate.
@@ -15,9 +19,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && install -D -m 0755 -t /out target/release/linkd target/release/linkctl target/release/botd
 
 FROM debian:bookworm-slim AS runtime
-# ca-certificates: botd talks HTTPS to Telegram (it brings OpenSSL's libssl3 along).
+# ca-certificates: botd talks HTTPS to Telegram (it brings OpenSSL's libssl3 along);
+# libpq5: linkd and linkctl on PostgreSQL (DATABASE_URL).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates libpq5 \
     && rm -rf /var/lib/apt/lists/*
 # Fixed ids so that volume ownership survives image rebuilds; 10001:10001 is also the Go
 # service's, so its tempstream_data volume is linkd's as it is. The directories are the mount

@@ -66,6 +66,9 @@ def main():
               f"({f(d['lag_p99']):.1f} -> {f(r['lag_p99']):.1f}) {ok(added < 50)}")
     print(f"  linkd RSS at {top} viewers: {int(r['rss_kb']) / 1024:.1f} MB (peak {int(r['hwm_kb']) / 1024:.1f} MB"
           + (f", idle {idle / 1024:.1f} MB)" if idle else ")"))
+    if idle:
+        # what each viewer adds: its connections, session and share of the cache's answers
+        print(f"  RSS per viewer at {top}: {(int(r['rss_kb']) - idle) / int(top):.1f} kB")
 
 
 if __name__ == "__main__":

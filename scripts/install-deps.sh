@@ -5,10 +5,13 @@
 #   scripts/install-deps.sh            apt packages + npm packages of e2e/
 #   NO_APT=1 scripts/install-deps.sh   skip the Debian packages
 #   NO_NPM=1 scripts/install-deps.sh   skip `npm ci` in e2e/
+#   BUILD_ONLY=1 scripts/install-deps.sh  only what `cargo build` and `cargo test` need
 #
 # Debian packages: ffmpeg (test publisher), chromium (headless player), caddy (reverse proxy
 # scenario), nginx + libnginx-mod-rtmp (the real RTMP server of the `rtmp` run, started by the
-# test itself on loopback ports), curl, procps, python3 (the test HLS origin), and nodejs + npm only when `node`
+# test itself on loopback ports), curl, procps, python3 (the test HLS origin), libpq-dev (linkd
+# links libpq for DATABASE_URL) and postgresql (the tests start their own PostgreSQL server on
+# a temporary directory and a loopback port), and nodejs + npm only when `node`
 # is missing. Runs apt-get as root, or through sudo otherwise. npm: playwright-core and hls.js
 # as pinned in e2e/package-lock.json (playwright-core never downloads a browser here; the
 # tests use Debian's /usr/bin/chromium).
@@ -20,9 +23,12 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 if [ "${NO_APT:-0}" != 1 ]; then
-  PKGS=(ffmpeg chromium caddy nginx libnginx-mod-rtmp curl procps python3)
-  command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
-  command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+  PKGS=(libpq-dev postgresql)
+  if [ "${BUILD_ONLY:-0}" != 1 ]; then
+    PKGS+=(ffmpeg chromium caddy nginx libnginx-mod-rtmp curl procps python3)
+    command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+    command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+  fi
   missing=()
   for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
@@ -38,7 +44,7 @@ if [ "${NO_APT:-0}" != 1 ]; then
   fi
 fi
 
-if [ "${NO_NPM:-0}" != 1 ]; then
+if [ "${NO_NPM:-0}" != 1 ] && [ "${BUILD_ONLY:-0}" != 1 ]; then
   cd "$ROOT/e2e"
   if node -e 'require.resolve("playwright-core"); require.resolve("hls.js/dist/hls.min.js")' 2>/dev/null \
      && [ node_modules/.package-lock.json -nt package-lock.json ]; then
@@ -48,6 +54,7 @@ if [ "${NO_NPM:-0}" != 1 ]; then
   fi
 fi
 
+[ "${BUILD_ONLY:-0}" = 1 ] && { echo "install-deps: libpq and PostgreSQL there"; exit 0; }
 echo "install-deps: ffmpeg $(ffmpeg -version 2>/dev/null | sed -n '1s/^ffmpeg version \([^ ]*\).*/\1/p'), \
 $(/usr/bin/chromium --version 2>/dev/null | head -1), \
 caddy $(caddy version 2>/dev/null | cut -d' ' -f1), \

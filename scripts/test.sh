@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of tempstream, on a fresh Debian 12 machine too: installs what is missing
-# (Debian packages: ffmpeg, chromium, caddy, systemd tools, python3-yaml; npm packages of
-# e2e/), then runs
+# (Debian packages: libpq-dev and postgresql, also with SKIP_E2E=1; ffmpeg, chromium, caddy,
+# systemd tools, python3-yaml; npm packages of e2e/), then runs
 #   1. cargo test --workspace      hermetic tests: linkd, linkctl, botd with a fake Bot API
 #   2. tests/deploy/run.sh         systemd units, Caddyfile, compose and MediaMTX config checks
 #   3. e2e/run.sh                  real encoder, origin, linkd and headless Chromium
@@ -38,6 +38,8 @@ step() {
 
 if [ "${SKIP_E2E:-0}" != 1 ]; then
   scripts/install-deps.sh
+else
+  BUILD_ONLY=1 scripts/install-deps.sh
 fi
 cargo build --workspace --locked
 step "cargo test" cargo test --workspace --locked

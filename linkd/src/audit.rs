@@ -318,7 +318,7 @@ mod tests {
     #[test]
     fn a_full_queue_drops_rows_without_waiting() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let store = Store::open(&crate::store::Db::Sqlite(dir.path().join("db.sqlite"))).unwrap();
         let (audit, mut inbox) = Audit::new(store, Clock::manual(7), Duration::from_secs(3600));
         for _ in 0..QUEUE + 3 {
             audit.viewer(1, AuditKind::Opened, &Facts::default(), None);

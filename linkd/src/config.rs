@@ -58,6 +58,8 @@ pub struct Config {
     pub base_url: String,
     /// The SQLite file (`DB_PATH`); its directory must exist.
     pub db_path: PathBuf,
+    /// PostgreSQL shared by several gates, instead of `db_path` (`DATABASE_URL`).
+    pub database_url: Option<Secret>,
     /// The RPC socket (`RPC_SOCKET`).
     pub rpc_socket: PathBuf,
     /// MediaMTX's HLS URL of the stream, without a trailing slash (`MEDIAMTX_HLS_BASE_URL`).
@@ -120,6 +122,22 @@ pub struct Config {
     pub clock: Clock,
 }
 
+/// MediaMTX's reader user and password: both or neither.
+fn check_read_pair(
+    l: &mut kit::config::Loader,
+    user: &Option<Option<String>>,
+    password: &Option<Option<Secret>>,
+) {
+    if let (Some(user), Some(password)) = (user, password) {
+        if user.is_some() != password.is_some() {
+            l.problem(
+                "MEDIAMTX_READ_USER and MEDIAMTX_READ_PASSWORD",
+                "set both or neither",
+            );
+        }
+    }
+}
+
 impl Config {
     /// Loads the configuration from an optional TOML file and the process environment
     /// (environment wins), with the effective values `--check-config` prints.
@@ -139,18 +157,12 @@ impl Config {
         let http_addr = l.get(&HTTP_ADDR);
         let base_url = l.get(&BASE_URL);
         let db_path = l.get(&DB_PATH);
+        let database_url = l.get(&DATABASE_URL);
         let rpc_socket = l.get(&RPC_SOCKET);
         let mediamtx_hls_base_url = l.get(&MEDIAMTX_HLS_BASE_URL);
         let mediamtx_read_user = l.get(&MEDIAMTX_READ_USER);
         let mediamtx_read_password = l.get(&MEDIAMTX_READ_PASSWORD);
-        if let (Some(user), Some(password)) = (&mediamtx_read_user, &mediamtx_read_password) {
-            if user.is_some() != password.is_some() {
-                l.problem(
-                    "MEDIAMTX_READ_USER and MEDIAMTX_READ_PASSWORD",
-                    "set both or neither",
-                );
-            }
-        }
+        check_read_pair(&mut l, &mediamtx_read_user, &mediamtx_read_password);
         let cookie_secure = l.get(&COOKIE_SECURE);
         let default_link_ttl = l.get(&DEFAULT_LINK_TTL);
         let link_retention = l.get(&LINK_RETENTION);
@@ -181,6 +193,7 @@ impl Config {
                 http_addr: http_addr?,
                 base_url: base_url?,
                 db_path: db_path?,
+                database_url: database_url?,
                 rpc_socket: rpc_socket?,
                 mediamtx_hls_base_url: mediamtx_hls_base_url?,
                 mediamtx_read_user: mediamtx_read_user?,
@@ -213,6 +226,14 @@ impl Config {
         })()))
     }
 
+    /// Where the state lives: PostgreSQL when `DATABASE_URL` is set, else the SQLite file.
+    pub fn db(&self) -> crate::store::Db {
+        match &self.database_url {
+            Some(url) => crate::store::Db::Postgres(url.clone()),
+            None => crate::store::Db::Sqlite(self.db_path.clone()),
+        }
+    }
+
     /// A configuration for local use and tests: database and socket in `dir`, HTTP on an
     /// ephemeral loopback port, plain-HTTP cookies, an origin that is not there.
     pub fn local(dir: &Path) -> Config {
@@ -220,6 +241,7 @@ impl Config {
             http_addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             base_url: "http://127.0.0.1".into(),
             db_path: dir.join("db.sqlite"),
+            database_url: None,
             rpc_socket: dir.join("linkd.sock"),
             mediamtx_hls_base_url: "http://127.0.0.1:9/live/stream".into(),
             mediamtx_read_user: None,
@@ -437,6 +459,24 @@ mod tests {
         assert!(d.contains("MEDIAMTX_PUBLISH_PASSWORD=***"), "{d}");
         assert!(!d.contains("hunter2") && !d.contains("hunter3"));
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn database_url_is_postgres_and_its_password_is_masked() {
+        let mut pairs = OK.to_vec();
+        pairs.push(("DATABASE_URL", "postgres://ts:hunter4@127.0.0.1:5432/ts"));
+        let (c, effective) = Config::read(&figment(&pairs)).unwrap();
+        let d = effective.to_string();
+        assert!(
+            d.contains("DATABASE_URL=postgres://ts:***@127.0.0.1:5432/ts"),
+            "{d}"
+        );
+        assert!(!d.contains("hunter4") && !format!("{c:?}").contains("hunter4"));
+        assert!(matches!(c.db(), crate::store::Db::Postgres(_)));
+        let mut pairs = OK.to_vec();
+        pairs.push(("DATABASE_URL", "mysql://ts:hunter5@db/ts"));
+        let e = Config::read(&figment(&pairs)).unwrap_err().to_string();
+        assert!(e.contains("DATABASE_URL") && !e.contains("hunter5"), "{e}");
     }
 }
 

@@ -149,19 +149,39 @@ struct Kind {
     kind: String,
 }
 
+/// The advisory lock under which a gate looks at the log's last stream event and appends
+/// its own ("strm" in ASCII).
+const STREAM_EVENT_LOCK: i64 = 0x7374_726d;
+
 /// Appends stream event `event` unless the last stream event of the log is of its kind;
-/// returns its id when appended. (SQLite has one gate, whose store calls run one at a time.)
+/// returns its id when appended. On PostgreSQL under an advisory lock, so gates telling the
+/// same change at once append it once (SQLite has one gate, whose calls run one at a time).
 fn append_stream(
-    c: &mut diesel::SqliteConnection,
+    c: &mut store::Conn,
+    event: store::NewEvent<'static>,
+) -> diesel::QueryResult<Option<i64>> {
+    use diesel::{Connection, RunQueryDsl};
+    if !matches!(c, store::Conn::Pg(_)) {
+        return append_unless_said(c, event);
+    }
+    c.transaction(|c| {
+        if let store::Conn::Pg(pg) = c {
+            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({STREAM_EVENT_LOCK})"))
+                .execute(pg)?;
+        }
+        append_unless_said(c, event)
+    })
+}
+
+fn append_unless_said(
+    c: &mut store::Conn,
     event: store::NewEvent<'static>,
 ) -> diesel::QueryResult<Option<i64>> {
     use diesel::RunQueryDsl;
-    let last: Option<Kind> = diesel::sql_query(
-        "SELECT kind FROM link_events WHERE kind IN ('stream_live', 'stream_offline') \
-         ORDER BY id DESC LIMIT 1",
-    )
-    .get_result(c)
-    .optional()?;
+    const LAST: &str = "SELECT kind FROM link_events \
+        WHERE kind IN ('stream_live', 'stream_offline') ORDER BY id DESC LIMIT 1";
+    let last: Option<Kind> =
+        store::on_each!(c, c => diesel::sql_query(LAST).get_result(c).optional())?;
     if last.is_some_and(|l| l.kind == event.kind) {
         return Ok(None);
     }
@@ -187,7 +207,7 @@ mod tests {
     #[tokio::test]
     async fn a_stream_change_told_by_several_gates_is_one_event() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let store = Store::open(&crate::store::Db::Sqlite(dir.path().join("db.sqlite"))).unwrap();
         let gates: Vec<Events> = (0..3)
             .map(|_| Events::new(store.clone(), Clock::manual(1_000)))
             .collect();

@@ -4,9 +4,8 @@
 //! Kept in memory for the page and in the table `link_greetings`, written database first.
 
 use crate::gates::{announce, Change};
-use crate::store::{Store, StoreError};
+use crate::store::{self, Store, StoreError};
 use crate::sync::{read, write};
-use diesel::{sql_types, QueryableByName, RunQueryDsl};
 use proto::ApiError;
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -17,19 +16,9 @@ pub struct Greetings {
     by_link: RwLock<HashMap<i64, String>>,
 }
 
-#[derive(QueryableByName)]
-struct Row {
-    #[diesel(sql_type = sql_types::BigInt)]
-    link_id: i64,
-    #[diesel(sql_type = sql_types::Text)]
-    greeting: String,
-}
-
 /// Every greeting by link.
-fn all(c: &mut diesel::SqliteConnection) -> diesel::QueryResult<HashMap<i64, String>> {
-    let rows: Vec<Row> =
-        diesel::sql_query("SELECT link_id, greeting FROM link_greetings").load(c)?;
-    Ok(rows.into_iter().map(|r| (r.link_id, r.greeting)).collect())
+fn all(c: &mut store::Conn) -> diesel::QueryResult<HashMap<i64, String>> {
+    Ok(store::greetings::all(c)?.into_iter().collect())
 }
 
 impl Greetings {
@@ -66,16 +55,8 @@ impl Greetings {
         let g = greeting.clone();
         self.store
             .call(move |c| match g {
-                Some(text) => diesel::sql_query(
-                    "INSERT INTO link_greetings (link_id, greeting) VALUES (?, ?) \
-                     ON CONFLICT(link_id) DO UPDATE SET greeting = excluded.greeting",
-                )
-                .bind::<sql_types::BigInt, _>(link_id)
-                .bind::<sql_types::Text, _>(text)
-                .execute(c),
-                None => diesel::sql_query("DELETE FROM link_greetings WHERE link_id = ?")
-                    .bind::<sql_types::BigInt, _>(link_id)
-                    .execute(c),
+                Some(text) => store::greetings::set(c, link_id, &text),
+                None => store::greetings::remove(c, link_id),
             })
             .await
             .map_err(|e| ApiError::Storage {
@@ -101,7 +82,7 @@ mod tests {
     #[tokio::test]
     async fn a_reload_shows_what_another_gate_set() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let store = Store::open(&crate::store::Db::Sqlite(dir.path().join("db.sqlite"))).unwrap();
         let (a, b) = (
             Greetings::load(store.clone()).unwrap(),
             Greetings::load(store).unwrap(),

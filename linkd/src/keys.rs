@@ -143,7 +143,7 @@ mod tests {
     #[tokio::test]
     async fn retired_keys_are_kept_until_their_sessions_have_ended() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let store = Store::open(&crate::store::Db::Sqlite(dir.path().join("db.sqlite"))).unwrap();
         let clock = Clock::manual(1_800_000_000);
         let keys = SigningKeys::load(store.clone(), clock.clone()).unwrap();
         let sessions = keys.sessions();
@@ -175,7 +175,7 @@ mod follow {
     #[tokio::test]
     async fn a_reload_takes_the_keys_another_gate_rotated() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let store = Store::open(&crate::store::Db::Sqlite(dir.path().join("db.sqlite"))).unwrap();
         let clock = Clock::manual(1_800_000_000);
         let a = SigningKeys::load(store.clone(), clock.clone()).unwrap();
         let b = SigningKeys::load(store.clone(), clock.clone()).unwrap();
@@ -209,7 +209,7 @@ mod carried_over {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("db.sqlite");
         let mut c = diesel::sqlite::SqliteConnection::establish(db.to_str().unwrap()).unwrap();
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations/");
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations/sqlite/");
         for m in [
             "2024-01-01-000001_watch_links",
             "2024-01-01-000002_linkd_state",
@@ -225,7 +225,7 @@ mod carried_over {
         )
         .unwrap();
         drop(c);
-        let store = Store::open(&db).unwrap();
+        let store = Store::open(&crate::store::Db::Sqlite(db.clone())).unwrap();
         let rows = store.call_now(signing_keys::all).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].id, rows[0].created_at), (1, 5));

@@ -20,7 +20,7 @@ mod metrics;
 mod origin;
 mod publish;
 mod rpc;
-mod store;
+pub mod store;
 mod stream;
 mod sync;
 #[cfg(feature = "testing")]
@@ -232,7 +232,7 @@ async fn load(
         links,
         keys,
         viewers: viewers::Viewers::new(clock, audit.clone()),
-        gates: gates::Gates::new(gate, proto::Backend::Sqlite),
+        gates: gates::Gates::new(gate, store.clone()),
         audit,
         stream: stream::StreamState::default(),
         started: Instant::now(),
@@ -283,8 +283,16 @@ fn spawn_tasks(
         tokio::spawn(origin::probe(shared.clone(), origin, token.clone())),
         tokio::spawn(sweep_cache(web.clone(), token.clone())),
         tokio::spawn(sweep_viewers(shared.clone(), token.clone())),
-        tokio::spawn(gates::follow(shared.clone(), token.clone())),
     ];
+    if let Some(url) = &config.database_url {
+        // Other gates share this state: follow their changes and tell them who watches here.
+        tasks.push(tokio::spawn(gates::follow(
+            shared.clone(),
+            url.clone(),
+            token.clone(),
+        )));
+        tasks.push(tokio::spawn(gates::presence(shared.clone(), token.clone())));
+    }
     if let Some(l) = listeners.metrics {
         // Its own connection count, so a busy main listener never keeps the scraper out.
         let conns = http::conns::Conns::from_config(config);
@@ -301,14 +309,17 @@ fn spawn_tasks(
 async fn open_state(
     config: &Config,
 ) -> Result<(store::Store, links::Links, keys::SigningKeys), Error> {
-    let db_path = config.db_path.clone();
-    let store = tokio::task::spawn_blocking(move || store::Store::open(&db_path))
+    let db = config.db();
+    let store = tokio::task::spawn_blocking(move || store::Store::open(&db))
         .await
         .map_err(|e| store::StoreError::Task(e.to_string()))??;
-    let unreadable = |e: store::StoreError| store::StoreError::Open {
-        path: config.db_path.clone(),
-        reason: e.to_string(),
-        hint: "its rows cannot be read: restore a backup or point DB_PATH at a new file",
+    let unreadable = |e: store::StoreError| match store.backend() {
+        store::Backend::Sqlite => store::StoreError::Open {
+            path: config.db_path.clone(),
+            reason: e.to_string(),
+            hint: "its rows cannot be read: restore a backup or point DB_PATH at a new file",
+        },
+        store::Backend::Postgres => e,
     };
     let links = links::Links::load(
         store.clone(),

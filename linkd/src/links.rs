@@ -244,10 +244,7 @@ impl Links {
     /// it already (a unique-constraint hit, at most 3 times more).
     async fn with_new_token<R: Send + 'static>(
         &self,
-        write: impl Fn(&mut diesel::SqliteConnection, &Token) -> diesel::QueryResult<R>
-            + Clone
-            + Send
-            + 'static,
+        write: impl Fn(&mut store::Conn, &Token) -> diesel::QueryResult<R> + Clone + Send + 'static,
     ) -> Result<(Token, R), ApiError> {
         let mut attempt = 0;
         loop {

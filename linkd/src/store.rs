@@ -1,160 +1,81 @@
-//! The SQLite database (diesel): embedded migrations, the rows, and every query linkd makes.
+//! The database (diesel): SQLite, the embedded default, or PostgreSQL, the state several
+//! gates share. One set of queries on [`Conn`], embedded migrations per backend, the rows.
 //!
-//! Only [`crate::links`] calls this module, and only to load at start and to write; reads on
-//! the request path come from memory. Times are Unix seconds.
+//! Only linkd's state modules call this module, and only to load and to write; reads on the
+//! request path come from memory. Times are Unix seconds. On PostgreSQL a call that finds
+//! the connection broken fails with [`StoreError::Unreachable`] and the next call dials again.
 
+use crate::config::Secret;
 use crate::sync::lock;
-use crate::token::Token;
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use diesel::sqlite::SqliteConnection;
-use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 pub mod audit;
+pub mod greetings;
 pub mod limits;
+pub mod postgres;
+pub mod presence;
+mod queries;
+mod schema;
 pub mod signing_keys;
+mod sqlite;
 pub mod stream_key;
+#[cfg(test)]
+mod tests;
 
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+pub use queries::*;
 
-/// What to do about a file linkd may not write.
-const WRITE: &str =
-    "linkd's user must be able to read and write the file, its -wal and -shm files and its directory";
-
-/// The fix for what SQLite said, when the message tells.
-fn hint_for(reason: &str) -> Option<&'static str> {
-    if reason.contains("malformed") || reason.contains("not a database") {
-        Some(DAMAGED)
-    } else if reason.contains("unable to open")
-        || reason.contains("readonly")
-        || reason.contains("read-only")
-    {
-        Some(WRITE)
-    } else {
-        None
-    }
+/// A connection to either backend; every query function takes `&mut Conn`.
+#[derive(diesel::MultiConnection)]
+pub enum Conn {
+    /// The embedded SQLite file.
+    Sqlite(SqliteConnection),
+    /// The shared PostgreSQL database.
+    Pg(PgConnection),
 }
 
-/// What to do about a file SQLite cannot read.
-const DAMAGED: &str =
-    "the file is damaged or not a SQLite database: restore a backup or point DB_PATH at a new file";
+/// Runs `$body` with `$c` bound to the inner connection of `$conn`, for the few queries
+/// whose diesel form exists per backend only (upserts); the body is the same text.
+macro_rules! on_each {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::store::Conn::Sqlite($c) => $body,
+            $crate::store::Conn::Pg($c) => $body,
+        }
+    };
+}
+pub(crate) use on_each;
 
-mod schema {
-    diesel::table! {
-        watch_links (id) {
-            id -> BigInt,
-            token -> Text,
-            enabled -> Integer,
-            created_at -> BigInt,
-            expires_at -> Nullable<BigInt>,
-            disabled_at -> Nullable<BigInt>,
-            note -> Text,
-        }
-    }
-    diesel::table! {
-        linkd_keys (name) {
-            name -> Text,
-            value -> Binary,
-            created_at -> BigInt,
-        }
-    }
-    diesel::table! {
-        linkd_signing_keys (id) {
-            id -> BigInt,
-            value -> Binary,
-            created_at -> BigInt,
-            retired_at -> Nullable<BigInt>,
-        }
-    }
-    diesel::table! {
-        link_events (id) {
-            id -> BigInt,
-            at -> BigInt,
-            kind -> Text,
-            link_id -> Nullable<BigInt>,
-            note -> Text,
-            devices -> Integer,
-        }
-    }
-    diesel::table! {
-        link_audit (id) {
-            id -> BigInt,
-            at -> BigInt,
-            link_id -> BigInt,
-            kind -> Text,
-            actor -> Nullable<Text>,
-            expires_at -> Nullable<BigInt>,
-            client -> Nullable<Text>,
-            browser -> Nullable<Text>,
-            device -> Nullable<Text>,
-            seconds -> Nullable<BigInt>,
-            bytes -> Nullable<BigInt>,
-        }
-    }
-    diesel::table! {
-        event_cursors (consumer) {
-            consumer -> Text,
-            last_id -> BigInt,
-        }
-    }
-    diesel::table! {
-        link_opens (link_id) {
-            link_id -> BigInt,
-            first_opened_at -> BigInt,
-        }
-    }
-    diesel::table! {
-        linkd_stream_key (id) {
-            id -> BigInt,
-            value -> Text,
-            created_at -> BigInt,
-            legacy_ok -> Integer,
+/// Where the state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Db {
+    /// A SQLite file (`DB_PATH`).
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (`DATABASE_URL`); its password is a secret.
+    Postgres(Secret),
+}
+
+impl Db {
+    /// The database as it may be shown: the path, or the URL with its password masked.
+    pub fn shown(&self) -> String {
+        match self {
+            Db::Sqlite(path) => path.display().to_string(),
+            Db::Postgres(url) => postgres::redact(url.expose()),
         }
     }
 }
 
-use schema::{event_cursors, link_events, link_opens, watch_links};
-
-/// A row of `watch_links`.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
-#[diesel(table_name = watch_links)]
-pub struct LinkRow {
-    /// Primary key.
-    pub id: i64,
-    /// The secret in the watch URL.
-    #[diesel(deserialize_as = String)]
-    pub token: Token,
-    /// 1 until disabled.
-    pub enabled: i32,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Unix seconds; `None` = permanent.
-    pub expires_at: Option<i64>,
-    /// Unix seconds.
-    pub disabled_at: Option<i64>,
-    /// Free text.
-    pub note: String,
-}
-
-/// A row of `link_events`.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
-#[diesel(table_name = link_events)]
-pub struct EventRow {
-    /// Increasing id.
-    pub id: i64,
-    /// Unix seconds.
-    pub at: i64,
-    /// `stream_live`, `stream_offline` or `link_opened`.
-    pub kind: String,
-    /// The link, for link events.
-    pub link_id: Option<i64>,
-    /// The link's note, for link events.
-    pub note: String,
-    /// For `link_opened`: on how many devices the link has been opened.
-    pub devices: i32,
+/// Which database a [`Store`] is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite: one gate.
+    Sqlite,
+    /// PostgreSQL: the state several gates share.
+    Postgres,
 }
 
 /// What can go wrong with the database.
@@ -184,12 +105,26 @@ pub enum StoreError {
         /// The file.
         path: PathBuf,
     },
+    /// The PostgreSQL database holds another program's tables; it was left untouched.
+    #[error("the PostgreSQL database {url} holds tables of another program (no watch_links table); it was left untouched: point DATABASE_URL at tempstream's database or an empty one")]
+    ForeignPostgres {
+        /// The URL, password masked.
+        url: String,
+    },
     /// A migration failed.
     #[error("cannot migrate database {path}: {reason}")]
     Migration {
-        /// The file.
+        /// The file or the URL (password masked).
         path: PathBuf,
         /// What failed.
+        reason: String,
+    },
+    /// PostgreSQL cannot be reached (or the connection broke); the next call dials again.
+    #[error("state store unreachable: PostgreSQL at {url}: {reason}")]
+    Unreachable {
+        /// The URL, password masked.
+        url: String,
+        /// What libpq said, password masked.
         reason: String,
     },
     /// A query failed.
@@ -203,249 +138,138 @@ pub enum StoreError {
 /// The database connection, shared by the tasks that write it.
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<SqliteConnection>>,
+    inner: Arc<Inner>,
 }
 
-#[derive(QueryableByName)]
-struct TableName {
-    #[diesel(sql_type = Text)]
-    name: String,
+struct Inner {
+    db: Db,
+    /// `None` on PostgreSQL after the connection broke, until the next call dials.
+    conn: Mutex<Option<Conn>>,
+    /// Since when the last call found PostgreSQL unreachable; `None` while it answers.
+    down_since: Mutex<Option<SystemTime>>,
 }
 
 impl Store {
-    /// Opens (or creates) the database at `path` and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
+    /// Opens (or creates) the database and brings its schema up to date.
+    pub fn open(db: &Db) -> Result<Store, StoreError> {
+        let conn = match db {
+            Db::Sqlite(path) => Conn::Sqlite(sqlite::open(path)?),
+            Db::Postgres(url) => Conn::Pg(postgres::open(url)?),
         };
-        if !dir.is_dir() {
-            return Err(StoreError::MissingDirectory { dir });
-        }
-        let open_err = |reason: String, hint: &'static str| StoreError::Open {
-            path: path.to_path_buf(),
-            hint: hint_for(&reason).unwrap_or(hint),
-            reason,
-        };
-        let url = path
-            .to_str()
-            .ok_or_else(|| open_err("path is not UTF-8".into(), "use a UTF-8 path in DB_PATH"))?;
-        let mut conn =
-            SqliteConnection::establish(url).map_err(|e| open_err(e.to_string(), WRITE))?;
-        conn.batch_execute("PRAGMA busy_timeout = 5000;")
-            .map_err(|e| open_err(e.to_string(), "check the file's permissions"))?;
-        let tables: Vec<TableName> =
-            diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'table'")
-                .load(&mut conn)
-                .map_err(|e| open_err(e.to_string(), DAMAGED))?;
-        let known = tables
-            .iter()
-            .any(|t| t.name == "watch_links" || t.name == "__diesel_schema_migrations");
-        let user_tables = tables
-            .iter()
-            .filter(|t| !t.name.starts_with("sqlite_"))
-            .count();
-        if user_tables > 0 && !known {
-            return Err(StoreError::Foreign {
-                path: path.to_path_buf(),
-            });
-        }
-        conn.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(|e| open_err(e.to_string(), WRITE))?;
-        conn.run_pending_migrations(MIGRATIONS).map_err(|e| {
-            let reason = e.to_string();
-            match hint_for(&reason) {
-                Some(hint) => open_err(reason, hint),
-                None => StoreError::Migration {
-                    path: path.to_path_buf(),
-                    reason,
-                },
-            }
-        })?;
-        // SQLite quietly opens a file it may not write read-only; linkd must be able to write.
-        conn.immediate_transaction(|c| {
-            diesel::sql_query(
-                "INSERT INTO linkd_keys (name, value, created_at) VALUES ('write-check', x'', 0)",
-            )
-            .execute(c)?;
-            diesel::sql_query("DELETE FROM linkd_keys WHERE name = 'write-check'").execute(c)
-        })
-        .map_err(|e| open_err(e.to_string(), WRITE))?;
         Ok(Store {
-            conn: Arc::new(Mutex::new(conn)),
+            inner: Arc::new(Inner {
+                db: db.clone(),
+                conn: Mutex::new(Some(conn)),
+                down_since: Mutex::new(None),
+            }),
         })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        match self.inner.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The database this store opened.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// Whether the last call reached the database (always on SQLite).
+    pub fn reachable(&self) -> bool {
+        lock(&self.inner.down_since).is_none()
+    }
+
+    /// Since when the database has been unreachable, if it is.
+    pub fn unreachable_since(&self) -> Option<SystemTime> {
+        *lock(&self.inner.down_since)
+    }
+
+    /// Asks the database a trivial question (`SELECT 1`); whether it answered.
+    pub async fn probe(&self) -> bool {
+        self.call(|c| diesel::select(1.into_sql::<diesel::sql_types::Integer>()).execute(c))
+            .await
+            .is_ok()
     }
 
     /// Runs `f` with the connection on the blocking pool.
     pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
     where
-        F: FnOnce(&mut SqliteConnection) -> Result<R, diesel::result::Error> + Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<R, diesel::result::Error> + Send + 'static,
         R: Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = lock(&conn);
-            f(&mut guard).map_err(StoreError::from)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.run(f))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
     /// Runs `f` with the connection on this thread (start-up only).
     pub fn call_now<R>(
         &self,
-        f: impl FnOnce(&mut SqliteConnection) -> Result<R, diesel::result::Error>,
+        f: impl FnOnce(&mut Conn) -> Result<R, diesel::result::Error>,
     ) -> Result<R, StoreError> {
-        let mut guard = lock(&self.conn);
-        f(&mut guard).map_err(StoreError::from)
+        self.inner.run(f)
     }
 }
 
-/// Every link.
-pub fn all_links(c: &mut SqliteConnection) -> QueryResult<Vec<LinkRow>> {
-    watch_links::table
-        .select(LinkRow::as_select())
-        .order(watch_links::id)
-        .load(c)
-}
-
-/// Inserts a link and returns its row.
-pub fn insert_link(
-    c: &mut SqliteConnection,
-    token: &Token,
-    created_at: i64,
-    expires_at: Option<i64>,
-    note: &str,
-) -> QueryResult<LinkRow> {
-    // In an explicit transaction: with RETURNING the row comes back before SQLite commits,
-    // and only the transaction's COMMIT reports a write that storage refused.
-    c.immediate_transaction(|c| insert_link_row(c, token, created_at, expires_at, note))
-}
-
-/// Inserts a link within the caller's transaction.
-fn insert_link_row(
-    c: &mut SqliteConnection,
-    token: &Token,
-    created_at: i64,
-    expires_at: Option<i64>,
-    note: &str,
-) -> QueryResult<LinkRow> {
-    diesel::insert_into(watch_links::table)
-        .values((
-            watch_links::token.eq(token.expose()),
-            watch_links::enabled.eq(1),
-            watch_links::created_at.eq(created_at),
-            watch_links::expires_at.eq(expires_at),
-            watch_links::note.eq(note),
-        ))
-        .returning(LinkRow::as_returning())
-        .get_result(c)
-}
-
-/// Marks a link disabled at `at`.
-pub fn disable_link(c: &mut SqliteConnection, id: i64, at: i64) -> QueryResult<usize> {
-    diesel::update(watch_links::table.find(id))
-        .set((
-            watch_links::enabled.eq(0),
-            watch_links::disabled_at.eq(Some(at)),
-        ))
-        .execute(c)
-}
-
-/// Gives a link a new expiry.
-pub fn set_expiry(c: &mut SqliteConnection, id: i64, expires_at: i64) -> QueryResult<usize> {
-    diesel::update(watch_links::table.find(id))
-        .set(watch_links::expires_at.eq(Some(expires_at)))
-        .execute(c)
-}
-
-/// Deletes links that ended (expired or disabled) before `before`; returns their ids.
-pub fn delete_ended(c: &mut SqliteConnection, before: i64) -> QueryResult<Vec<i64>> {
-    c.transaction(|c| {
-        let ended = watch_links::enabled
-            .eq(0)
-            .and(watch_links::disabled_at.lt(before))
-            .or(watch_links::expires_at.lt(before));
-        let ids: Vec<i64> = watch_links::table
-            .filter(ended)
-            .select(watch_links::id)
-            .load(c)?;
-        if !ids.is_empty() {
-            diesel::delete(watch_links::table.filter(watch_links::id.eq_any(&ids))).execute(c)?;
-            diesel::delete(link_opens::table.filter(link_opens::link_id.eq_any(&ids)))
-                .execute(c)?;
+impl Inner {
+    /// Runs `f` on the connection, dialling PostgreSQL first when the last one broke.
+    fn run<R>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> Result<R, diesel::result::Error>,
+    ) -> Result<R, StoreError> {
+        let mut guard = lock(&self.conn);
+        let conn = match (&mut *guard, &self.db) {
+            (Some(conn), _) => conn,
+            (None, Db::Postgres(url)) => match postgres::dial(url) {
+                Ok(c) => guard.insert(Conn::Pg(c)),
+                Err(e) => {
+                    self.went_down();
+                    return Err(e);
+                }
+            },
+            (None, Db::Sqlite(_)) => unreachable!("a SQLite connection is never dropped"),
+        };
+        let out = f(conn);
+        if let (Err(e), Conn::Pg(pg), Db::Postgres(url)) = (&out, &mut *conn, &self.db) {
+            if postgres::is_broken(pg, e) {
+                let reason = postgres::scrub(&e.to_string(), url);
+                *guard = None;
+                self.went_down();
+                return Err(StoreError::Unreachable {
+                    url: postgres::redact(url.expose()),
+                    reason,
+                });
+            }
         }
-        Ok(ids)
-    })
+        *lock(&self.down_since) = None;
+        out.map_err(StoreError::from)
+    }
+
+    fn went_down(&self) {
+        lock(&self.down_since).get_or_insert_with(SystemTime::now);
+    }
 }
 
-/// A row of `link_events` to append.
-#[derive(Debug, Clone, Copy)]
-pub struct NewEvent<'a> {
-    pub at: i64,
-    pub kind: &'a str,
-    pub link_id: Option<i64>,
-    pub note: &'a str,
-}
-
-/// Appends an event and returns its id.
-pub fn insert_event(c: &mut SqliteConnection, event: NewEvent<'_>) -> QueryResult<i64> {
-    c.immediate_transaction(|c| insert_event_row(c, event))
-}
-
-fn insert_event_row(c: &mut SqliteConnection, e: NewEvent<'_>) -> QueryResult<i64> {
-    diesel::insert_into(link_events::table)
-        .values((
-            link_events::at.eq(e.at),
-            link_events::kind.eq(e.kind),
-            link_events::link_id.eq(e.link_id),
-            link_events::note.eq(e.note),
-        ))
-        .returning(link_events::id)
-        .get_result(c)
-}
-
-/// Up to `limit` events after the read position of `consumer`.
-pub fn pending_events(
-    c: &mut SqliteConnection,
-    consumer: &str,
-    limit: i64,
-) -> QueryResult<Vec<EventRow>> {
-    let cursor: i64 = event_cursors::table
-        .find(consumer)
-        .select(event_cursors::last_id)
-        .first(c)
-        .optional()?
-        .unwrap_or(0);
-    link_events::table
-        .filter(link_events::id.gt(cursor))
-        .order(link_events::id)
-        .limit(limit)
-        .select(EventRow::as_select())
-        .load(c)
-}
-
-/// Moves the read position of `consumer` forward to `last_id` (never back).
-pub fn ack_events(c: &mut SqliteConnection, consumer: &str, last_id: i64) -> QueryResult<()> {
-    diesel::insert_into(event_cursors::table)
-        .values((
-            event_cursors::consumer.eq(consumer),
-            event_cursors::last_id.eq(last_id),
-        ))
-        .on_conflict(event_cursors::consumer)
-        .do_update()
-        .set(
-            event_cursors::last_id.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "max(last_id, excluded.last_id)",
-            )),
-        )
-        .execute(c)?;
-    Ok(())
-}
-
-/// Deletes events older than `before` (kept as long as ended links are).
-pub fn delete_events_before(c: &mut SqliteConnection, before: i64) -> QueryResult<usize> {
-    diesel::delete(link_events::table.filter(link_events::at.lt(before))).execute(c)
+/// Runs `f` in a write transaction: on SQLite `BEGIN IMMEDIATE` (the write lock is taken at
+/// once, as linkd always did), on PostgreSQL a plain transaction.
+pub fn write_tx<R>(c: &mut Conn, f: impl FnOnce(&mut Conn) -> QueryResult<R>) -> QueryResult<R> {
+    let Conn::Sqlite(s) = c else {
+        return c.transaction(f);
+    };
+    AnsiTransactionManager::begin_transaction_sql(s, "BEGIN IMMEDIATE")?;
+    match f(c) {
+        Ok(value) => {
+            <Conn as Connection>::TransactionManager::commit_transaction(c)?;
+            Ok(value)
+        }
+        Err(e) => {
+            <Conn as Connection>::TransactionManager::rollback_transaction(c)?;
+            Err(e)
+        }
+    }
 }

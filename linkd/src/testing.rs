@@ -3,6 +3,8 @@
 //! parts that property tests and forged-credential tests drive directly.
 
 use crate::{Config, Error};
+
+pub mod pg;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -262,7 +262,9 @@ mod tests {
 
     fn registry() -> (tempfile::TempDir, Clock, Viewers, crate::audit::Inbox) {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let store =
+            crate::store::Store::open(&crate::store::Db::Sqlite(dir.path().join("db.sqlite")))
+                .unwrap();
         let clock = Clock::manual(1_000);
         let (audit, inbox) = Audit::new(store, clock.clone(), std::time::Duration::from_secs(60));
         (dir, clock.clone(), Viewers::new(clock, audit), inbox)

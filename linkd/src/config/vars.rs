@@ -15,6 +15,7 @@ pub const TABLE: &[&dyn Spec] = &[
     &HTTP_ADDR,
     &BASE_URL,
     &DB_PATH,
+    &DATABASE_URL,
     &RPC_SOCKET,
     &MEDIAMTX_HLS_BASE_URL,
     &MEDIAMTX_READ_USER,
@@ -73,6 +74,18 @@ pub const DB_PATH: Var<PathBuf> = Var::new(
     |p| p.display().to_string(),
     "the SQLite database",
 );
+pub const DATABASE_URL: Var<Option<Secret>> = Var::new(
+    "DATABASE_URL",
+    "",
+    parse_database_url,
+    |u| {
+        u.as_ref()
+            .map(|u| crate::store::postgres::redact(u.expose()))
+            .unwrap_or_default()
+    },
+    "PostgreSQL shared by several gates (`postgres://...`); empty = SQLite at DB_PATH",
+)
+.secret();
 pub const RPC_SOCKET: Var<PathBuf> = Var::new(
     "RPC_SOCKET",
     proto::client::DEFAULT_SOCKET,
@@ -293,6 +306,20 @@ fn parse_gate_name(v: &str) -> Result<String, String> {
         return Err("use at most 64 characters without spaces, e.g. gate-2".into());
     }
     Ok(v.to_string())
+}
+
+/// Empty (SQLite), or a `postgres://` / `postgresql://` URL with a host or a database.
+fn parse_database_url(v: &str) -> Result<Option<Secret>, String> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let rest = v
+        .strip_prefix("postgres://")
+        .or_else(|| v.strip_prefix("postgresql://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.contains(char::is_whitespace) => Ok(Some(Secret::new(v))),
+        _ => Err("not a PostgreSQL URL, e.g. postgres://tempstream:PASSWORD@127.0.0.1:5432/tempstream; leave empty for SQLite at DB_PATH".into()),
+    }
 }
 
 /// `rtmp://host[:port]/app` (or `rtmps://`), without a query; returned without trailing slash.

@@ -29,10 +29,11 @@ use tokio::net::TcpStream;
 /// the extra system call.
 pub const MIN_LEN: usize = 16 * 1024;
 
-/// Bodies longer than this are copied as before: measured, `sendfile` from a memory file
-/// cost more CPU per request than the copy for 250 KB segments (BENCHMARKS.md), while it
-/// saves it for LL-HLS parts (40 KB).
-pub const MAX_LEN: usize = 128 * 1024;
+/// Bodies longer than this stay on the heap: a memory file per body of any size a stream
+/// has (parts, segments of several seconds) is fine, while one far larger than a segment
+/// would keep its descriptor and mapping for little gain (the cache's byte budget bounds
+/// them all anyway).
+pub const MAX_LEN: usize = 8 << 20;
 
 /// Most memory files at once (each holds a file descriptor): past it, bodies stay on the
 /// heap, so an origin with many large files cannot use up the descriptors connections need.
@@ -156,14 +157,39 @@ fn find(buf: &[u8]) -> Option<(RawFd, usize)> {
 }
 
 /// A TCP connection whose writes of memory-file buffers go out with `sendfile`.
+///
+/// While an answer with such a buffer is written the socket is corked (`TCP_CORK`, nginx's
+/// `tcp_nopush`), and uncorked when hyper flushes the answer: the head and the body leave in
+/// full-sized packets. Without it each page run that `sendfile` moves is pushed as a packet
+/// of its own (the socket is `TCP_NODELAY`), which costs more per byte than the copy it saves.
 pub struct ZeroCopy {
     io: TcpStream,
+    corked: bool,
 }
 
 impl ZeroCopy {
     /// Wraps `io`.
     pub fn new(io: TcpStream) -> ZeroCopy {
-        ZeroCopy { io }
+        ZeroCopy { io, corked: false }
+    }
+
+    /// Corks or uncorks the socket (a failure only costs packet sizes).
+    fn cork(&mut self, on: bool) {
+        if self.corked == on {
+            return;
+        }
+        let v: libc::c_int = on.into();
+        // SAFETY: setsockopt on our own socket with a pointer to a live int of its size.
+        unsafe {
+            libc::setsockopt(
+                self.io.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_CORK,
+                (&v as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+        self.corked = on;
     }
 
     /// Sends up to `len` bytes of memory file `fd` from `offset`.
@@ -215,7 +241,10 @@ impl AsyncWrite for ZeroCopy {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         match (buf.len() >= MIN_LEN).then(|| find(buf)).flatten() {
-            Some((fd, offset)) => self.poll_sendfile(cx, fd, offset, buf.len()),
+            Some((fd, offset)) => {
+                self.cork(true);
+                self.poll_sendfile(cx, fd, offset, buf.len())
+            }
             None => Pin::new(&mut self.io).poll_write(cx, buf),
         }
     }
@@ -230,6 +259,9 @@ impl AsyncWrite for ZeroCopy {
         let first = bufs
             .iter()
             .position(|b| b.len() >= MIN_LEN && find(b).is_some());
+        if first.is_some() {
+            self.cork(true);
+        }
         match first {
             Some(0) => {
                 let (fd, offset) = find(&bufs[0]).expect("found above");
@@ -244,7 +276,9 @@ impl AsyncWrite for ZeroCopy {
         true
     }
 
+    /// hyper flushes once an answer's buffers are all written: the corked tail leaves now.
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.cork(false);
         Pin::new(&mut self.io).poll_flush(cx)
     }
 
@@ -263,6 +297,50 @@ mod tests {
             .map(|i| (i * 7 % 251) as u8)
             .collect::<Vec<_>>()
             .into()
+    }
+
+    fn corked(s: &TcpStream) -> bool {
+        let mut v: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: getsockopt on a live socket into a live int of the given size.
+        let r = unsafe {
+            libc::getsockopt(
+                s.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_CORK,
+                (&mut v as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0);
+        v != 0
+    }
+
+    /// An answer with a memory-file body is written corked and leaves when hyper flushes;
+    /// an answer without one is never corked (no extra system calls for it).
+    #[tokio::test]
+    async fn memory_file_answers_are_corked_until_flushed() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            let mut got = Vec::new();
+            c.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        let (s, _) = listener.accept().await.unwrap();
+        let mut io = ZeroCopy::new(s);
+        io.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+        assert!(!corked(&io.io), "a heap buffer does not cork");
+        let body = Bytes::from_owner(map(&pattern(MIN_LEN * 2)).unwrap());
+        let slices = [IoSlice::new(b"head"), IoSlice::new(&body)];
+        let n = io.write_vectored(&slices).await.unwrap();
+        assert!(n > 0);
+        assert!(corked(&io.io), "a memory-file answer is written corked");
+        io.flush().await.unwrap();
+        assert!(!corked(&io.io), "flushing uncorks");
+        drop(io);
+        assert!(!client.await.unwrap().is_empty());
     }
 
     #[test]

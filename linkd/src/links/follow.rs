@@ -79,7 +79,7 @@ mod tests {
     #[tokio::test]
     async fn a_reload_applies_what_another_table_wrote() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let store = Store::open(&crate::store::Db::Sqlite(dir.path().join("db.sqlite"))).unwrap();
         let clock = Clock::manual(1_800_000_000);
         let open = || {
             Links::load(

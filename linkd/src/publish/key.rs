@@ -176,7 +176,7 @@ mod tests {
     #[tokio::test]
     async fn the_key_survives_restarts_and_rotation_ends_the_old_credentials() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let store = Store::open(&crate::store::Db::Sqlite(dir.path().join("db.sqlite"))).unwrap();
         let clock = Clock::manual(1_800_000_000);
         let cfg = config(dir.path(), true);
         let keys = StreamKeys::load(store.clone(), clock.clone(), &cfg).unwrap();

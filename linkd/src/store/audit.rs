@@ -3,8 +3,8 @@
 //! appends the `link_opened` event botd announces, in the same transaction.
 
 use super::schema::{link_audit, link_events, link_opens};
+use super::{write_tx, Conn};
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
 
 /// A row of `link_audit`, to append or as read.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -37,11 +37,11 @@ pub struct AuditRow {
 /// `note_of`) and its number of devices so far, and notes the link's first open. Returns
 /// the id of the last event appended, if any.
 pub fn append(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     rows: &[AuditRow],
     note_of: impl Fn(i64) -> String,
 ) -> QueryResult<Option<i64>> {
-    c.immediate_transaction(|c| {
+    write_tx(c, |c| {
         let mut last_event = None;
         for row in rows {
             let new_device = match (&row.device, row.kind.as_str()) {
@@ -60,7 +60,7 @@ pub fn append(
 }
 
 /// Whether link `link_id` has played on `device` before.
-fn played_on(c: &mut SqliteConnection, link_id: i64, device: &str) -> QueryResult<bool> {
+fn played_on(c: &mut Conn, link_id: i64, device: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         link_audit::table.filter(
             link_audit::link_id
@@ -75,11 +75,7 @@ fn played_on(c: &mut SqliteConnection, link_id: i64, device: &str) -> QueryResul
 /// The `link_opened` event of `row`'s session, the first on its device. Its device count is
 /// the link's previous announcement's plus one (one index seek, not a count over every
 /// session the link had).
-fn opened_on_a_new_device(
-    c: &mut SqliteConnection,
-    row: &AuditRow,
-    note: &str,
-) -> QueryResult<i64> {
+fn opened_on_a_new_device(c: &mut Conn, row: &AuditRow, note: &str) -> QueryResult<i64> {
     let before: Option<i32> = link_events::table
         .filter(
             link_events::link_id
@@ -91,12 +87,19 @@ fn opened_on_a_new_device(
         .first(c)
         .optional()?;
     let devices = before.unwrap_or(0).saturating_add(1);
-    diesel::insert_or_ignore_into(link_opens::table)
-        .values((
-            link_opens::link_id.eq(row.link_id),
-            link_opens::first_opened_at.eq(row.at),
-        ))
-        .execute(c)?;
+    let first = (
+        link_opens::link_id.eq(row.link_id),
+        link_opens::first_opened_at.eq(row.at),
+    );
+    match c {
+        Conn::Sqlite(c) => diesel::insert_or_ignore_into(link_opens::table)
+            .values(first)
+            .execute(c)?,
+        Conn::Pg(c) => diesel::insert_into(link_opens::table)
+            .values(first)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
     diesel::insert_into(link_events::table)
         .values((
             link_events::at.eq(row.at),
@@ -110,7 +113,7 @@ fn opened_on_a_new_device(
 }
 
 /// Every row of link `link_id`, oldest first.
-pub fn of_link(c: &mut SqliteConnection, link_id: i64) -> QueryResult<Vec<AuditRow>> {
+pub fn of_link(c: &mut Conn, link_id: i64) -> QueryResult<Vec<AuditRow>> {
     link_audit::table
         .filter(link_audit::link_id.eq(link_id))
         .order(link_audit::id)
@@ -120,7 +123,7 @@ pub fn of_link(c: &mut SqliteConnection, link_id: i64) -> QueryResult<Vec<AuditR
 
 /// Deletes what is older than `before` about viewers: audit rows, the `link_opened` events
 /// and first opens. Returns how many audit rows went.
-pub fn delete_before(c: &mut SqliteConnection, before: i64) -> QueryResult<usize> {
+pub fn delete_before(c: &mut Conn, before: i64) -> QueryResult<usize> {
     c.transaction(|c| {
         let n = diesel::delete(link_audit::table.filter(link_audit::at.lt(before))).execute(c)?;
         diesel::delete(
@@ -140,7 +143,7 @@ pub fn delete_before(c: &mut SqliteConnection, before: i64) -> QueryResult<usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::tests::on_both;
 
     fn row(at: i64, kind: &str, device: Option<&str>) -> AuditRow {
         AuditRow {
@@ -157,7 +160,7 @@ mod tests {
         }
     }
 
-    fn count(c: &mut SqliteConnection, kind: &str) -> i64 {
+    fn count(c: &mut Conn, kind: &str) -> i64 {
         link_events::table
             .filter(link_events::kind.eq(kind))
             .count()
@@ -167,68 +170,68 @@ mod tests {
 
     #[test]
     fn new_devices_are_announced_once_and_everything_goes_after_the_retention() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
-        store
-            .call_now(|c| {
-                let rows = [
-                    row(100, "opened", Some("aa")),
-                    row(101, "session_started", Some("aa")),
-                    row(200, "session_started", Some("aa")),
-                    row(300, "session_started", None),
-                ];
-                let last = append(c, &rows, |_| "gran".into())?;
-                assert!(last.is_some(), "the first device is announced");
-                let last = append(c, &[row(400, "session_started", Some("bb"))], |_| {
-                    "gran".into()
-                })?;
-                let devices: i32 = link_events::table
-                    .filter(link_events::id.eq(last.unwrap()))
-                    .select(link_events::devices)
-                    .get_result(c)?;
-                assert_eq!(devices, 2);
-                assert_eq!(count(c, "link_opened"), 2);
-                assert_eq!(of_link(c, 5)?.len(), 5);
-                assert_eq!(of_link(c, 6)?.len(), 0);
-                // Past the retention: the rows, the announcements and the first open go.
-                assert_eq!(delete_before(c, 300)?, 3);
-                assert_eq!(
-                    of_link(c, 5)?.iter().map(|r| r.at).collect::<Vec<_>>(),
-                    [300, 400]
-                );
-                assert_eq!(count(c, "link_opened"), 1);
-                assert_eq!(link_opens::table.count().get_result::<i64>(c)?, 0);
-                Ok(())
-            })
-            .unwrap();
+        on_both(|store| {
+            store
+                .call_now(|c| {
+                    let rows = [
+                        row(100, "opened", Some("aa")),
+                        row(101, "session_started", Some("aa")),
+                        row(200, "session_started", Some("aa")),
+                        row(300, "session_started", None),
+                    ];
+                    let last = append(c, &rows, |_| "gran".into())?;
+                    assert!(last.is_some(), "the first device is announced");
+                    let last = append(c, &[row(400, "session_started", Some("bb"))], |_| {
+                        "gran".into()
+                    })?;
+                    let devices: i32 = link_events::table
+                        .filter(link_events::id.eq(last.unwrap()))
+                        .select(link_events::devices)
+                        .get_result(c)?;
+                    assert_eq!(devices, 2);
+                    assert_eq!(count(c, "link_opened"), 2);
+                    assert_eq!(of_link(c, 5)?.len(), 5);
+                    assert_eq!(of_link(c, 6)?.len(), 0);
+                    // Past the retention: the rows, the announcements and the first open go.
+                    assert_eq!(delete_before(c, 300)?, 3);
+                    assert_eq!(
+                        of_link(c, 5)?.iter().map(|r| r.at).collect::<Vec<_>>(),
+                        [300, 400]
+                    );
+                    assert_eq!(count(c, "link_opened"), 1);
+                    assert_eq!(link_opens::table.count().get_result::<i64>(c)?, 0);
+                    Ok(())
+                })
+                .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))
+        });
     }
 
     /// A link opened on many devices announces each new one once, counted 1, 2, 3...
     #[test]
     fn many_devices_are_counted_one_by_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
-        store
-            .call_now(|c| {
-                let names: Vec<String> = (0..300).map(|i| format!("{i:08x}")).collect();
-                let rows: Vec<AuditRow> = names
-                    .iter()
-                    .flat_map(|d| {
-                        [
-                            row(100, "session_started", Some(d.as_str())),
-                            row(101, "session_started", Some(d.as_str())),
-                        ]
-                    })
-                    .collect();
-                append(c, &rows, |_| "all hands".into())?;
-                let counts: Vec<i32> = link_events::table
-                    .filter(link_events::kind.eq("link_opened"))
-                    .order(link_events::id.asc())
-                    .select(link_events::devices)
-                    .load(c)?;
-                assert_eq!(counts, (1..=300).collect::<Vec<i32>>());
-                Ok(())
-            })
-            .unwrap();
+        on_both(|store| {
+            store
+                .call_now(|c| {
+                    let names: Vec<String> = (0..300).map(|i| format!("{i:08x}")).collect();
+                    let rows: Vec<AuditRow> = names
+                        .iter()
+                        .flat_map(|d| {
+                            [
+                                row(100, "session_started", Some(d.as_str())),
+                                row(101, "session_started", Some(d.as_str())),
+                            ]
+                        })
+                        .collect();
+                    append(c, &rows, |_| "all hands".into())?;
+                    let counts: Vec<i32> = link_events::table
+                        .filter(link_events::kind.eq("link_opened"))
+                        .order(link_events::id.asc())
+                        .select(link_events::devices)
+                        .load(c)?;
+                    assert_eq!(counts, (1..=300).collect::<Vec<i32>>());
+                    Ok(())
+                })
+                .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))
+        });
     }
 }

@@ -3,9 +3,9 @@
 
 use super::schema::watch_links;
 use super::LinkRow;
+use super::{on_each, write_tx, Conn};
 use crate::token::Token;
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
 use proto::Limits;
 
 diesel::table! {
@@ -35,13 +35,13 @@ pub struct LimitsRow {
 }
 
 /// Every row.
-pub fn all(c: &mut SqliteConnection) -> QueryResult<Vec<LimitsRow>> {
+pub fn all(c: &mut Conn) -> QueryResult<Vec<LimitsRow>> {
     link_limits::table.select(LimitsRow::as_select()).load(c)
 }
 
 /// Inserts a link and, when it has any, its limits, in one transaction.
 pub fn insert_limited(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     token: &Token,
     created_at: i64,
     expires_at: Option<i64>,
@@ -51,7 +51,7 @@ pub fn insert_limited(
     if !limits.any() {
         return super::insert_link(c, token, created_at, expires_at, note);
     }
-    c.immediate_transaction(|c| {
+    write_tx(c, |c| {
         let row = super::insert_link_row(c, token, created_at, expires_at, note)?;
         diesel::insert_into(link_limits::table)
             .values((
@@ -65,34 +65,31 @@ pub fn insert_limited(
 }
 
 /// Starts generation `generation` of link `id`'s sessions: a one-time link is unbound.
-fn set_generation(c: &mut SqliteConnection, id: i64, generation: u16) -> QueryResult<usize> {
-    diesel::insert_into(link_limits::table)
-        .values((
-            link_limits::link_id.eq(id),
-            link_limits::generation.eq(i32::from(generation)),
-        ))
+fn set_generation(c: &mut Conn, id: i64, generation: u16) -> QueryResult<usize> {
+    let values = (
+        link_limits::link_id.eq(id),
+        link_limits::generation.eq(i32::from(generation)),
+    );
+    let set = (
+        link_limits::generation.eq(i32::from(generation)),
+        link_limits::bound_session.eq(None::<i64>),
+    );
+    on_each!(c, c => diesel::insert_into(link_limits::table)
+        .values(values)
         .on_conflict(link_limits::link_id)
         .do_update()
-        .set((
-            link_limits::generation.eq(i32::from(generation)),
-            link_limits::bound_session.eq(None::<i64>),
-        ))
-        .execute(c)
+        .set(set)
+        .execute(c))
 }
 
 /// A kick: generation `generation` of link `id`'s sessions starts.
-pub fn kick(c: &mut SqliteConnection, id: i64, generation: u16) -> QueryResult<usize> {
-    c.immediate_transaction(|c| set_generation(c, id, generation))
+pub fn kick(c: &mut Conn, id: i64, generation: u16) -> QueryResult<usize> {
+    write_tx(c, |c| set_generation(c, id, generation))
 }
 
 /// A rotation: link `id` gets `token`, and generation `generation` of its sessions starts.
-pub fn rotate(
-    c: &mut SqliteConnection,
-    id: i64,
-    token: &Token,
-    generation: u16,
-) -> QueryResult<usize> {
-    c.immediate_transaction(|c| {
+pub fn rotate(c: &mut Conn, id: i64, token: &Token, generation: u16) -> QueryResult<usize> {
+    write_tx(c, |c| {
         diesel::update(watch_links::table.find(id))
             .set(watch_links::token.eq(token.expose()))
             .execute(c)?;
@@ -102,12 +99,7 @@ pub fn rotate(
 
 /// Binds one-time link `id` to `session`, unless a kick or rotation came first (another
 /// generation) or it is bound already.
-pub fn bind(
-    c: &mut SqliteConnection,
-    id: i64,
-    session: u64,
-    generation: u16,
-) -> QueryResult<usize> {
+pub fn bind(c: &mut Conn, id: i64, session: u64, generation: u16) -> QueryResult<usize> {
     diesel::update(
         link_limits::table
             .find(id)
@@ -119,6 +111,6 @@ pub fn bind(
 }
 
 /// Deletes the rows of links `ids`.
-pub fn delete(c: &mut SqliteConnection, ids: &[i64]) -> QueryResult<usize> {
+pub fn delete(c: &mut Conn, ids: &[i64]) -> QueryResult<usize> {
     diesel::delete(link_limits::table.filter(link_limits::link_id.eq_any(ids))).execute(c)
 }

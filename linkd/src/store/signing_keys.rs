@@ -1,8 +1,8 @@
 //! Queries of `linkd_signing_keys`: the master keys that sign playback sessions.
 
 use super::schema::linkd_signing_keys as keys;
+use super::{write_tx, Conn};
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
 
 /// A row of `linkd_signing_keys`.
 #[derive(Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -29,7 +29,7 @@ impl std::fmt::Debug for KeyRow {
 }
 
 /// Every key, oldest first.
-pub fn all(c: &mut SqliteConnection) -> QueryResult<Vec<KeyRow>> {
+pub fn all(c: &mut Conn) -> QueryResult<Vec<KeyRow>> {
     keys::table
         .select(KeyRow::as_select())
         .order(keys::id)
@@ -38,13 +38,8 @@ pub fn all(c: &mut SqliteConnection) -> QueryResult<Vec<KeyRow>> {
 
 /// Adds `value` as the key in use from `now`: the previous one is retired (kept for the
 /// sessions it signed), or with `drop_old` every older key is deleted.
-pub fn rotate(
-    c: &mut SqliteConnection,
-    value: &[u8],
-    now: i64,
-    drop_old: bool,
-) -> QueryResult<KeyRow> {
-    c.immediate_transaction(|c| {
+pub fn rotate(c: &mut Conn, value: &[u8], now: i64, drop_old: bool) -> QueryResult<KeyRow> {
+    write_tx(c, |c| {
         if drop_old {
             diesel::delete(keys::table).execute(c)?;
         } else {
@@ -54,12 +49,12 @@ pub fn rotate(
         }
         diesel::insert_into(keys::table)
             .values((keys::value.eq(value), keys::created_at.eq(now)))
-            .returning(KeyRow::as_returning())
+            .returning(keys::all_columns)
             .get_result(c)
     })
 }
 
 /// Deletes keys retired before `before`; returns how many.
-pub fn delete_retired_before(c: &mut SqliteConnection, before: i64) -> QueryResult<usize> {
+pub fn delete_retired_before(c: &mut Conn, before: i64) -> QueryResult<usize> {
     diesel::delete(keys::table.filter(keys::retired_at.lt(before))).execute(c)
 }

@@ -1,8 +1,8 @@
 //! Queries of `linkd_stream_key`: the one row holding the key OBS publishes with.
 
 use super::schema::linkd_stream_key as key;
+use super::{write_tx, Conn};
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
 
 /// The row of `linkd_stream_key`.
 #[derive(Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -28,7 +28,7 @@ impl std::fmt::Debug for StreamKeyRow {
 }
 
 /// The key, if one was made.
-pub fn get(c: &mut SqliteConnection) -> QueryResult<Option<StreamKeyRow>> {
+pub fn get(c: &mut Conn) -> QueryResult<Option<StreamKeyRow>> {
     key::table
         .select(StreamKeyRow::as_select())
         .first(c)
@@ -37,29 +37,50 @@ pub fn get(c: &mut SqliteConnection) -> QueryResult<Option<StreamKeyRow>> {
 
 /// The first key (the static publish pair stays accepted), unless there is one already;
 /// returns the row in the table.
-pub fn create(c: &mut SqliteConnection, value: &str, now: i64) -> QueryResult<StreamKeyRow> {
-    c.immediate_transaction(|c| {
-        diesel::insert_or_ignore_into(key::table)
-            .values((
-                key::id.eq(1),
-                key::value.eq(value),
-                key::created_at.eq(now),
-                key::legacy_ok.eq(1),
-            ))
-            .execute(c)?;
+pub fn create(c: &mut Conn, value: &str, now: i64) -> QueryResult<StreamKeyRow> {
+    write_tx(c, |c| {
+        let first = (
+            key::id.eq(1),
+            key::value.eq(value),
+            key::created_at.eq(now),
+            key::legacy_ok.eq(1),
+        );
+        match c {
+            Conn::Sqlite(c) => diesel::insert_or_ignore_into(key::table)
+                .values(first)
+                .execute(c)?,
+            Conn::Pg(c) => diesel::insert_into(key::table)
+                .values(first)
+                .on_conflict_do_nothing()
+                .execute(c)?,
+        };
         key::table.select(StreamKeyRow::as_select()).first(c)
     })
 }
 
 /// Replaces the key with `value`; the static publish pair is no longer accepted.
-pub fn rotate(c: &mut SqliteConnection, value: &str, now: i64) -> QueryResult<StreamKeyRow> {
-    diesel::replace_into(key::table)
-        .values((
-            key::id.eq(1),
-            key::value.eq(value),
-            key::created_at.eq(now),
-            key::legacy_ok.eq(0),
-        ))
-        .returning(StreamKeyRow::as_returning())
-        .get_result(c)
+pub fn rotate(c: &mut Conn, value: &str, now: i64) -> QueryResult<StreamKeyRow> {
+    let row = (
+        key::id.eq(1),
+        key::value.eq(value),
+        key::created_at.eq(now),
+        key::legacy_ok.eq(0),
+    );
+    match c {
+        Conn::Sqlite(c) => diesel::replace_into(key::table)
+            .values(row)
+            .returning(StreamKeyRow::as_returning())
+            .get_result(c),
+        Conn::Pg(c) => diesel::insert_into(key::table)
+            .values(row)
+            .on_conflict(key::id)
+            .do_update()
+            .set((
+                key::value.eq(value),
+                key::created_at.eq(now),
+                key::legacy_ok.eq(0),
+            ))
+            .returning(StreamKeyRow::as_returning())
+            .get_result(c),
+    }
 }

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS link_audit;
+ALTER TABLE link_events DROP COLUMN IF EXISTS devices;

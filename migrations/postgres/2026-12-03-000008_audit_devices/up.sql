@@ -1,0 +1,2 @@
+-- Whether a link has played on a device before is one index seek.
+CREATE INDEX IF NOT EXISTS idx_link_audit_device ON link_audit(link_id, kind, device);

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS linkd_stream_key;
