@@ -8,6 +8,9 @@
 #  2. LL-HLS: llviewers (CPU 1) against llorigin (CPU 0) directly, then through linkd (CPU 0):
 #     parts/s per viewer, errors, delivery lag, upstream fetches per part and per blocking
 #     playlist as counted by the origin, linkd's RSS.
+#  3. Only with -s gates (bench/gates.sh): three linkd on one PostgreSQL and one llorigin
+#     (CPU 0), a third of the viewers on each (CPU 1): per gate lag, CPU per request; origin
+#     fetches per part (one per gate).
 #
 #   bench/run.sh [-d SECS] [-r ROUNDS] [-q] [-w QUIET_SECS] [-n "500 1000 2000"] [-s PART]
 #     -d  seconds per wrk run (default 4)          -r  rounds of the wrk grid (default 2)
@@ -15,8 +18,10 @@
 #     -w  before each run wait up to this long for the rest of the machine to be quiet
 #         (< 0.25 cores busy; default 5, 0 = never wait)
 #     -n  viewer counts of the LL-HLS part (default "500 1000 2000"; quick "200 1000")
-#     -s  only this part: "cells" or "ll"
-# Env: BASE_PORT (default 18400; uses the next 10 ports), SERVER_CPU (0), GEN_CPU (1).
+#     -s  only this part: "cells", "ll" or "gates" (gates runs only when named)
+# Env: BASE_PORT (default 18400; uses the next 12 ports), SERVER_CPU (0), GEN_CPU (1).
+#   BIN_DIR=DIR: run the linkd, linkctl, llorigin and llviewers in DIR instead of building
+#   the release build (e.g. target/debug for a functional run; its figures are not release's).
 #   AB_BIN=DIR: also run the cells against the linkd and linkctl in DIR (e.g. the release
 #   build of an earlier commit, in a worktree of its own) as target "linkd0", in the same
 #   rounds, and print the table linkd0 -> linkd: an A/B of two builds in one run.
@@ -30,7 +35,7 @@ dur=""; rounds=""; quick=0; quiet=""; counts=""; only=""
 while getopts "d:r:qw:n:s:" o; do
   case $o in
     d) dur=$OPTARG ;; r) rounds=$OPTARG ;; q) quick=1 ;; w) quiet=$OPTARG ;;
-    n) counts=$OPTARG ;; s) only=$OPTARG ;; *) sed -n '2,22p' "$0"; exit 2 ;;
+    n) counts=$OPTARG ;; s) only=$OPTARG ;; *) sed -n '2,27p' "$0"; exit 2 ;;
   esac
 done
 if ((quick)); then
@@ -41,6 +46,8 @@ fi
 ((dur >= 1 && dur <= 60 && rounds >= 1 && rounds <= 10 && quiet <= 60)) \
   || die "keep runs bounded: -d 1..60, -r 1..10, -w <= 60"
 for n in $counts; do ((n >= 1 && n <= 5000)) || die "-n: viewer counts 1..5000"; done
+[[ -z $only || $only == cells || $only == ll || $only == gates ]] || die "-s: cells, ll or gates"
+if [[ $only == gates ]]; then for n in $counts; do ((n >= 3)) || die "-n: at least 3 viewers for three gates"; done; fi
 SCPU=${SERVER_CPU:-0}; GCPU=${GEN_CPU:-1}
 P=${BASE_PORT:-18400}
 NGX=$((P + 1)); UP=$((P + 2)); LINKD=$((P + 3)); MET=$((P + 4)); ORIG=$((P + 5)); LLD=$((P + 6)); LLMET=$((P + 7))
@@ -59,9 +66,15 @@ if ((${#missing[@]})); then
   else sudo -n apt-get install -y "${missing[@]}" > /dev/null; fi || die "cannot install ${missing[*]}"
 fi
 for t in taskset curl python3 awk; do command -v "$t" > /dev/null || die "$t is needed"; done
-say "building (release)"
-(cd "$root" && cargo build --release -p linkd -p tempstream-bench) || die "cargo build failed"
-bin=${CARGO_TARGET_DIR:-$root/target}/release
+if [[ -n ${BIN_DIR:-} ]]; then
+  bin=$(cd "$BIN_DIR" && pwd)
+  for b in linkd linkctl llorigin llviewers; do [[ -x $bin/$b ]] || die "BIN_DIR: no $b in $bin"; done
+  say "using the build in $bin"
+else
+  say "building (release)"
+  (cd "$root" && cargo build --release -p linkd -p tempstream-bench) || die "cargo build failed"
+  bin=${CARGO_TARGET_DIR:-$root/target}/release
+fi
 
 # --- state, results, cleanup ----------------------------------------------------------------
 tmpbase=/dev/shm; [[ -d $tmpbase && -w $tmpbase ]] || tmpbase=${TMPDIR:-/tmp}
@@ -73,6 +86,7 @@ started=()   # PIDs we started, stopped in reverse order on exit
 cleanup() {
   local i
   for ((i = ${#started[@]} - 1; i >= 0; i--)); do stop_pid "${started[i]}"; done
+  if declare -F pg_cleanup > /dev/null; then pg_cleanup; fi
   rm -rf "$state"
 }
 trap cleanup EXIT
@@ -122,15 +136,17 @@ CONF
   ret="$master,$worker"
 }
 
-# start_linkd NAME PORT METRICS_PORT ORIGIN_URL [BIN_DIR]: linkd on SERVER_CPU with a temp
-# database and socket; sets ret=PID.
+# start_linkd NAME PORT METRICS_PORT ORIGIN_URL [BIN_DIR] [DB]: linkd on SERVER_CPU with a
+# temp socket and a temp SQLite database (or DB, e.g. DATABASE_URL=postgres://...), metrics on
+# METRICS_PORT (none when empty); sets ret=PID.
 start_linkd() {
   local name=$1 port=$2 met=$3 origin=$4 lbin=${5:-$bin} dir=$state/$1 pid i
   mkdir -p "$dir"
-  HTTP_ADDR=127.0.0.1:$port BASE_URL=http://127.0.0.1:$port DB_PATH=$dir/db.sqlite \
-    RPC_SOCKET=$dir/linkd.sock MEDIAMTX_HLS_BASE_URL=$origin COOKIE_SECURE=false \
-    LOG_LEVEL=warn METRICS_ADDR=127.0.0.1:$met \
-    taskset -c "$SCPU" "$lbin/linkd" > "$dir/linkd.log" 2>&1 &
+  local db=${6:-DB_PATH=$dir/db.sqlite}
+  (cd "$dir" && exec env "$db" HTTP_ADDR="127.0.0.1:$port" BASE_URL="http://127.0.0.1:$port" \
+    RPC_SOCKET="$dir/linkd.sock" MEDIAMTX_HLS_BASE_URL="$origin" COOKIE_SECURE=false \
+    LOG_LEVEL=warn METRICS_ADDR="${met:+127.0.0.1:$met}" \
+    taskset -c "$SCPU" "$lbin/linkd") > "$dir/linkd.log" 2>&1 &
   pid=$!; started+=("$pid")
   for ((i = 0; i < 200; i++)); do
     curl -fs "http://127.0.0.1:$port/healthz" > /dev/null 2>&1 && { ret=$pid; return 0; }
@@ -286,5 +302,10 @@ if [[ -z $only || $only == ll ]]; then
   done
   curl -fs "http://127.0.0.1:$LLMET/metrics" > "$res/linkd-ll.metrics" 2>/dev/null || true
   python3 "$here/ll-table.py" "$res/ll.tsv" "$idle_rss" | tee "$res/ll.txt"
+fi
+# --- part 3: three gates on one origin (only when named) -----------------------------------
+if [[ $only == gates ]]; then
+  source "$here/gates.sh"
+  gates_cell
 fi
 say "results in $res"

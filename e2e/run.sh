@@ -3,7 +3,8 @@
 # -> headless Chromium on the watch page (e2e/watch.js), links made with linkctl.
 #
 #   e2e/run.sh                 all runs (about 3-4 minutes on 2 cores)
-#   e2e/run.sh classic ll      only the named runs: classic, ll, auth, caddy, audit, rtmp, limits
+#   e2e/run.sh classic ll      only the named runs: classic, ll, auth, caddy, audit, rtmp, limits,
+#                              gates
 #   E2E_BUILD=1 e2e/run.sh     run `cargo build -p linkd` even when target/debug/linkd exists
 #   KEEP_E2E=1 e2e/run.sh      keep the work directory (logs, DB) also when everything passed
 #
@@ -39,6 +40,11 @@
 #            within 1 s, linkd down refuses publishers (e2e/rtmp.sh).
 #   limits   sharing limits in two browsers (e2e/limits.sh): viewer cap reached, one-time
 #            link refused on a second browser, kicked, rotated, off --all.
+#   gates    three linkd gates on one PostgreSQL (e2e/gates.sh, e2e/pg.sh): a link made on
+#            one gate plays on another, `linkctl off` on gate 1 stops the viewer on gate 2
+#            within 2 s, PostgreSQL killed for 10 s loses no link and no viewer, writes are
+#            refused meanwhile and `status` says so; `linkctl migrate --to` copies a Go seed
+#            database exactly and a linkd on the copy plays an old link (e2e/migrate.sh).
 #
 # Needs scripts/install-deps.sh done once. Everything binds to 127.0.0.1 on free ports; every
 # process started here is stopped on exit. Ends with "N passed, M failed"; exit 1 on failure
@@ -52,7 +58,7 @@ cd "$ROOT"
 RUNS=("$@")
 [ ${#RUNS[@]} -gt 0 ] || RUNS=(classic ll auth caddy audit rtmp limits)
 for r in "${RUNS[@]}"; do
-  case "$r" in classic|ll|auth|caddy|audit|rtmp|limits) ;; *) echo "run.sh: unknown run '$r' (classic, ll, auth, caddy, audit, rtmp, limits)" >&2; exit 2 ;; esac
+  case "$r" in classic|ll|auth|caddy|audit|rtmp|limits|gates) ;; *) echo "run.sh: unknown run '$r' (classic, ll, auth, caddy, audit, rtmp, limits, gates)" >&2; exit 2 ;; esac
 done
 
 for tool in ffmpeg python3 node curl; do
@@ -90,6 +96,7 @@ stop_stack() {
   stop_pid "$TG_PID"; TG_PID=""
   stop_pid "$CADDY_PID"; CADDY_PID=""
   stop_pid "$LINKD_PID"; LINKD_PID=""
+  stop_gates
   stop_pid "$PUB_PID"; PUB_PID=""
   stop_pid "$ORIGIN_PID"; ORIGIN_PID=""
 }
@@ -308,6 +315,8 @@ check_page_status() {
 . "$E2E/rtmp.sh"
 # shellcheck source=e2e/limits.sh
 . "$E2E/limits.sh"
+# shellcheck source=e2e/gates.sh
+. "$E2E/gates.sh"
 
 # --- runs ----------------------------------------------------------------------------------
 run_classic() {
