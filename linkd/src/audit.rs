@@ -208,8 +208,11 @@ pub async fn write(shared: Arc<Shared>, store: Store, inbox: Inbox, closing: Can
     let mut rx = inbox.0;
     let mut batch = Vec::new();
     let mut waiting = Vec::new();
+    // Whether the batch holds rows refused before (the warning was given then).
+    let mut again = false;
     while gather(&mut rx, &mut batch, &mut waiting, &closing).await {
-        batch = append(&shared, &store, std::mem::take(&mut batch)).await;
+        batch = append(&shared, &store, std::mem::take(&mut batch), again).await;
+        again = !batch.is_empty();
         for done in waiting.drain(..) {
             let _ = done.send(());
         }
@@ -218,7 +221,7 @@ pub async fn write(shared: Arc<Shared>, store: Store, inbox: Inbox, closing: Can
     while let Ok(m) = rx.try_recv() {
         take(m, &mut batch, &mut waiting);
     }
-    let lost = append(&shared, &store, batch).await;
+    let lost = append(&shared, &store, batch, again).await;
     if !lost.is_empty() {
         tracing::error!(
             rows = lost.len(),
@@ -276,8 +279,13 @@ fn take(m: Msg, batch: &mut Vec<AuditRow>, waiting: &mut Vec<oneshot::Sender<()>
 
 /// Writes `batch` in one transaction and wakes botd's event readers for what it announced.
 /// Returns what the database refused, to be written later (the oldest rows beyond [`QUEUE`]
-/// are dropped, with a warning).
-async fn append(shared: &Arc<Shared>, store: &Store, batch: Vec<AuditRow>) -> Vec<AuditRow> {
+/// are dropped, with a warning); `again`: it refused some of them before.
+async fn append(
+    shared: &Arc<Shared>,
+    store: &Store,
+    batch: Vec<AuditRow>,
+    again: bool,
+) -> Vec<AuditRow> {
     if batch.is_empty() {
         return batch;
     }
@@ -288,27 +296,36 @@ async fn append(shared: &Arc<Shared>, store: &Store, batch: Vec<AuditRow>) -> Ve
     let given = kept.clone();
     let result = store.call(move |c| rows::append(c, &given, note_of)).await;
     shared.gates.store_used(result.is_ok(), shared.links.now());
-    match result {
+    if again && result.is_ok() {
+        tracing::info!(
+            rows = n,
+            "audit trail written after the database refused it"
+        );
+    }
+    let e = match result {
         Ok(Some(event)) => {
             shared.events.appended(event);
             crate::gates::announce(store, crate::gates::Change::Event(event)).await;
+            return Vec::new();
         }
-        Ok(None) => {}
-        Err(e) => {
-            tracing::warn!(error = %e, rows = n, "cannot write the audit trail; kept to try again");
-            let mut kept = Arc::try_unwrap(kept).unwrap_or_else(|a| (*a).clone());
-            if kept.len() > QUEUE {
-                let dropped = kept.len() - QUEUE;
-                kept.drain(..dropped);
-                tracing::warn!(
-                    dropped,
-                    "audit rows dropped: the database refused them too long"
-                );
-            }
-            return kept;
-        }
+        Ok(None) => return Vec::new(),
+        Err(e) => e,
+    };
+    if again {
+        tracing::debug!(error = %e, rows = n, "audit trail still refused");
+    } else {
+        tracing::warn!(error = %e, rows = n, "cannot write the audit trail; kept to try again");
     }
-    Vec::new()
+    let mut kept = Arc::try_unwrap(kept).unwrap_or_else(|a| (*a).clone());
+    if kept.len() > QUEUE {
+        let dropped = kept.len() - QUEUE;
+        kept.drain(..dropped);
+        tracing::warn!(
+            dropped,
+            "audit rows dropped: the database refused them too long"
+        );
+    }
+    kept
 }
 
 #[cfg(test)]
