@@ -218,6 +218,48 @@ async fn audit_rows_refused_by_the_database_are_written_when_it_is_back() {
     l.stop().await.unwrap();
 }
 
+/// botd, reading the shared log through gate 1, hears at once of a link opened on a new
+/// device on gate 2: its wait for events ends when gate 2 appends one.
+async fn botd_hears_of_an_opening_on_another_gate(g: &[Linkd]) {
+    let client = proto::connect(&g[0].socket).await.unwrap();
+    let ctx = || {
+        let mut c = tarpc::context::current();
+        c.deadline = Instant::now() + Duration::from_secs(60);
+        c
+    };
+    let pending = client
+        .next_events(ctx(), "bot".into(), 0)
+        .await
+        .unwrap()
+        .unwrap();
+    if let Some(last) = pending.last() {
+        client
+            .ack_events(ctx(), "bot".into(), last.id)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let (id, token, _) = g[0].new_link(&["1h"]).await;
+    let waiting = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let start = Instant::now();
+            let events = client.next_events(ctx(), "bot".into(), 30_000).await;
+            (events.unwrap().unwrap(), start.elapsed())
+        }
+    });
+    let cookie = open_when_known(&g[1], &token).await;
+    assert_eq!(play(&g[1], &cookie).await, 200);
+    let (events, took) = waiting.await.unwrap();
+    assert!(took < Duration::from_secs(10), "heard after {took:?}");
+    assert!(
+        events.iter().any(
+            |e| matches!(e.kind, proto::EventKind::LinkOpened { link_id, .. } if link_id == id)
+        ),
+        "{events:?}"
+    );
+}
+
 /// Viewer counts are summed across gates: a session on each of two gates is 2 viewers on
 /// either; a viewer cap of 1 refuses a second device on the other gate; the link's first
 /// opening on a device is one `link_opened` event in the shared log, however many gates
@@ -273,6 +315,7 @@ async fn viewers_are_counted_over_every_gate() {
         "{}",
         second.body_text()
     );
+    botd_hears_of_an_opening_on_another_gate(&g).await;
     for l in g {
         l.stop().await.unwrap();
     }
