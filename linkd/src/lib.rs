@@ -175,7 +175,7 @@ pub async fn run(
 ) -> Result<(), Error> {
     let token = CancellationToken::new();
     let gate = gates::gate_name(&config.gate_name, listeners.http_addr().port());
-    let (shared, store, inbox) = match load(config, token.clone(), gate).await {
+    let (shared, store, inbox) = match load(config, token.clone(), gate.clone()).await {
         Ok(loaded) => loaded,
         Err(e) => {
             let _ = std::fs::remove_file(&listeners.rpc_path);
@@ -186,6 +186,7 @@ pub async fn run(
         http = %listeners.http_addr(),
         rpc = %listeners.rpc_path.display(),
         links = shared.links.active_count(),
+        gate = %gate,
         version = proto::VERSION,
         runtime = ?tokio::runtime::Handle::current().runtime_flavor(),
         workers = tokio::runtime::Handle::current().metrics().num_workers(),
