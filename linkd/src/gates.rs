@@ -275,3 +275,29 @@ fn gates_seen(c: &mut store::Conn, since: i64) -> diesel::QueryResult<i64> {
     let row: Count = store::on_each!(c, c => diesel::sql_query(&sql).get_result(c))?;
     Ok(row.n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every change reads back from its payload, which names nothing secret; a payload of
+    /// another kind reads as none (the listener then reloads everything).
+    #[test]
+    fn payloads_name_the_change_and_read_back() {
+        let cases = [
+            (Change::Link(12), "link 12"),
+            (Change::Links, "links"),
+            (Change::Greeting(3), "greeting 3"),
+            (Change::SigningKeys, "signing-keys"),
+            (Change::StreamKey, "stream-key"),
+            (Change::Event(99), "event 99"),
+        ];
+        for (change, payload) in cases {
+            assert_eq!(change.to_string(), payload);
+            assert_eq!(Change::parse(payload), Some(change));
+        }
+        for other in ["", "link", "link x", "links 3", "token abc", "event 1 2"] {
+            assert_eq!(Change::parse(other), None, "{other:?}");
+        }
+    }
+}
