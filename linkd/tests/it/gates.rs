@@ -282,6 +282,11 @@ async fn viewers_are_counted_over_every_gate() {
         )
         .await;
     }
+    let text = g[0].linkctl(&["viewers"]).await.stdout;
+    assert!(
+        text.ends_with("and 1 through other gates (`linkctl viewers` there)\n"),
+        "{text}"
+    );
     // The first device plays on the other gate too: still one announcement.
     let (again, _) = g[1].open_as(&token, Some(&device), FIREFOX).await;
     assert_eq!(play(&g[1], &again).await, 200);
