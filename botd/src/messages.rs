@@ -4,12 +4,15 @@
 //! no I/O, so the wording and the 4096-character limit are covered by table tests.
 
 use chrono_tz::Tz;
-use proto::{ApiError, Link, LinkState, NoteProblem, Status};
+use proto::{ApiError, Link, LinkState, NoteProblem};
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, KeyboardMarkup};
 
 use crate::commands::Callback;
 pub use crate::text::{clock, escape, expiry, plain, span, visible_len};
 use crate::text::{plural, round_span};
+
+mod status;
+pub use status::status;
 
 /// Telegram's limit for a message text, counted after entity parsing.
 pub const MAX_TEXT: usize = 4096;
@@ -168,26 +171,6 @@ pub fn list_after_off(links: &[Link], now: i64, tz: Tz) -> Reply {
     } else {
         Reply::inline(text, buttons)
     }
-}
-
-/// `/status`.
-pub fn status(s: &Status, tz: Tz) -> Reply {
-    let state = if s.live {
-        "🔴 <b>Live</b>"
-    } else {
-        "⚫ <b>Offline</b>"
-    };
-    let since = match s.live_since {
-        Some(at) => format!(" since {} ({})", clock(at, s.now, tz), span(s.now - at)),
-        None => String::new(),
-    };
-    Reply::text(format!(
-        "{state}{since}\n👀 {}\n🔗 {}\ntempstream {}, up {}",
-        plural(i64::from(s.viewers), "viewer", "viewers"),
-        plural(i64::from(s.active_links), "active link", "active links"),
-        escape(&s.version),
-        span(s.uptime_s as i64),
-    ))
 }
 
 /// The answer when linkd refused a request, written for a person.
@@ -421,24 +404,6 @@ mod tests {
             assert!(visible_len(text) <= MAX_TEXT, "{}", visible_len(text));
             assert!(notice(text).chars().count() <= MAX_NOTICE, "{text}");
         }
-    }
-
-    #[test]
-    fn status_text() {
-        let s = Status {
-            live: true,
-            live_since: Some(T - 3900),
-            viewers: 1,
-            active_links: 2,
-            version: "0.1.0".into(),
-            uptime_s: 7200,
-            now: T,
-        };
-        let r = status(&s, Berlin);
-        assert_eq!(
-            r.text,
-            "🔴 <b>Live</b> since 17:25 Europe/Berlin (1 h 5 min)\n👀 1 viewer\n🔗 2 active links\ntempstream 0.1.0, up 2 h"
-        );
     }
 
     #[test]

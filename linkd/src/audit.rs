@@ -202,32 +202,17 @@ pub fn log(link: proto::Link, mut events: Vec<AuditEvent>, live: &[Viewer], now:
 }
 
 /// Appends what is recorded, a batch at a time, until `closing` is cancelled; then writes
-/// what is left and returns.
+/// what is left and returns. A batch the database refused is kept (at most [`QUEUE`] rows)
+/// and written with the next one, tried again every [`FLUSH_EVERY`] until it is written.
 pub async fn write(shared: Arc<Shared>, store: Store, inbox: Inbox, closing: CancellationToken) {
     let mut rx = inbox.0;
     let mut batch = Vec::new();
     let mut waiting = Vec::new();
-    loop {
-        let first = tokio::select! {
-            biased;
-            m = rx.recv() => m,
-            _ = closing.cancelled() => None,
-        };
-        let Some(first) = first else { break };
-        take(first, &mut batch, &mut waiting);
-        let due = tokio::time::Instant::now() + FLUSH_EVERY;
-        while batch.len() < BATCH && waiting.is_empty() {
-            tokio::select! {
-                biased;
-                m = rx.recv() => match m {
-                    Some(m) => take(m, &mut batch, &mut waiting),
-                    None => break,
-                },
-                _ = tokio::time::sleep_until(due) => break,
-                _ = closing.cancelled() => break,
-            }
-        }
-        append(&shared, &store, std::mem::take(&mut batch)).await;
+    // Whether the batch holds rows refused before (the warning was given then).
+    let mut again = false;
+    while gather(&mut rx, &mut batch, &mut waiting, &closing).await {
+        batch = append(&shared, &store, std::mem::take(&mut batch), again).await;
+        again = !batch.is_empty();
         for done in waiting.drain(..) {
             let _ = done.send(());
         }
@@ -236,9 +221,52 @@ pub async fn write(shared: Arc<Shared>, store: Store, inbox: Inbox, closing: Can
     while let Ok(m) = rx.try_recv() {
         take(m, &mut batch, &mut waiting);
     }
-    append(&shared, &store, batch).await;
+    let lost = append(&shared, &store, batch, again).await;
+    if !lost.is_empty() {
+        tracing::error!(
+            rows = lost.len(),
+            "audit rows lost: the database refused them until linkd stopped"
+        );
+    }
     for done in waiting {
         let _ = done.send(());
+    }
+}
+
+/// Takes what comes into `batch` until it is full, a flush is asked for, or [`FLUSH_EVERY`]
+/// has passed since the first row. Rows the database refused before are in `batch` already:
+/// then it takes what comes until [`FLUSH_EVERY`] from now, the time to try them again.
+/// Returns false when linkd is closing (or nobody can record any more).
+async fn gather(
+    rx: &mut mpsc::Receiver<Msg>,
+    batch: &mut Vec<AuditRow>,
+    waiting: &mut Vec<oneshot::Sender<()>>,
+    closing: &CancellationToken,
+) -> bool {
+    let held = !batch.is_empty();
+    let mut due = held.then(|| tokio::time::Instant::now() + FLUSH_EVERY);
+    loop {
+        let timer = async move {
+            match due {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            m = rx.recv() => match m {
+                Some(m) => {
+                    take(m, batch, waiting);
+                    due.get_or_insert_with(|| tokio::time::Instant::now() + FLUSH_EVERY);
+                    if !held && (batch.len() >= BATCH || !waiting.is_empty()) {
+                        return true;
+                    }
+                }
+                None => return false,
+            },
+            _ = timer => return true,
+            _ = closing.cancelled() => return false,
+        }
     }
 }
 
@@ -250,18 +278,54 @@ fn take(m: Msg, batch: &mut Vec<AuditRow>, waiting: &mut Vec<oneshot::Sender<()>
 }
 
 /// Writes `batch` in one transaction and wakes botd's event readers for what it announced.
-async fn append(shared: &Arc<Shared>, store: &Store, batch: Vec<AuditRow>) {
+/// Returns what the database refused, to be written later (the oldest rows beyond [`QUEUE`]
+/// are dropped, with a warning); `again`: it refused some of them before.
+async fn append(
+    shared: &Arc<Shared>,
+    store: &Store,
+    batch: Vec<AuditRow>,
+    again: bool,
+) -> Vec<AuditRow> {
     if batch.is_empty() {
-        return;
+        return batch;
     }
     let n = batch.len();
     let links = shared.clone();
     let note_of = move |id| links.links.get(id).map(|e| e.note).unwrap_or_default();
-    match store.call(move |c| rows::append(c, &batch, note_of)).await {
-        Ok(Some(event)) => shared.events.appended(event),
-        Ok(None) => {}
-        Err(e) => tracing::warn!(error = %e, rows = n, "cannot write the audit trail"),
+    let kept = Arc::new(batch);
+    let given = kept.clone();
+    let result = store.call(move |c| rows::append(c, &given, note_of)).await;
+    shared.gates.store_used(result.is_ok(), shared.links.now());
+    if again && result.is_ok() {
+        tracing::info!(
+            rows = n,
+            "audit trail written after the database refused it"
+        );
     }
+    let e = match result {
+        Ok(Some(event)) => {
+            shared.events.appended(event);
+            crate::gates::announce(store, crate::gates::Change::Event(event)).await;
+            return Vec::new();
+        }
+        Ok(None) => return Vec::new(),
+        Err(e) => e,
+    };
+    if again {
+        tracing::debug!(error = %e, rows = n, "audit trail still refused");
+    } else {
+        tracing::warn!(error = %e, rows = n, "cannot write the audit trail; kept to try again");
+    }
+    let mut kept = Arc::try_unwrap(kept).unwrap_or_else(|a| (*a).clone());
+    if kept.len() > QUEUE {
+        let dropped = kept.len() - QUEUE;
+        kept.drain(..dropped);
+        tracing::warn!(
+            dropped,
+            "audit rows dropped: the database refused them too long"
+        );
+    }
+    kept
 }
 
 #[cfg(test)]

@@ -116,8 +116,26 @@ pub struct Config {
     pub mediamtx_publish_user: Option<String>,
     /// Its password (`MEDIAMTX_PUBLISH_PASSWORD`), accepted until the first key rotation.
     pub mediamtx_publish_password: Option<Secret>,
+    /// This gate's name in the shared state (`GATE_NAME`); empty = `<hostname>:<HTTP port>`.
+    pub gate_name: String,
     /// Where "now" comes from; tests replace it.
     pub clock: Clock,
+}
+
+/// MediaMTX's reader user and password: both or neither.
+fn check_read_pair(
+    l: &mut kit::config::Loader,
+    user: &Option<Option<String>>,
+    password: &Option<Option<Secret>>,
+) {
+    if let (Some(user), Some(password)) = (user, password) {
+        if user.is_some() != password.is_some() {
+            l.problem(
+                "MEDIAMTX_READ_USER and MEDIAMTX_READ_PASSWORD",
+                "set both or neither",
+            );
+        }
+    }
 }
 
 impl Config {
@@ -144,14 +162,7 @@ impl Config {
         let mediamtx_hls_base_url = l.get(&MEDIAMTX_HLS_BASE_URL);
         let mediamtx_read_user = l.get(&MEDIAMTX_READ_USER);
         let mediamtx_read_password = l.get(&MEDIAMTX_READ_PASSWORD);
-        if let (Some(user), Some(password)) = (&mediamtx_read_user, &mediamtx_read_password) {
-            if user.is_some() != password.is_some() {
-                l.problem(
-                    "MEDIAMTX_READ_USER and MEDIAMTX_READ_PASSWORD",
-                    "set both or neither",
-                );
-            }
-        }
+        check_read_pair(&mut l, &mediamtx_read_user, &mediamtx_read_password);
         let cookie_secure = l.get(&COOKIE_SECURE);
         let default_link_ttl = l.get(&DEFAULT_LINK_TTL);
         let link_retention = l.get(&LINK_RETENTION);
@@ -174,6 +185,7 @@ impl Config {
         let media_control_url = l.get(&MEDIA_CONTROL_URL);
         let mediamtx_publish_user = l.get(&MEDIAMTX_PUBLISH_USER);
         let mediamtx_publish_password = l.get(&MEDIAMTX_PUBLISH_PASSWORD);
+        let gate_name = l.get(&GATE_NAME);
         check_media_auth(&mut l, &media_auth_addr, &mediamtx_read_password);
         let rtmp_public_url = rtmp_url(rtmp_public_url, &base_url, &mediamtx_hls_base_url);
         with_warnings(l.finish((|| {
@@ -208,6 +220,7 @@ impl Config {
                 media_control_url: media_control_url?,
                 mediamtx_publish_user: mediamtx_publish_user?,
                 mediamtx_publish_password: mediamtx_publish_password?,
+                gate_name: gate_name?,
                 clock: Clock::system(),
             })
         })()))
@@ -255,6 +268,7 @@ impl Config {
             media_control_url: None,
             mediamtx_publish_user: None,
             mediamtx_publish_password: None,
+            gate_name: String::new(),
             clock: Clock::system(),
         }
     }
@@ -312,6 +326,7 @@ mod tests {
             ("HTTP_SEND_TIMEOUT", "5m"),
             ("LINK_RETENTION", "forever"),
             ("MEDIAMTX_HLS_BASE_URL", "ftp://x"),
+            ("GATE_NAME", "gate 2"),
         ];
         let err = Config::from_figment(figment(&bad)).unwrap_err();
         let all = err.lines().join("\n");

@@ -5,7 +5,9 @@
 //! stored too, so nothing is missed or repeated across a restart of linkd or of the consumer.
 
 use crate::clock::Clock;
+use crate::gates::{announce, Change};
 use crate::store::{self, EventRow, Store};
+use diesel::OptionalExtension;
 use proto::{ApiError, Event, EventKind};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -71,7 +73,8 @@ impl Events {
     }
 
     /// Appends a stream event (`stream_live` / `stream_offline`), marked when the media
-    /// server reported it; failures are logged.
+    /// server reported it, unless the log's last stream event says the same already (another
+    /// gate saw the change first, or linkd restarted); failures are logged.
     pub async fn stream_changed(&self, live: bool, from_media_server: bool) {
         let note = match from_media_server {
             true => FROM_MEDIA_SERVER,
@@ -83,20 +86,18 @@ impl Events {
         } else {
             "stream_offline"
         };
-        match self
-            .store
-            .call(move |c| {
-                let event = store::NewEvent {
-                    at,
-                    kind,
-                    link_id: None,
-                    note,
-                };
-                store::insert_event(c, event)
-            })
-            .await
-        {
-            Ok(id) => self.wake(id),
+        let event = store::NewEvent {
+            at,
+            kind,
+            link_id: None,
+            note,
+        };
+        match self.store.call(move |c| append_stream(c, event)).await {
+            Ok(Some(id)) => {
+                self.wake(id);
+                announce(&self.store, Change::Event(id)).await;
+            }
+            Ok(None) => tracing::debug!(kind, "stream event in the log already"),
             Err(e) => tracing::warn!(error = %e, kind, "cannot record event"),
         }
     }
@@ -142,6 +143,51 @@ impl Events {
     }
 }
 
+#[derive(diesel::QueryableByName)]
+struct Kind {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kind: String,
+}
+
+/// The advisory lock under which a gate looks at the log's last stream event and appends
+/// its own ("strm" in ASCII).
+const STREAM_EVENT_LOCK: i64 = 0x7374_726d;
+
+/// Appends stream event `event` unless the last stream event of the log is of its kind;
+/// returns its id when appended. On PostgreSQL under an advisory lock, so gates telling the
+/// same change at once append it once (SQLite has one gate, whose calls run one at a time).
+fn append_stream(
+    c: &mut store::Conn,
+    event: store::NewEvent<'static>,
+) -> diesel::QueryResult<Option<i64>> {
+    use diesel::{Connection, RunQueryDsl};
+    if !matches!(c, store::Conn::Pg(_)) {
+        return append_unless_said(c, event);
+    }
+    c.transaction(|c| {
+        if let store::Conn::Pg(pg) = c {
+            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({STREAM_EVENT_LOCK})"))
+                .execute(pg)?;
+        }
+        append_unless_said(c, event)
+    })
+}
+
+fn append_unless_said(
+    c: &mut store::Conn,
+    event: store::NewEvent<'static>,
+) -> diesel::QueryResult<Option<i64>> {
+    use diesel::RunQueryDsl;
+    const LAST: &str = "SELECT kind FROM link_events \
+        WHERE kind IN ('stream_live', 'stream_offline') ORDER BY id DESC LIMIT 1";
+    let last: Option<Kind> =
+        store::on_each!(c, c => diesel::sql_query(LAST).get_result(c).optional())?;
+    if last.is_some_and(|l| l.kind == event.kind) {
+        return Ok(None);
+    }
+    store::insert_event(c, event).map(Some)
+}
+
 fn check_consumer(consumer: &str) -> Result<(), ApiError> {
     if consumer.is_empty()
         || consumer.chars().count() > 64
@@ -150,4 +196,31 @@ fn check_consumer(consumer: &str) -> Result<(), ApiError> {
         return Err(ApiError::InvalidConsumer);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three gates telling the same changes append each change once; a change after
+    /// another is appended again.
+    #[tokio::test]
+    async fn a_stream_change_told_by_several_gates_is_one_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&crate::store::Db::Sqlite(dir.path().join("db.sqlite"))).unwrap();
+        let gates: Vec<Events> = (0..3)
+            .map(|_| Events::new(store.clone(), Clock::manual(1_000)))
+            .collect();
+        for live in [true, false, true] {
+            for g in &gates {
+                g.stream_changed(live, false).await;
+            }
+        }
+        let rows = store
+            .call(|c| store::pending_events(c, "t", 100))
+            .await
+            .unwrap();
+        let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
+        assert_eq!(kinds, ["stream_live", "stream_offline", "stream_live"]);
+    }
 }

@@ -3,6 +3,7 @@
 //!
 //! Kept in memory for the page and in the table `link_greetings`, written database first.
 
+use crate::gates::{announce, Change};
 use crate::store::{self, Store, StoreError};
 use crate::sync::{read, write};
 use proto::ApiError;
@@ -15,15 +16,26 @@ pub struct Greetings {
     by_link: RwLock<HashMap<i64, String>>,
 }
 
+/// Every greeting by link.
+fn all(c: &mut store::Conn) -> diesel::QueryResult<HashMap<i64, String>> {
+    Ok(store::greetings::all(c)?.into_iter().collect())
+}
+
 impl Greetings {
     /// Loads every greeting.
     pub fn load(store: Store) -> Result<Greetings, StoreError> {
-        let rows = store.call_now(store::greetings::all)?;
-        let by_link = rows.into_iter().collect();
+        let by_link = store.call_now(all)?;
         Ok(Greetings {
             store,
             by_link: RwLock::new(by_link),
         })
+    }
+
+    /// Reloads every greeting (another gate may have set one).
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let by_link = self.store.call(all).await?;
+        *write(&self.by_link) = by_link;
+        Ok(())
     }
 
     /// The greeting of a link, if it has one.
@@ -50,11 +62,37 @@ impl Greetings {
             .map_err(|e| ApiError::Storage {
                 message: e.to_string(),
             })?;
-        let mut map = write(&self.by_link);
-        match greeting {
-            Some(g) => map.insert(link_id, g),
-            None => map.remove(&link_id),
-        };
+        {
+            let mut map = write(&self.by_link);
+            match greeting {
+                Some(g) => map.insert(link_id, g),
+                None => map.remove(&link_id),
+            };
+        }
+        announce(&self.store, Change::Greeting(link_id)).await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A greeting another gate set (or removed) is shown here after a reload.
+    #[tokio::test]
+    async fn a_reload_shows_what_another_gate_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&crate::store::Db::Sqlite(dir.path().join("db.sqlite"))).unwrap();
+        let (a, b) = (
+            Greetings::load(store.clone()).unwrap(),
+            Greetings::load(store).unwrap(),
+        );
+        a.set(3, Some("hello".into())).await.unwrap();
+        assert_eq!(b.get(3), None);
+        b.reload().await.unwrap();
+        assert_eq!(b.get(3).as_deref(), Some("hello"));
+        a.set(3, None).await.unwrap();
+        b.reload().await.unwrap();
+        assert_eq!(b.get(3), None);
     }
 }

@@ -6,6 +6,7 @@
 //! or end at once with `--logout-all`. Key values never leave linkd and are never logged.
 
 use crate::clock::Clock;
+use crate::gates::{announce, Change};
 use crate::http::session::{Sessions, MAX_SESSION_SECS};
 use crate::store::signing_keys::{self, KeyRow};
 use crate::store::{Store, StoreError};
@@ -81,12 +82,31 @@ impl SigningKeys {
         let rows = self.store.call(signing_keys::all).await.map_err(storage)?;
         let (keys, current) = ring(&rows);
         self.sessions.install(&keys, current);
+        announce(&self.store, Change::SigningKeys).await;
         Ok(SigningKeyRotation {
             key_id: row.id as u32,
             created_at: row.created_at,
             older_keys_accepted: (rows.len() - 1) as u32,
             logged_out_all: logout_all,
         })
+    }
+
+    /// Reloads the keys from the database (another gate rotated or pruned them) into the
+    /// signer when they differ from the signer's; returns whether they did.
+    pub async fn reload(&self) -> Result<bool, StoreError> {
+        let _w = self.writes.lock().await;
+        let rows = self.store.call(signing_keys::all).await?;
+        if rows.is_empty() {
+            return Ok(false);
+        }
+        let (keys, current) = ring(&rows);
+        let ids: Vec<u32> = keys.iter().map(|(id, _)| *id).collect();
+        if self.sessions.key_ids() == (ids, current) {
+            // The same keys: the signer keeps the link keys it derived.
+            return Ok(false);
+        }
+        self.sessions.install(&keys, current);
+        Ok(true)
     }
 
     /// Deletes keys retired so long ago that every session they signed has ended.
@@ -101,6 +121,7 @@ impl SigningKeys {
             let rows = self.store.call(signing_keys::all).await?;
             let (keys, current) = ring(&rows);
             self.sessions.install(&keys, current);
+            announce(&self.store, Change::SigningKeys).await;
         }
         Ok(n)
     }
@@ -139,6 +160,36 @@ mod tests {
         let rows = store.call_now(signing_keys::all).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].id as u32, r.key_id);
+    }
+}
+
+#[cfg(test)]
+mod follow {
+    use super::*;
+
+    /// A key rotated by another gate (another signer on the same database) signs sessions
+    /// this gate verifies after a reload; a logout of all ends this gate's old sessions.
+    #[tokio::test]
+    async fn a_reload_takes_the_keys_another_gate_rotated() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&crate::store::Db::Sqlite(dir.path().join("db.sqlite"))).unwrap();
+        let clock = Clock::manual(1_800_000_000);
+        let a = SigningKeys::load(store.clone(), clock.clone()).unwrap();
+        let b = SigningKeys::load(store.clone(), clock.clone()).unwrap();
+        let tok = crate::token::Token::generate();
+        let now = clock.now();
+        let (_, old) = b.sessions().issue(1, &tok, now + 60);
+        assert!(!b.reload().await.unwrap(), "nothing changed");
+        a.rotate(false).await.unwrap();
+        let (_, new) = a.sessions().issue(1, &tok, now + 60);
+        assert!(b.sessions().verify(&new, now, &tok, None).is_none());
+        assert!(b.reload().await.unwrap());
+        assert!(b.sessions().verify(&new, now, &tok, None).is_some());
+        assert!(b.sessions().verify(&old, now, &tok, None).is_some());
+        a.rotate(true).await.unwrap();
+        assert!(b.reload().await.unwrap());
+        assert!(b.sessions().verify(&old, now, &tok, None).is_none());
+        assert!(b.sessions().verify(&new, now, &tok, None).is_none());
     }
 }
 

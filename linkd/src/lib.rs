@@ -10,6 +10,7 @@ mod cache;
 use kit::clock;
 mod config;
 mod events;
+mod gates;
 mod greetings;
 mod http;
 mod keys;
@@ -149,6 +150,8 @@ pub(crate) struct Shared {
     pub greetings: greetings::Greetings,
     /// Who is watching.
     pub viewers: viewers::Viewers,
+    /// The other gates sharing the state, and whether the database answers.
+    pub gates: gates::Gates,
     /// The audit trail: who changed a link, who watched.
     pub audit: audit::Audit,
     /// Whether the stream is live.
@@ -171,7 +174,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let token = CancellationToken::new();
-    let (shared, store, inbox) = match load(config, token.clone()).await {
+    let gate = gates::gate_name(&config.gate_name, listeners.http_addr().port());
+    let (shared, store, inbox) = match load(config, token.clone(), gate.clone()).await {
         Ok(loaded) => loaded,
         Err(e) => {
             let _ = std::fs::remove_file(&listeners.rpc_path);
@@ -182,6 +186,7 @@ pub async fn run(
         http = %listeners.http_addr(),
         rpc = %listeners.rpc_path.display(),
         links = shared.links.active_count(),
+        gate = %gate,
         version = proto::VERSION,
         runtime = ?tokio::runtime::Handle::current().runtime_flavor(),
         workers = tokio::runtime::Handle::current().metrics().num_workers(),
@@ -209,11 +214,12 @@ pub async fn run(
     Ok(())
 }
 
-/// The state every part shares, loaded from the database; `shutdown` is linkd's one token.
-/// Also the store and the inbox of the audit trail's writer.
+/// The state every part shares, loaded from the database; `shutdown` is linkd's one token,
+/// `gate` this gate's name. Also the store and the inbox of the audit trail's writer.
 async fn load(
     config: Config,
     shutdown: CancellationToken,
+    gate: String,
 ) -> Result<(Arc<Shared>, store::Store, audit::Inbox), Error> {
     let (store, links, keys) = open_state(&config).await?;
     let greetings = greetings::Greetings::load(store.clone())?;
@@ -227,6 +233,7 @@ async fn load(
         links,
         keys,
         viewers: viewers::Viewers::new(clock, audit.clone()),
+        gates: gates::Gates::new(gate, store.clone()),
         audit,
         stream: stream::StreamState::default(),
         started: Instant::now(),
@@ -278,6 +285,15 @@ fn spawn_tasks(
         tokio::spawn(sweep_cache(web.clone(), token.clone())),
         tokio::spawn(sweep_viewers(shared.clone(), token.clone())),
     ];
+    if let Some(url) = &config.database_url {
+        // Other gates share this state: follow their changes and tell them who watches here.
+        tasks.push(tokio::spawn(gates::follow(
+            shared.clone(),
+            url.clone(),
+            token.clone(),
+        )));
+        tasks.push(tokio::spawn(gates::presence(shared.clone(), token.clone())));
+    }
     if let Some(l) = listeners.metrics {
         // Its own connection count, so a busy main listener never keeps the scraper out.
         let conns = http::conns::Conns::from_config(config);

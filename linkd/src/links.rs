@@ -5,6 +5,7 @@
 //! database. Expiry is computed from the clock at each check.
 
 use crate::clock::Clock;
+use crate::gates::{announce, Change};
 use crate::store::{self, LinkRow, Store, StoreError};
 use crate::sync::{read, write};
 use crate::token::Token;
@@ -13,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::Duration;
 
+mod follow;
 mod sharing;
 pub use sharing::{Refusal, Rules};
 
@@ -234,6 +236,7 @@ impl Links {
             sharing::one_more_unbound(self);
         }
         write(&self.table).insert(entry.clone());
+        announce(&self.store, Change::Link(entry.id)).await;
         Ok(entry)
     }
 
@@ -291,10 +294,12 @@ impl Links {
             .call(move |c| store::disable_link(c, id, now))
             .await
             .map_err(storage)?;
-        self.update(id, |e| {
+        let e = self.update(id, |e| {
             e.enabled = false;
             e.disabled_at = Some(now);
-        })
+        });
+        announce(&self.store, Change::Link(id)).await;
+        e
     }
 
     /// Switches off the newest active link.
@@ -318,7 +323,9 @@ impl Links {
             .call(move |c| store::set_expiry(c, id, expires_at))
             .await
             .map_err(storage)?;
-        self.update(id, |e| e.expires_at = Some(expires_at))
+        let e = self.update(id, |e| e.expires_at = Some(expires_at));
+        announce(&self.store, Change::Link(id)).await;
+        e
     }
 
     /// Deletes links that ended more than `retention` ago; returns how many.
@@ -339,9 +346,14 @@ impl Links {
         self.store
             .call(move |c| store::limits::delete(c, &gone))
             .await?;
-        let mut t = write(&self.table);
-        for id in &ids {
-            t.remove(*id);
+        {
+            let mut t = write(&self.table);
+            for id in &ids {
+                t.remove(*id);
+            }
+        }
+        if !ids.is_empty() {
+            announce(&self.store, Change::Links).await;
         }
         Ok(ids.len())
     }

@@ -151,7 +151,7 @@ async fn logged<T>(
 
 impl RpcServer {
     fn wire(&self, e: &crate::links::Entry) -> Link {
-        let viewers = self.shared.viewers.live_on(e.id);
+        let viewers = self.shared.viewers.live_on(e.id) + self.shared.gates.remote_on(e.id);
         self.shared
             .links
             .to_wire(e, self.shared.links.now(), viewers)
@@ -235,7 +235,7 @@ impl LinkApi for RpcServer {
     async fn list_active(self, _: Context) -> Result<Vec<Link>, ApiError> {
         logged("list_active", async {
             let now = self.shared.links.now();
-            let viewers = self.shared.viewers.per_link();
+            let viewers = self.shared.gates.summed(self.shared.viewers.per_link());
             Ok(self
                 .shared
                 .links
@@ -310,7 +310,12 @@ impl LinkApi for RpcServer {
 
     async fn status(self, _: Context) -> Result<Status, ApiError> {
         logged("status", async {
-            let viewers = self.shared.viewers.per_link().values().sum();
+            let viewers = self
+                .shared
+                .gates
+                .summed(self.shared.viewers.per_link())
+                .values()
+                .sum();
             Ok(Status {
                 live: self.shared.stream.live(),
                 live_since: self.shared.stream.since(),
@@ -319,6 +324,7 @@ impl LinkApi for RpcServer {
                 version: proto::VERSION.to_string(),
                 uptime_s: self.shared.started.elapsed().as_secs(),
                 now: self.shared.links.now(),
+                state_store: Some(self.shared.gates.state_store()),
             })
         })
         .await

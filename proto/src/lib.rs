@@ -54,8 +54,10 @@ pub mod story;
 
 pub use audit::{Actor, AuditEvent, AuditKind, LinkLog, Viewer, LOG_EVENTS};
 mod publish;
+mod status;
 
 pub use publish::{StreamKey, StreamKeyRotation};
+pub use status::{Backend, StateStore, Status};
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -210,25 +212,6 @@ pub struct Link {
     /// Its sharing limits (absent in answers of older linkd: none).
     #[serde(flatten)]
     pub limits: Limits,
-}
-
-/// Answer to [`LinkApi::status`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Status {
-    /// Whether the origin serves the stream right now.
-    pub live: bool,
-    /// Since when it is live (or, when offline, since when it is offline); `None` if unknown.
-    pub live_since: Option<i64>,
-    /// Playback sessions watching now, over all links.
-    pub viewers: u32,
-    /// Links that are active now.
-    pub active_links: u32,
-    /// linkd's version.
-    pub version: String,
-    /// Seconds since linkd started.
-    pub uptime_s: u64,
-    /// linkd's clock, Unix seconds, so clients can say "in 59 min" without trusting their own.
-    pub now: i64,
 }
 
 /// Something that happened, for notifications (botd).

@@ -13,12 +13,14 @@ mod audit;
 mod migrate;
 #[path = "linkctl/report.rs"]
 mod report;
+#[path = "linkctl/status.rs"]
+mod status;
 #[path = "linkctl/stream_key.rs"]
 mod stream_key;
 
 use clap::{Parser, Subcommand};
 use proto::client::{call_with_deadline, socket_candidates, CallError as Failure};
-use proto::{ApiError, Link, LinkApiClient, SigningKeyRotation, Status};
+use proto::{ApiError, Link, LinkApiClient, SigningKeyRotation};
 use report::report;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -279,7 +281,7 @@ async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
             if json && !status.live {
                 status.live_since = None;
             }
-            Ok(out(json, &status, status_text))
+            Ok(out(json, &status, status::text))
         }
         Command::SigningKey(SigningKeyCommand::Rotate { logout_all }) => {
             let r = call(&client, |c, ctx| async move {
@@ -398,20 +400,4 @@ fn rotation_text(r: &SigningKeyRotation) -> String {
             r.key_id, r.older_keys_accepted
         )
     }
-}
-
-fn status_text(s: &Status) -> String {
-    let stream = match (s.live, s.live_since) {
-        (true, Some(t)) => format!("live since {}", relative(t, s.now)),
-        (true, None) => "live".into(),
-        (false, Some(t)) => format!("offline since {}", relative(t, s.now)),
-        (false, None) => "offline".into(),
-    };
-    format!(
-        "stream:        {stream}\nviewers:       {}\nactive links:  {}\nlinkd:         {} (up {})\n",
-        s.viewers,
-        s.active_links,
-        s.version,
-        humantime::format_duration(Duration::from_secs(s.uptime_s)),
-    )
 }

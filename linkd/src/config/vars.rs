@@ -42,6 +42,7 @@ pub const TABLE: &[&dyn Spec] = &[
     &MEDIA_CONTROL_URL,
     &MEDIAMTX_PUBLISH_USER,
     &MEDIAMTX_PUBLISH_PASSWORD,
+    &GATE_NAME,
 ];
 
 fn dur(d: &Duration) -> String {
@@ -290,6 +291,22 @@ pub const MEDIAMTX_PUBLISH_PASSWORD: Var<Option<Secret>> = Var::new(
     "its password",
 )
 .secret();
+
+pub const GATE_NAME: Var<String> = Var::new(
+    "GATE_NAME",
+    "",
+    parse_gate_name,
+    String::clone,
+    "this gate's name in the shared state (presence, logs, status); empty = hostname:HTTP port",
+);
+
+/// Empty, or one line of at most 64 characters without spaces.
+fn parse_gate_name(v: &str) -> Result<String, String> {
+    if v.chars().count() > 64 || v.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("use at most 64 characters without spaces, e.g. gate-2".into());
+    }
+    Ok(v.to_string())
+}
 
 /// Empty (SQLite), or a `postgres://` / `postgresql://` URL with a host or a database.
 fn parse_database_url(v: &str) -> Result<Option<Secret>, String> {

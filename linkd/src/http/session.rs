@@ -157,6 +157,15 @@ impl Sessions {
         *write(&self.ring) = ring;
     }
 
+    /// The ids of the master keys and of the one new sessions are signed with.
+    pub fn key_ids(&self) -> (Vec<u32>, u32) {
+        let ring = read(&self.ring);
+        (
+            ring.masters.iter().map(|(id, _)| *id).collect(),
+            ring.current,
+        )
+    }
+
     /// Link `link_id`'s key (from its `token`) under master key `key_id`, keyed and ready to
     /// take a cookie body; `None` if there is no such master key.
     fn link_key(&self, key_id: u32, link_id: i64, token: &Token) -> Option<Hmac<Sha256>> {

@@ -82,9 +82,11 @@ pub fn open(
         return Err(ErrorPage::Taken);
     }
     if let Some(cap) = rules.limits.max_viewers {
+        // This gate's devices and the other gates' (in memory, refreshed by presence).
         let devices = shared
             .viewers
-            .count_of(e.id, |s| Some(s) != known && rules.refusal(s).is_none());
+            .count_of(e.id, |s| Some(s) != known && rules.refusal(s).is_none())
+            + shared.gates.remote_on(e.id);
         if devices >= cap {
             return Err(ErrorPage::InUse { devices });
         }

@@ -15,6 +15,7 @@
 //! Everything is written to `link_limits` first, then to memory, like the rest of the table.
 
 use super::{storage, Entry, Links, Table};
+use crate::gates::{announce, Change};
 use crate::store::{self, limits::LimitsRow};
 use crate::sync::write;
 use crate::token::Token;
@@ -111,10 +112,12 @@ impl Links {
         if e.rules.limits.once && e.rules.bound.is_some() {
             one_more_unbound(self);
         }
-        self.update(id, |e| {
+        let e = self.update(id, |e| {
             e.rules.generation = generation;
             e.rules.bound = None;
-        })
+        });
+        announce(&self.store, Change::Link(id)).await;
+        e
     }
 
     /// Gives active link `id` a new token; its sessions end (a new generation too).
@@ -128,15 +131,19 @@ impl Links {
         if e.rules.limits.once && e.rules.bound.is_some() {
             one_more_unbound(self);
         }
-        let mut t = write(&self.table);
-        let entry = t.by_id.get_mut(&id).ok_or(ApiError::NotFound { id })?;
-        let old = std::mem::replace(&mut entry.token, token.clone());
-        entry.rules.generation = generation;
-        entry.rules.bound = None;
-        entry.rules.previous = Some(old.clone());
-        let entry = entry.clone();
-        t.by_token.remove(&old);
-        t.by_token.insert(token, id);
+        let entry = {
+            let mut t = write(&self.table);
+            let entry = t.by_id.get_mut(&id).ok_or(ApiError::NotFound { id })?;
+            let old = std::mem::replace(&mut entry.token, token.clone());
+            entry.rules.generation = generation;
+            entry.rules.bound = None;
+            entry.rules.previous = Some(old.clone());
+            let entry = entry.clone();
+            t.by_token.remove(&old);
+            t.by_token.insert(token, id);
+            entry
+        };
+        announce(&self.store, Change::Link(id)).await;
         Ok(entry)
     }
 
@@ -193,11 +200,14 @@ impl Links {
         tracing::info!(link_id = id, "one-time link bound to its first viewer");
         let store = self.store.clone();
         tokio::spawn(async move {
-            if let Err(e) = store
+            match store
                 .call(move |c| store::limits::bind(c, id, session, generation))
                 .await
             {
-                tracing::warn!(error = %e, link_id = id, "cannot store a one-time link's viewer");
+                Ok(_) => announce(&store, Change::Link(id)).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, link_id = id, "cannot store a one-time link's viewer")
+                }
             }
         });
         true

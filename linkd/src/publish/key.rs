@@ -6,6 +6,7 @@
 
 use crate::clock::Clock;
 use crate::config::Secret;
+use crate::gates::{announce, Change};
 use crate::store::stream_key::{self, StreamKeyRow};
 use crate::store::{Store, StoreError};
 use crate::sync::lock;
@@ -126,7 +127,21 @@ impl StreamKeys {
                 }
             })?;
         *lock(&self.current) = row.into();
+        announce(&self.store, Change::StreamKey).await;
         Ok(self.show())
+    }
+
+    /// Reloads the key (another gate may have rotated it); returns whether it changed.
+    pub async fn reload(&self) -> Result<bool, StoreError> {
+        let _w = self.writes.lock().await;
+        let Some(row) = self.store.call(stream_key::get).await? else {
+            return Ok(false);
+        };
+        let new: Current = row.into();
+        let mut current = lock(&self.current);
+        let changed = new.value != current.value || new.legacy_ok != current.legacy_ok;
+        *current = new;
+        Ok(changed)
     }
 
     /// Whether `key` is the current stream key.
@@ -185,5 +200,11 @@ mod tests {
         let after = StreamKeys::load(store, clock, &cfg).unwrap();
         assert_eq!(after.show(), new, "the rotation is stored");
         assert!(!after.is_static_pair("obs", "old-secret"));
+        // A rotation on another gate reaches this one with a reload.
+        assert!(keys.is_key(&first.key), "not reloaded yet");
+        assert!(keys.reload().await.unwrap());
+        assert!(keys.is_key(&new.key) && !keys.is_key(&first.key));
+        assert!(!keys.is_static_pair("obs", "old-secret"));
+        assert!(!keys.reload().await.unwrap(), "nothing changed since");
     }
 }

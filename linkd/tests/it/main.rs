@@ -14,6 +14,7 @@ mod faults;
 mod faults_storage;
 mod gate;
 mod gate_upstream;
+mod gates;
 mod hostile;
 mod limits;
 mod logs;

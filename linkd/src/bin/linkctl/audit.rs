@@ -42,10 +42,29 @@ fn log_text(log: &LinkLog) -> String {
     s
 }
 
-/// `viewers`: who watches now, per link.
+/// `viewers`: who watches now through this gate, per link, and (in words) how many watch
+/// through the other gates that share its state; `--json`: this gate's list.
 pub async fn viewers(client: &LinkApiClient, json: bool) -> Result<String, Failure> {
     let viewers = call(client, |c, ctx| async move { c.viewers(ctx).await }).await?;
-    Ok(out(json, &viewers, viewers_text))
+    if json {
+        return Ok(out(json, &viewers, viewers_text));
+    }
+    let status = call(client, |c, ctx| async move { c.status(ctx).await }).await?;
+    let elsewhere = (status.viewers as usize).saturating_sub(viewers.len());
+    Ok(with_elsewhere(
+        viewers_text(&viewers),
+        viewers.is_empty(),
+        elsewhere,
+    ))
+}
+
+/// `text` and, when other gates serve viewers too, how many (their details are there).
+fn with_elsewhere(text: String, none_here: bool, elsewhere: usize) -> String {
+    match (elsewhere, none_here) {
+        (0, _) => text,
+        (n, true) => format!("nobody is watching through this gate; {n} through other gates\n"),
+        (n, false) => format!("{text}and {n} through other gates (`linkctl viewers` there)\n"),
+    }
 }
 
 #[allow(clippy::ptr_arg)] // `out` hands the value as it is
@@ -71,4 +90,33 @@ fn viewers_text(viewers: &Vec<Viewer>) -> String {
         ]);
     }
     super::table(&rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (this gate's text, none here, viewers on other gates, what is printed)
+    #[test]
+    fn viewers_elsewhere_table() {
+        let cases = [
+            ("nobody is watching\n", true, 0, "nobody is watching\n"),
+            (
+                "nobody is watching\n",
+                true,
+                2,
+                "nobody is watching through this gate; 2 through other gates\n",
+            ),
+            ("TABLE\n", false, 0, "TABLE\n"),
+            (
+                "TABLE\n",
+                false,
+                3,
+                "TABLE\nand 3 through other gates (`linkctl viewers` there)\n",
+            ),
+        ];
+        for (text, none_here, elsewhere, want) in cases {
+            assert_eq!(with_elsewhere(text.into(), none_here, elsewhere), want);
+        }
+    }
 }
