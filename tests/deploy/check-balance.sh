@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs Caddyfile.scale's balancing for real, with a real Caddy in front of three stand-in
 # gates on loopback (small HTTP servers that answer /healthz and say which gate they are):
-#   - requests are spread over all three gates (no sticky policy),
+#   - viewers are spread over all three gates, and each viewer (a client that keeps
+#     Caddy's cookie) stays on one gate,
 #   - with one gate stopped, every request is still answered, by the other two (a refused
-#     connection is tried on another gate),
+#     connection is tried on another gate), and its viewer moves to one of them and stays,
 #   - a stopped gate that starts again is sent requests again,
 #   - a gate whose /healthz stops answering 200 is sent no more requests, and is sent them
 #     again once it answers 200 (the active health check: its other answers are fine).
@@ -103,19 +104,32 @@ SITE_ADDRESS="http://127.0.0.1:$site_port" CADDY_ADMIN="127.0.0.1:$admin_port" \
     "$caddy" run --config "$work/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 &
 pids+=("$!")
 
-# GETs / through Caddy COUNT times; prints the answers' bodies, one a line ("-" for a failure).
+# GETs a stream file through Caddy COUNT times; prints the answers' bodies, one a line ("-"
+# for a failure). Without JAR each request is a new viewer (no cookie); with JAR it is one
+# viewer, keeping its cookies in that file from call to call.
 ask() {
-    "$python" - "$site_port" "$1" <<'EOF'
+    "$python" - "$site_port" "$1" "${2:-}" <<'EOF'
+import http.cookiejar
 import sys
 import urllib.request
 
-port, count = sys.argv[1], int(sys.argv[2])
-for _ in range(count):
+port, count, jar_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+jar = http.cookiejar.LWPCookieJar(jar_path) if jar_path else None
+if jar is not None:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/play/x.mp4", timeout=10) as r:
+        jar.load(ignore_discard=True)
+    except FileNotFoundError:
+        pass
+for _ in range(count):
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(
+        jar if jar is not None else http.cookiejar.CookieJar()))
+    try:
+        with opener.open(f"http://127.0.0.1:{port}/play/x.mp4", timeout=10) as r:
             print(r.read().decode() if r.status == 200 else "-")
     except OSError:
         print("-")
+if jar is not None:
+    jar.save(ignore_discard=True)
 EOF
 }
 
@@ -131,11 +145,30 @@ until_reached() {
 }
 
 if got="$(until_reached "gate1 gate2 gate3")"; then
-    pass "requests are spread over the three gates"
+    pass "new viewers are spread over the three gates"
 else
-    fail "requests are spread over the three gates (reached: $got)"
+    fail "new viewers are spread over the three gates (reached: $got)"
     sed 's/^/        /' "$work/caddy.log" | tail -n 5
 fi
+
+# One viewer per gate, each with its cookie: a viewer's requests all reach one gate.
+declare -A jar_of
+for attempt in $(seq 1 60); do
+    jar="$work/viewer$attempt.jar"
+    first="$(ask 1 "$jar")"
+    [[ -n ${jar_of[$first]:-} || $first == - ]] || jar_of[$first]="$jar"
+    ((${#jar_of[@]} == 3)) && break
+done
+for gate in gate1 gate2 gate3; do
+    jar="${jar_of[$gate]:-}"
+    got=""
+    [[ -n $jar ]] && got="$(ask 20 "$jar" | sort -u | tr '\n' ' ')"
+    if [[ $got == "$gate " ]]; then
+        pass "a viewer sent to $gate stays on $gate (20 requests)"
+    else
+        fail "a viewer sent to $gate stays on $gate (reached: ${got:-no viewer landed there})"
+    fi
+done
 
 kill "${gate_pid[2]}"
 wait "${gate_pid[2]}" 2>/dev/null || true
@@ -144,6 +177,12 @@ if [[ $got != *-* && $got != *gate2* && $got == *gate1* && $got == *gate3* ]]; t
     pass "with gate 2 stopped every request is answered by gates 1 and 3 ($got)"
 else
     fail "with gate 2 stopped every request is answered by gates 1 and 3 (got $got)"
+fi
+moved="$(ask 20 "${jar_of[gate2]:-$work/none.jar}" | sort -u | tr '\n' ' ')"
+if [[ $moved == "gate1 " || $moved == "gate3 " ]]; then
+    pass "gate 2's viewer moves to one other gate and stays there (${moved% })"
+else
+    fail "gate 2's viewer moves to one other gate and stays there (reached: $moved)"
 fi
 
 start_gate 2
