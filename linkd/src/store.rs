@@ -7,7 +7,7 @@
 
 use crate::config::Secret;
 use crate::sync::lock;
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use std::path::PathBuf;
@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 pub mod audit;
+pub mod copy;
 pub mod greetings;
 pub mod limits;
 pub mod postgres;
@@ -223,6 +224,13 @@ impl Inner {
         f: impl FnOnce(&mut Conn) -> Result<R, diesel::result::Error>,
     ) -> Result<R, StoreError> {
         let mut guard = lock(&self.conn);
+        if let Some(Conn::Pg(pg)) = &mut *guard {
+            // A connection left idle while PostgreSQL restarted is closed: dial again now
+            // rather than fail this call (one round trip; SQLite needs none).
+            if pg.batch_execute("SELECT 1").is_err() {
+                *guard = None;
+            }
+        }
         let conn = match (&mut *guard, &self.db) {
             (Some(conn), _) => conn,
             (None, Db::Postgres(url)) => match postgres::dial(url) {

@@ -4,7 +4,10 @@
 #     http:// address, with and without LINKD_UPSTREAM,
 #   - the adapted JSON config proxies everything to linkd with flush_interval -1, compresses
 #     nothing under /play/, strips the Server header and has no access log,
-#   - the file is formatted the way `caddy fmt` writes it.
+#   - the file is formatted the way `caddy fmt` writes it,
+#   - Caddyfile.scale (compose profile scale) passes the same checks and balances over the
+#     three gates with an active health check on /healthz, retries on another gate and no
+#     sticky policy.
 #
 # Usage: tests/deploy/check-caddy.sh
 # Uses `caddy` from PATH if there is one. Otherwise it fetches Debian's caddy package with
@@ -15,7 +18,6 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-caddyfile="$repo/Caddyfile"
 
 # shellcheck source=tally.sh
 source "$here/tally.sh"
@@ -50,16 +52,20 @@ mkdir -p "$HOME"
 python=/usr/bin/python3
 [[ -x $python ]] || python="$(command -v python3)"
 
-# Each variant: SITE_ADDRESS ~ LINKD_UPSTREAM (empty: unset) ~ expected listen address.
+# Each variant: file ~ SITE_ADDRESS ~ LINKD_UPSTREAM (empty: unset) ~ expected listen
+# address ~ expected upstreams (comma-separated, sorted; empty: LINKD_UPSTREAM or linkd:8080).
 variants=(
-    "watch.example.org~~:443"
-    "watch.example.org~127.0.0.1:8080~:443"
-    ":80~~:80"
-    "http://192.168.1.42~linkd:8080~:80"
+    "Caddyfile~watch.example.org~~:443~"
+    "Caddyfile~watch.example.org~127.0.0.1:8080~:443~"
+    "Caddyfile~:80~~:80~"
+    "Caddyfile~http://192.168.1.42~linkd:8080~:80~"
+    "Caddyfile.scale~watch.example.org~~:443~gate2:8080,gate3:8080,tempstream:8080"
+    "Caddyfile.scale~:80~~:80~gate2:8080,gate3:8080,tempstream:8080"
 )
 for variant in "${variants[@]}"; do
-    IFS='~' read -r site upstream listen <<<"$variant"
-    label="SITE_ADDRESS=$site${upstream:+ LINKD_UPSTREAM=$upstream}"
+    IFS='~' read -r file site upstream listen upstreams <<<"$variant"
+    caddyfile="$repo/$file"
+    label="$file, SITE_ADDRESS=$site${upstream:+ LINKD_UPSTREAM=$upstream}"
     env_args=(SITE_ADDRESS="$site")
     [[ -n $upstream ]] && env_args+=(LINKD_UPSTREAM="$upstream")
 
@@ -83,12 +89,12 @@ for variant in "${variants[@]}"; do
     # One line per finding: "ok <what>" or "FAIL <what>".
     while read -r verdict what; do
         if [[ $verdict == ok ]]; then pass "$what ($label)"; else fail "$what ($label)"; fi
-    done < <("$python" - "$work/adapted.json" "${upstream:-linkd:8080}" "$listen" <<'EOF'
+    done < <("$python" - "$work/adapted.json" "${upstreams:-${upstream:-linkd:8080}}" "$listen" <<'EOF'
 import json
 import sys
 
 config = json.load(open(sys.argv[1]))
-want_upstream, want_listen = sys.argv[2], sys.argv[3]
+want_upstreams, want_listen = sorted(sys.argv[2].split(",")), sys.argv[3]
 servers = config.get("apps", {}).get("http", {}).get("servers", {})
 
 
@@ -113,7 +119,7 @@ report(want_listen in listens, f"listens on {want_listen} (got {listens})")
 
 proxies = [h for h, _ in all_handlers if h.get("handler") == "reverse_proxy"]
 dials = sorted({u.get("dial") for p in proxies for u in p.get("upstreams", [])})
-report(len(proxies) == 1 and dials == [want_upstream], f"one reverse_proxy to {want_upstream} (got {dials})")
+report(len(proxies) == 1 and dials == want_upstreams, f"one reverse_proxy to {', '.join(want_upstreams)} (got {dials})")
 report(all(p.get("flush_interval") == -1 for p in proxies) and proxies != [],
        "reverse_proxy streams responses (flush_interval -1)")
 
@@ -141,16 +147,31 @@ report(logged == [] and "logging" not in config, "no access log (watch URLs carr
 admin = config.get("admin", {}).get("listen", "localhost:2019")
 report(admin.startswith(("localhost:", "127.0.0.1:", "[::1]:", "unix/")),
        f"admin API only on loopback (got {admin})")
+
+if len(want_upstreams) > 1:
+    for p in proxies:
+        active = p.get("health_checks", {}).get("active", {})
+        report(active.get("uri") == "/healthz" and active.get("expect_status") in (None, 200),
+               f"each gate is asked GET /healthz and must answer 200 (got {active})")
+        interval_s = active.get("interval", 30_000_000_000) / 1e9
+        report(interval_s <= 5, f"a gate that stops answering leaves the rotation within 5 s (interval {interval_s} s)")
+        lb = p.get("load_balancing", {})
+        report(lb.get("try_duration", 0) > 0, "a request refused by one gate is tried on another (lb_try_duration)")
+        policy = lb.get("selection_policy", {}).get("policy", "random")
+        report(policy not in ("cookie", "ip_hash", "client_ip_hash", "header", "uri_hash", "query"),
+               f"no sticky policy: every gate serves every session (policy {policy})")
 EOF
 )
 done
 
-status=0
-formatted="$("$caddy" fmt "$caddyfile" 2>/dev/null)" || status=$?
-if [[ $status -eq 0 ]] && diff -q <(printf '%s\n' "$formatted") "$caddyfile" >/dev/null; then
-    pass "Caddyfile is formatted as caddy fmt writes it"
-else
-    fail "Caddyfile is not formatted; run: caddy fmt --overwrite Caddyfile"
-fi
+for file in Caddyfile Caddyfile.scale; do
+    status=0
+    formatted="$("$caddy" fmt "$repo/$file" 2>/dev/null)" || status=$?
+    if [[ $status -eq 0 ]] && diff -q <(printf '%s\n' "$formatted") "$repo/$file" >/dev/null; then
+        pass "$file is formatted as caddy fmt writes it"
+    else
+        fail "$file is not formatted; run: caddy fmt --overwrite $file"
+    fi
+done
 
 tally caddy

@@ -46,14 +46,20 @@ DAEMON_VARIABLES = [
 # Containers that may run as root, and why. Each must still drop every capability it can.
 ROOT_ALLOWED = {"caddy": "its certificate volume is root-owned; keeps only NET_BIND_SERVICE"}
 # Which secrets each service may see (anything matching SECRET_NAME and not listed is a leak).
-SECRET_NAME = re.compile(r"(TOKEN|PASSWORD|PASS)$")
+# DATABASE_URL holds PostgreSQL's password (profile scale).
+SECRET_NAME = re.compile(r"(TOKEN|PASSWORD|PASS)$|^DATABASE_URL$")
+# The reader's password, the Go service's publish password (accepted until the first key
+# rotation) and, in profile scale, the shared state's address with its password.
+LINKD_SECRETS = {"MEDIAMTX_READ_PASSWORD", "MEDIAMTX_PUBLISH_PASSWORD", "DATABASE_URL"}
 SECRETS_ALLOWED = {
     "mediamtx": set(),
-    # The reader's password, and the Go service's publish password (accepted until the
-    # first key rotation).
-    "tempstream": {"MEDIAMTX_READ_PASSWORD", "MEDIAMTX_PUBLISH_PASSWORD"},
+    "tempstream": LINKD_SECRETS,
     "botd": {"TELEGRAM_BOT_TOKEN"},
     "caddy": set(),
+    # Profile scale: PostgreSQL and gates 2 and 3 (gate 1 is `tempstream`).
+    "postgres": {"POSTGRES_PASSWORD"},
+    "gate2": LINKD_SECRETS,
+    "gate3": LINKD_SECRETS,
 }
 
 results = []
@@ -200,7 +206,9 @@ for name, svc in services.items():
     if "build" in svc:
         continue
     tag = image.rsplit(":", 1)[1] if ":" in image.split("/")[-1] else ""
-    check(re.match(r"^\d+\.\d+\.\d+", tag), f"{name}'s image is pinned to a release ({image})")
+    # PostgreSQL numbers its releases major.minor (17.6); everything else here major.minor.patch.
+    release = r"^\d+\.\d+(-|$)" if image.startswith("postgres:") else r"^\d+\.\d+\.\d+"
+    check(re.match(release, tag), f"{name}'s image is pinned to a release ({image})")
 
 # --- compose: secrets and the shared socket ----------------------------------------------
 

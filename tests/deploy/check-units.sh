@@ -5,7 +5,11 @@
 #     exposure of at most 2.0,
 #   - tempstream.sysusers.conf is accepted by systemd-sysusers and makes the users and the
 #     shared group the units run as,
-#   - the unit relations that keep the socket shared and the bot alive hold.
+#   - the unit relations that keep the socket shared and the bot alive hold,
+#   - linkd.service with the gate drop-in (linkd-gate.conf, several gates on PostgreSQL)
+#     still verifies clean and keeps its exposure, and the drop-in changes nothing but the
+#     ordering after PostgreSQL, the restarts while it is unreachable and the addresses
+#     linkd may reach.
 # The units are checked in a throwaway root (--root=DIR) holding a copy of the system's
 # unit directory and stub executables at the ExecStart paths, so nothing needs installing.
 #
@@ -158,5 +162,45 @@ for entry in "${expectations[@]}"; do
         fi
     fi
 done
+
+# The gate drop-in: applied to linkd.service, the unit still verifies clean and rates the
+# same; it only orders linkd after a local PostgreSQL, keeps restarting it while the
+# database is unreachable and widens IPAddressAllow.
+dropin="$units_dir/linkd-gate.conf"
+mkdir -p "$root/etc/systemd/system/linkd.service.d"
+cp "$dropin" "$root/etc/systemd/system/linkd.service.d/gate.conf"
+status=0
+out="$(systemd-analyze verify --root="$root" --man=no --generators=no linkd.service 2>&1)" || status=$?
+if [[ $status -eq 0 && -z $out ]]; then
+    pass "systemd-analyze verify linkd.service with linkd-gate.conf"
+else
+    fail "systemd-analyze verify linkd.service with linkd-gate.conf (exit $status):"
+    printf '        %s\n' "$out"
+fi
+status=0
+out="$(systemd-analyze security --offline=true --root="$root" --no-pager linkd.service 2>&1)" || status=$?
+level="$(sed -n "s/.*Overall exposure level for linkd.service: \([0-9.]*\).*/\1/p" <<<"$out")"
+if [[ $status -eq 0 && -n $level ]] && awk -v l="$level" -v m="$max_exposure" 'BEGIN { exit !(l <= m) }'; then
+    pass "systemd-analyze security linkd.service with linkd-gate.conf: exposure $level <= $max_exposure"
+else
+    fail "systemd-analyze security linkd.service with linkd-gate.conf: exposure ${level:-unknown} (exit $status)"
+fi
+keys="$(grep -Ev '^[[:space:]]*(#|$|\[)' "$dropin" | cut -d= -f1 | sort -u | tr '\n' ' ')"
+if [[ $keys == "After IPAddressAllow StartLimitIntervalSec " ]]; then
+    pass "linkd-gate.conf sets only After=, StartLimitIntervalSec= and IPAddressAllow="
+else
+    fail "linkd-gate.conf sets only After=, StartLimitIntervalSec= and IPAddressAllow= (sets: $keys)"
+fi
+if grep -Eq '^(Environment|EnvironmentFile)=' "$dropin" || grep -q 'postgres://' "$dropin"; then
+    fail "linkd-gate.conf holds no setting (DATABASE_URL belongs in linkd.env)"
+else
+    pass "linkd-gate.conf holds no setting (DATABASE_URL belongs in linkd.env)"
+fi
+allowed="$(sed -n 's/^IPAddressAllow=//p' "$dropin")"
+if [[ -n $allowed ]] && ! grep -Eqw 'any|0\.0\.0\.0/0|::/0' <<<"$allowed"; then
+    pass "linkd-gate.conf allows private ranges, not any address ($allowed)"
+else
+    fail "linkd-gate.conf allows private ranges, not any address ($allowed)"
+fi
 
 tally units

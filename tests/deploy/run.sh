@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs every deployment check: the systemd units (check-units.sh), the Caddyfile
-# (check-caddy.sh), the compose/MediaMTX/Docker/env files (check-config.py), the upgrade
-# of a Go service's compose stack in place (upgrade-layout.py) and the Rust sources' size
-# rules (check-source.py).
+# (check-caddy.sh), Caddyfile.scale's balancing run for real (check-balance.sh), the compose/MediaMTX/Docker/env files (check-config.py), the upgrade
+# of a Go service's compose stack in place (upgrade-layout.py), compose's profile scale
+# (scale-layout.py) and the Rust sources' size rules (check-source.py).
 #
 # Usage: tests/deploy/run.sh
 # On a fresh Debian 12 machine, run as root: missing tools come from apt (systemd,
 # python3-yaml; caddy is fetched as a package file, not installed). Prints each check,
-# then `deploy: N passed, M failed` over all five; exits 1 if any check failed.
+# then `deploy: N passed, M failed` over all seven; exits 1 if any check failed.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,7 +20,7 @@ fi
 
 total_passed=0
 total_failed=0
-for check in "$here/check-units.sh" "$here/check-caddy.sh" "$here/check-config.py" "$here/upgrade-layout.py" "$here/check-source.py"; do
+for check in "$here/check-units.sh" "$here/check-caddy.sh" "$here/check-balance.sh" "$here/check-config.py" "$here/upgrade-layout.py" "$here/scale-layout.py" "$here/check-source.py"; do
     name="$(basename "$check")"
     echo "== $name"
     out="$(mktemp)"

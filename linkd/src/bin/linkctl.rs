@@ -9,12 +9,17 @@
 
 #[path = "linkctl/audit.rs"]
 mod audit;
+#[path = "linkctl/migrate.rs"]
+mod migrate;
+#[path = "linkctl/report.rs"]
+mod report;
 #[path = "linkctl/stream_key.rs"]
 mod stream_key;
 
 use clap::{Parser, Subcommand};
 use proto::client::{call_with_deadline, socket_candidates, CallError as Failure};
 use proto::{ApiError, Link, LinkApiClient, SigningKeyRotation, Status};
+use report::report;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -38,6 +43,7 @@ Examples:
   linkctl log 3                      who opened link 3, on how many devices, for how long
   linkctl viewers                    who is watching now
   linkctl stream-key show            the RTMP URL and stream key for OBS
+  linkctl migrate --to postgres://.. move the SQLite database into PostgreSQL (linkd stopped)
 
 The socket: --socket PATH, else $RPC_SOCKET, else /run/tempstream/linkd.sock (the systemd
 units), else ./linkd.sock; the first that answers is used.
@@ -140,6 +146,9 @@ enum Command {
     /// The key OBS publishes with.
     #[command(subcommand)]
     StreamKey(stream_key::StreamKeyCommand),
+    /// Move the SQLite database into PostgreSQL and verify the copy (stop linkd first).
+    #[command(after_help = migrate::AFTER_HELP)]
+    Migrate(migrate::MigrateArgs),
 }
 
 #[derive(Subcommand)]
@@ -150,22 +159,6 @@ enum SigningKeyCommand {
         #[arg(long)]
         logout_all: bool,
     },
-}
-
-/// The stable code of a refusal, for scripts (`--json`).
-fn code_of(e: &ApiError) -> &'static str {
-    match e {
-        ApiError::NotFound { .. } => "not_found",
-        ApiError::AlreadyDisabled { .. } => "already_disabled",
-        ApiError::AlreadyExpired { .. } => "expired",
-        ApiError::NoActiveLinks => "no_active_links",
-        ApiError::InvalidTtl { .. } => "bad_ttl",
-        ApiError::InvalidNote { .. } => "bad_note",
-        ApiError::InvalidConsumer => "bad_request",
-        ApiError::Storage { .. } => "storage",
-        ApiError::ShuttingDown => "shutting_down",
-        ApiError::InvalidMaxViewers { .. } => "bad_max_viewers",
-    }
 }
 
 /// Connects to the first socket that answers; otherwise says what each one answered.
@@ -184,29 +177,6 @@ async fn connect(paths: &[PathBuf]) -> Result<proto::LinkApiClient, Failure> {
     }))
 }
 
-/// Prints a failure on stderr, as a sentence or (with `--json`) as a JSON object.
-fn report(json: bool, failure: &Failure) {
-    let (code, message) = match failure {
-        Failure::Api(e) => (code_of(e), e.to_string()),
-        Failure::Unreachable(why) => ("unreachable", why.clone()),
-    };
-    if json {
-        let mut error = serde_json::json!({ "code": code, "message": message });
-        if let Failure::Api(e) = failure {
-            if let Ok(serde_json::Value::Object(details)) = serde_json::to_value(e) {
-                for fields in details.values().filter_map(|v| v.as_object()) {
-                    for (k, v) in fields {
-                        error[k] = v.clone();
-                    }
-                }
-            }
-        }
-        eprintln!("{}", serde_json::json!({ "error": error }));
-    } else {
-        eprintln!("linkctl: {message}");
-    }
-}
-
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(a) => a,
@@ -216,6 +186,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if let Command::Migrate(m) = &args.command {
+        return migrate::run(m, args.json);
+    }
     let sockets = socket_candidates(args.socket.as_deref(), std::env::var_os("RPC_SOCKET"));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -318,6 +291,7 @@ async fn execute(args: &Args, sockets: &[PathBuf]) -> Result<String, Failure> {
         Command::Log { id } => audit::log(&client, *id, json).await,
         Command::Viewers => audit::viewers(&client, json).await,
         Command::StreamKey(cmd) => stream_key::execute(&client, json, cmd).await,
+        Command::Migrate(_) => unreachable!("migrate runs without linkd"),
     }
 }
 
@@ -440,61 +414,4 @@ fn status_text(s: &Status) -> String {
         s.version,
         humantime::format_duration(Duration::from_secs(s.uptime_s)),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_refusal_has_a_stable_code() {
-        let cases = [
-            (ApiError::NotFound { id: 1 }, "not_found"),
-            (
-                ApiError::AlreadyDisabled {
-                    id: 1,
-                    disabled_at: None,
-                },
-                "already_disabled",
-            ),
-            (
-                ApiError::AlreadyExpired {
-                    id: 1,
-                    expires_at: 1,
-                },
-                "expired",
-            ),
-            (ApiError::NoActiveLinks, "no_active_links"),
-            (
-                ApiError::InvalidTtl {
-                    given: "x".into(),
-                    reason: "r".into(),
-                    min_secs: 1,
-                    max_secs: 2,
-                },
-                "bad_ttl",
-            ),
-            (
-                ApiError::InvalidNote {
-                    problem: proto::NoteProblem::TooLong,
-                    max_chars: 200,
-                },
-                "bad_note",
-            ),
-            (
-                ApiError::Storage {
-                    message: "disk".into(),
-                },
-                "storage",
-            ),
-            (ApiError::ShuttingDown, "shutting_down"),
-            (
-                ApiError::InvalidMaxViewers { given: 0, max: 100 },
-                "bad_max_viewers",
-            ),
-        ];
-        for (e, code) in cases {
-            assert_eq!(code_of(&e), code, "{e:?}");
-        }
-    }
 }

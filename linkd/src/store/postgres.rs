@@ -90,9 +90,11 @@ fn password(url: &str) -> Vec<String> {
     found
 }
 
-/// `message` with every appearance of `url` and its password masked.
+/// `message` on one line (libpq writes several), with every appearance of `url` and its
+/// password masked.
 pub fn scrub(message: &str, url: &Secret) -> String {
-    let mut out = message.replace(url.expose(), &redact(url.expose()));
+    let one_line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = one_line.replace(url.expose(), &redact(url.expose()));
     for p in password(url.expose()) {
         out = out.replace(&p, "***");
     }

@@ -185,4 +185,9 @@ fn a_broken_postgres_connection_is_dialled_again_and_the_password_never_shows() 
         .unwrap();
     assert_eq!(row.id, 1);
     assert!(store.reachable());
+    // A restart nobody called through: the first call after it works.
+    pg.kill();
+    pg.start_again();
+    assert_eq!(store.call_now(all_links).unwrap().len(), 1);
+    assert!(store.reachable() && store.unreachable_since().is_none());
 }

@@ -5,7 +5,6 @@
 //! Readiness is polled with a deadline; the server is killed when the value is dropped.
 
 use std::fs::File;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -192,13 +191,13 @@ impl TempPostgres {
             .arg(self.port.to_string())
             .args(["-c", "listen_addresses=127.0.0.1"])
             .args(["-c", "unix_socket_directories="])
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+            // No fsync (the machine does not crash in a test), but every commit reaches
+            // the WAL before it is reported: a killed server loses nothing committed.
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=on"])
             .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("server log"))
             .stderr(log)
-            // Its own process group: a kill reaches the backends too.
-            .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("start postgres: {e}; {MISSING}"))
     }
@@ -225,24 +224,63 @@ impl TempPostgres {
         }
     }
 
-    /// Sends `sig` to the server's process group and waits for the server to end.
+    /// Sends `sig` to the server (with SIGKILL to its backends too: each is its own
+    /// session, out of the server's process group) and waits for all of them to end.
     fn signal(&mut self, sig: libc::c_int) {
-        if let Some(mut child) = self.server.take() {
-            let pgid = child.id() as libc::pid_t;
-            // SAFETY: kill(2) on the process group this value started; no memory involved.
+        let Some(mut child) = self.server.take() else {
+            return;
+        };
+        let postmaster = child.id() as libc::pid_t;
+        let backends = if sig == libc::SIGKILL {
+            children_of(postmaster)
+        } else {
+            Vec::new()
+        };
+        for pid in std::iter::once(postmaster).chain(backends.iter().copied()) {
+            // SAFETY: kill(2) on processes this value started; no memory involved.
             unsafe {
-                libc::kill(-pgid, sig);
-            }
-            let _ = child.wait();
-            if sig == libc::SIGKILL {
-                // The backends may outlive the postmaster by a moment.
-                // SAFETY: as above.
-                unsafe {
-                    libc::kill(-pgid, libc::SIGKILL);
-                }
+                libc::kill(pid, sig);
             }
         }
+        let _ = child.wait();
+        let deadline = Instant::now() + READY_WITHIN;
+        while backends.iter().any(|p| alive(*p)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
+}
+
+/// The processes whose parent is `pid` (from `/proc`).
+fn children_of(pid: libc::pid_t) -> Vec<libc::pid_t> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let child: libc::pid_t = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // "pid (comm) state ppid ...": the command may hold spaces and parentheses.
+            let ppid: libc::pid_t = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            (ppid == pid).then_some(child)
+        })
+        .collect()
+}
+
+/// Whether process `pid` still exists (a zombie counts as gone).
+fn alive(pid: libc::pid_t) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
 }
 
 impl Drop for TempPostgres {

@@ -18,6 +18,8 @@ mod hostile;
 mod limits;
 mod logs;
 mod media;
+mod migrate;
+mod postgres;
 mod proxy;
 mod revoke;
 mod sharing;
