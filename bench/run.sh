@@ -98,7 +98,7 @@ trap 'exit 130' INT TERM
   echo "kernel: $(uname -r); memory: $(awk '/MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo)"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "nginx: $(nginx -v 2>&1 | sed 's/.*nginx\///'); wrk: $(wrk -v 2>&1 | head -1 | awk '{ print $2 }'); $(rustc -V)"
-  echo "command: bench/run.sh $*  (d=$dur s, r=$rounds, quiet wait <= ${quiet}s, LL ${lldur}s + ${ramp}s ramp, viewers: $counts)"
+  echo "command: ${BIN_DIR:+BIN_DIR=$BIN_DIR }bench/run.sh $*  (d=$dur s, r=$rounds, quiet wait <= ${quiet}s, LL ${lldur}s + ${ramp}s ramp, viewers: $counts)"
 } | tee "$res/machine.txt" >&2
 
 # start_nginx NAME PORT LOCATION: nginx serving the payloads under LOCATION, one worker on
