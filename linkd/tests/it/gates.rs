@@ -181,6 +181,8 @@ async fn three_gates_on_postgres_behave_as_one() {
 /// Runs `sql` on the SQLite database at `db`.
 fn sqlite(db: &Path, sql: &str) {
     let mut c = diesel::sqlite::SqliteConnection::establish(db.to_str().unwrap()).unwrap();
+    // linkd may be writing: wait for its lock rather than fail.
+    c.batch_execute("PRAGMA busy_timeout = 10000;").unwrap();
     c.batch_execute(sql).unwrap();
 }
 
