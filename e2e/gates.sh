@@ -1,8 +1,10 @@
 # shellcheck shell=bash
 # The run "gates" of e2e/run.sh: three real linkd gates sharing one PostgreSQL (e2e/pg.sh,
 # Debian's server on a temp dir and a free port), one LL-HLS origin fed by ffmpeg, headless
-# Chromium. Sourced by run.sh, whose functions (watch, check_watch, check_status_seen,
-# check_page_status, wait_until, stop_pid, ...) it uses.
+# Chromium. Sourced by run.sh, whose functions (watch, check_watch, check_page_status,
+# wait_until, stop_pid, ...) it uses. The viewer on gate 2 is a browser of its own
+# ("as viewer2": its own profile, another device); the first browser opens pages on gates 1
+# and 3 and of the migrated database.
 #
 #   `linkctl status` names the state store, PostgreSQL, shared by 3 gates;
 #   a link made on gate 3 is in force on gate 1 within 1 s and plays there; a session opened
@@ -118,6 +120,8 @@ elsewhere_plays() {
   fi
   watch open "$url1" >/dev/null
   check_watch "gates: the link made on gate 3 plays on gate 1" expect playing 25
+  # the page ends here: its session renewals must not race the next page's cookie
+  watch open about:blank >/dev/null
 }
 
 # off_elsewhere: a viewer on gate 2, counted everywhere, stopped by `off` on gate 1
@@ -129,8 +133,8 @@ off_elsewhere() {
   curl -s -c "$jar" -o /dev/null "$LINK_URL" || true
   code="$(curl -s -b "$jar" -o /dev/null -w '%{http_code}' "http://127.0.0.1:${GATE_PORT[3]}/play/index.m3u8" || true)"
   if [ "$code" = 200 ]; then pass "gates: a session opened on gate 1 plays on gate 3"; else fail "gates: a session opened on gate 1 answers $code on gate 3"; fi
-  watch open "$url2" >/dev/null
-  check_watch "gates: link $LINK_ID (made on gate 1) plays on gate 2" expect playing 25
+  watch as viewer2 open "$url2" >/dev/null
+  check_watch "gates: link $LINK_ID (made on gate 1) plays on gate 2" as viewer2 expect playing 25
   local n
   for n in 1 3; do
     if wait_until 10 "gate $n to count the viewer" counted "$n" "$LINK_ID"; then pass "gates: gate $n counts the viewer watching on gate 2"
@@ -139,11 +143,11 @@ off_elsewhere() {
   local off_ms
   off_ms=$(now_ms)
   if ! lcg 1 off "$LINK_ID" >/dev/null; then fail "gates: linkctl off $LINK_ID on gate 1"; return 0; fi
-  check_watch "gates: the page on gate 2 shows disabled within 2 s of linkctl off on gate 1" expect disabled 2
+  check_watch "gates: the page on gate 2 shows disabled within 2 s of linkctl off on gate 1" as viewer2 expect disabled 2
   within_2s_of_off "$off_ms"
-  check_watch "gates: the video on gate 2 stops" stopped 3
-  check_watch "gates: no /play answer from gate 2 is still received 1 s after off" play-after $((off_ms + 1000))
-  check_status_seen "gates: gate 2 refused the page with 403 after off" "$off_ms" 403
+  check_watch "gates: the video on gate 2 stops" as viewer2 stopped 3
+  check_watch "gates: no /play answer from gate 2 is still received 1 s after off" as viewer2 play-after $((off_ms + 1000))
+  refused_403_since "$off_ms"
   check_page_status "gates: the switched-off link opened on gate 3" "$(gate_url 3 "$LINK_URL")" 410 disabled
 }
 
@@ -154,6 +158,15 @@ within_2s_of_off() {
   seen="$(json at <<<"$LAST")"
   if [ -n "$seen" ] && [ $((seen - $1)) -le 2000 ]; then pass "gates: ... seen on gate 2 $((seen - $1)) ms after linkctl off was started on gate 1"
   else fail "gates: ... seen on gate 2 ${seen:+$((seen - $1)) ms }after linkctl off was started on gate 1 (more than 2 s, or never)"; fi
+}
+
+# refused_403_since MS: the viewer on gate 2 got a 403 from /play or /play/_session since MS
+refused_403_since() {
+  local res n1 n2
+  res="$(watch as viewer2 statuses-after "$1")"
+  n1="$(json play.403 <<<"$res")"; n2="$(json session.403 <<<"$res")"
+  if [ $((${n1:-0} + ${n2:-0})) -gt 0 ]; then pass "gates: gate 2 refused the page with 403 after off (/play ${n1:-0}, /play/_session ${n2:-0})"
+  else fail "gates: gate 2 did not refuse the page with 403 after off (saw $(json play <<<"$res") and $(json session <<<"$res"))"; fi
 }
 
 # watch_send COMMAND... / watch_recv: one browser step that runs while the shell does more
@@ -190,12 +203,12 @@ write_refused() {
 database_down() {
   new_link_on 1 10m || return 0
   local id="$LINK_ID" url="$LINK_URL" ids=() rows res n t
-  watch open "$(gate_url 2 "$url")" >/dev/null
-  check_watch "gates: link $id plays on gate 2 before the database goes down" expect playing 25
+  watch as viewer2 open "$(gate_url 2 "$url")" >/dev/null
+  check_watch "gates: link $id plays on gate 2 before the database goes down" as viewer2 expect playing 25
   wait_until 10 "gate 1 to count the viewer" counted 1 "$id" || true
   for n in "${GATES[@]}"; do ids[$n]="$(active_ids "$n" || true)"; done
   rows="$(rows_of_links || true)"
-  watch_send steady 14
+  watch_send as viewer2 steady 14
   local down_ms
   down_ms=$(now_ms)
   pg_kill || { fail "gates: PostgreSQL could not be killed"; watch_recv >/dev/null; return 0; }
@@ -221,7 +234,7 @@ database_down() {
   else
     fail "gates: the viewer on gate 2 did not play on through the outage ($(summary <<<"$res"))"
   fi
-  check_watch "gates: ... and plays on after it" expect playing 10
+  check_watch "gates: ... and plays on after it" as viewer2 expect playing 10
   after_database_down "$id" "$url" "$rows" "$up_ms" "${ids[@]}"
 }
 
@@ -258,7 +271,7 @@ after_database_down() {
   local off_ms
   off_ms=$(now_ms)
   if lcg 1 off "$id" >/dev/null; then
-    check_watch "gates: database back: the page on gate 2 shows disabled within 2 s of linkctl off on gate 1" expect disabled 2
+    check_watch "gates: database back: the page on gate 2 shows disabled within 2 s of linkctl off on gate 1" as viewer2 expect disabled 2
     within_2s_of_off "$off_ms"
   else
     fail "gates: database back: linkctl off $id on gate 1"

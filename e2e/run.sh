@@ -2,7 +2,7 @@
 # End-to-end scenario with real parts: ffmpeg publisher -> HLS origin (e2e/origin.py) -> linkd
 # -> headless Chromium on the watch page (e2e/watch.js), links made with linkctl.
 #
-#   e2e/run.sh                 all runs (about 3-4 minutes on 2 cores)
+#   e2e/run.sh                 all runs (about 5-7 minutes on 2 cores)
 #   e2e/run.sh classic ll      only the named runs: classic, ll, auth, caddy, audit, rtmp, limits,
 #                              gates
 #   E2E_BUILD=1 e2e/run.sh     run `cargo build -p linkd` even when target/debug/linkd exists
@@ -56,7 +56,7 @@ E2E="$ROOT/e2e"
 cd "$ROOT"
 
 RUNS=("$@")
-[ ${#RUNS[@]} -gt 0 ] || RUNS=(classic ll auth caddy audit rtmp limits)
+[ ${#RUNS[@]} -gt 0 ] || RUNS=(classic ll auth caddy audit rtmp limits gates)
 for r in "${RUNS[@]}"; do
   case "$r" in classic|ll|auth|caddy|audit|rtmp|limits|gates) ;; *) echo "run.sh: unknown run '$r' (classic, ll, auth, caddy, audit, rtmp, limits, gates)" >&2; exit 2 ;; esac
 done
