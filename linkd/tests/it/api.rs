@@ -59,13 +59,7 @@ async fn create_three(l: &Linkd) -> [serde_json::Value; 3] {
 
 /// List: newest first, as a JSON array and as a table.
 async fn list_newest_first(l: &Linkd, newest_first: &[&serde_json::Value]) {
-    let list = l.linkctl(&["--json", "list"]).await.json();
-    let ids: Vec<i64> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["id"].as_i64().unwrap())
-        .collect();
+    let ids = l.listed_ids().await;
     let want: Vec<i64> = newest_first
         .iter()
         .map(|v| v["id"].as_i64().unwrap())

@@ -230,14 +230,7 @@ async fn a_used_go_database_moves_exactly_once_and_plays_on_from_postgres() {
     })
     .await;
     assert_eq!(play_status(&l.url("/play/index.m3u8"), &cookie).await, 200);
-    let list = l.linkctl(&["--json", "list"]).await;
-    let ids: Vec<i64> = list
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["id"].as_i64().unwrap())
-        .collect();
+    let ids = l.listed_ids().await;
     assert!(
         ids.contains(&3) && ids.contains(&7) && ids.contains(&12),
         "{ids:?}"

@@ -70,15 +70,7 @@ async fn a_gate_on_postgres_keeps_its_links_there_and_serves_them() {
         c.database_url = Some(Secret::new(url));
     })
     .await;
-    let list = l.linkctl(&["--json", "list"]).await;
-    assert_eq!(list.code, 0, "{}", list.stderr);
-    let ids: Vec<i64> = list
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["id"].as_i64().unwrap())
-        .collect();
+    let ids = l.listed_ids().await;
     assert_eq!(ids, vec![kept]);
     let cookie = l.open(&kept_token).await;
     assert_eq!(play_status(&l.url("/play/index.m3u8"), &cookie).await, 200);

@@ -79,6 +79,15 @@ impl Linkd {
         linkctl(&self.socket, args).await
     }
 
+    /// The ids `linkctl list` shows, in its order (newest first).
+    pub async fn listed_ids(&self) -> Vec<i64> {
+        let list = self.linkctl(&["--json", "list"]).await;
+        assert_eq!(list.code, 0, "{}", list.stderr);
+        let list = list.json();
+        let rows = list.as_array().unwrap().iter();
+        rows.map(|v| v["id"].as_i64().unwrap()).collect()
+    }
+
     /// Creates a link with linkctl and returns (id, token, url).
     pub async fn new_link(&self, args: &[&str]) -> (i64, String, String) {
         let mut all = vec!["--json", "new"];
