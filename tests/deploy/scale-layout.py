@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import Checks  # noqa: E402
 from composeenv import parse_env, resolve  # noqa: E402
 
 REPO = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -38,18 +39,8 @@ SCALE_SERVICES = {"postgres", "gate2", "gate3"}
 # What may differ between gate 1 and the others.
 PER_GATE = {"DATABASE_URL", "GATE_NAME"}
 
-results = []
-
-
-def check(ok, what):
-    results.append((bool(ok), what))
-    print(("ok    " if ok else "FAIL  ") + what)
-    return bool(ok)
-
-
-def read(name):
-    with open(os.path.join(REPO, name)) as f:
-        return f.read()
+checks = Checks(REPO)
+check, read = checks.check, checks.read
 
 
 def mounts(service):
@@ -215,7 +206,4 @@ for name in GATES[1:]:
     check(value and not re.match(r"postgres(ql)?://", value) and "://" not in value,
           f"without DATABASE_URL {name} gets a value linkd refuses, not SQLite ({value!r})")
 
-passed = sum(1 for ok, _ in results if ok)
-failed = len(results) - passed
-print(f"scale: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+checks.finish("scale")

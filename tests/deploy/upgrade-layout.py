@@ -23,22 +23,13 @@ import sys
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import Checks  # noqa: E402
 from composeenv import parse_env, resolve  # noqa: E402
 
 REPO = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", ".."))
 
-results = []
-
-
-def check(ok, what):
-    results.append((bool(ok), what))
-    print(("ok    " if ok else "FAIL  ") + what)
-    return bool(ok)
-
-
-def read(name):
-    with open(os.path.join(REPO, name)) as f:
-        return f.read()
+checks = Checks(REPO)
+check, read = checks.check, checks.read
 
 
 def mounts(service):
@@ -112,7 +103,4 @@ check(le.get("MEDIAMTX_READ_USER") == "linkd", "the reader's name defaults to li
 mtx = rs.get("mediamtx", {}).get("environment", {}) or {}
 check(not any(k.startswith("MTX_AUTH") for k in mtx), "MediaMTX holds no credential: it asks linkd")
 
-passed = sum(1 for ok, _ in results if ok)
-failed = len(results) - passed
-print(f"upgrade: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+checks.finish("upgrade")
