@@ -98,8 +98,7 @@ async fn listed_viewers(l: &Linkd, id: i64) -> i64 {
 async fn token_of(l: &Linkd, id: i64) -> String {
     let list = l.linkctl(&["--json", "list"]).await.json();
     let link = list.as_array().unwrap().iter().find(|v| v["id"] == id);
-    let url = link.expect("the link is active")["url"].as_str().unwrap();
-    url.rsplit('/').next().unwrap().to_string()
+    crate::common::token_of(link.expect("the link is active"))
 }
 
 /// Opens link `token` on gate `l` once that gate knows it; the session cookie pair.

@@ -103,13 +103,7 @@ async fn postgres_down_refuses_writes_clearly_keeps_playing_and_heals() {
     let out = l.linkctl(&["--json", "new", "1h"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let id = out.json()["id"].as_i64().unwrap();
-    let token = out.json()["url"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let token = crate::common::token_of(&out.json());
     let page = crate::common::get(&l.url(&format!("/live/stream/{token}")), None)
         .await
         .unwrap();

@@ -284,8 +284,8 @@ async fn answers_under_way_end_within_a_second_of_the_link_expiring() {
     let out = l.linkctl(&["--json", "new", "3s"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v = out.json();
-    let token = v["url"].as_str().unwrap().rsplit('/').next().unwrap();
-    let cookie = l.open(token).await;
+    let token = crate::common::token_of(&v);
+    let cookie = l.open(&token).await;
     let expiry = instant_of(v["expires_at"].as_i64().unwrap());
 
     // A held reload, waiting past the expiry.
@@ -317,8 +317,8 @@ async fn a_body_being_sent_stops_within_a_second_of_the_link_expiring() {
     let (_d, l) = Linkd::start_before(format!("http://{origin}/live/stream")).await;
     let out = l.linkctl(&["--json", "new", "3s"]).await;
     let v = out.json();
-    let token = v["url"].as_str().unwrap().rsplit('/').next().unwrap();
-    let cookie = l.open(token).await;
+    let token = crate::common::token_of(&v);
+    let cookie = l.open(&token).await;
     let expiry = instant_of(v["expires_at"].as_i64().unwrap());
     let (mut body, len) = mid_body(&l, &cookie).await;
     tokio::time::sleep_until(expiry.into()).await;

@@ -95,8 +95,8 @@ impl Linkd {
         let out = self.linkctl(&all).await;
         assert_eq!(out.code, 0, "linkctl new failed: {}", out.stderr);
         let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let token = token_of(&v);
         let url = v["url"].as_str().unwrap().to_string();
-        let token = url.rsplit('/').next().unwrap().to_string();
         (v["id"].as_i64().unwrap(), token, url)
     }
 
@@ -145,6 +145,12 @@ impl Ctl {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
     }
+}
+
+/// The token at the end of a link's watch URL (`linkctl --json` output of one link).
+pub fn token_of(link: &serde_json::Value) -> String {
+    let url = link["url"].as_str().expect("a link has a URL");
+    url.rsplit('/').next().unwrap().to_string()
 }
 
 /// Runs `linkctl --socket SOCKET ARGS...`.
