@@ -10,6 +10,7 @@ use crate::store::{self, LinkRow, Store, StoreError};
 use crate::sync::{read, write};
 use crate::token::Token;
 use proto::{ApiError, Limits, Link, LinkState, NoteProblem};
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::Duration;
@@ -69,7 +70,8 @@ impl From<LinkRow> for Entry {
 
 #[derive(Default)]
 struct Table {
-    by_id: HashMap<i64, Entry>,
+    /// By link id (linkd's own numbers: a fast hash is safe).
+    by_id: FxHashMap<i64, Entry>,
     by_token: HashMap<Token, i64>,
 }
 

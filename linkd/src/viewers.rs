@@ -12,6 +12,7 @@ use crate::audit::{Audit, Ended, Facts};
 use crate::clock::Clock;
 use crate::sync::{lock, read, write};
 use proto::AuditKind;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -48,7 +49,8 @@ struct Issued {
 
 #[derive(Default)]
 struct Table {
-    sessions: HashMap<u64, Arc<Live>>,
+    /// By session id: ids are random and signed by linkd, so a fast hash is safe here.
+    sessions: FxHashMap<u64, Arc<Live>>,
     per_link: HashMap<i64, u32>,
 }
 

@@ -25,16 +25,14 @@ pub enum Reply {
 /// `have` and body `len` bytes.
 pub fn evaluate(req: &HeaderMap, have: &HeaderMap, len: usize) -> Reply {
     let etag = text(have, header::ETAG);
-    let modified = text(have, header::LAST_MODIFIED).and_then(date);
+    // Parsed only for a request that asks by date.
+    let modified = || text(have, header::LAST_MODIFIED).and_then(date);
     if let Some(inm) = text(req, header::IF_NONE_MATCH) {
         if etag.is_some_and(|e| etag_listed(inm, e, false)) {
             return Reply::NotModified;
         }
-    } else if let (Some(ims), Some(m)) = (
-        text(req, header::IF_MODIFIED_SINCE).and_then(date),
-        modified,
-    ) {
-        if m <= ims {
+    } else if let Some(ims) = text(req, header::IF_MODIFIED_SINCE).and_then(date) {
+        if modified().is_some_and(|m| m <= ims) {
             return Reply::NotModified;
         }
     }
@@ -45,7 +43,7 @@ pub fn evaluate(req: &HeaderMap, have: &HeaderMap, len: usize) -> Reply {
         let current = if if_range.starts_with('"') || if_range.starts_with("W/") {
             etag.is_some_and(|e| etag_listed(if_range, e, true))
         } else {
-            date(if_range).is_some_and(|d| Some(d) == modified)
+            date(if_range).is_some_and(|d| Some(d) == modified())
         };
         if !current {
             return Reply::Whole;

@@ -2,7 +2,9 @@
 //! header read timeout and head size limit, a back-off when accepting fails (out of file
 //! descriptors and the like) instead of a spin, and graceful drain on shutdown.
 
-use super::{conns, handle, media, scrape, zerocopy, Web, HEADER_READ_TIMEOUT, MAX_HEAD_BYTES};
+use super::{
+    conns, handle, media, memo, scrape, zerocopy, Web, HEADER_READ_TIMEOUT, MAX_HEAD_BYTES,
+};
 use crate::Shared;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
@@ -58,12 +60,14 @@ pub(crate) async fn serve(
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let web = web.clone();
+        let memo = Arc::new(memo::Memo::default());
         let service = hyper::service::service_fn(move |req| {
             let shared = shared.clone();
             let web = web.clone();
+            let memo = memo.clone();
             async move {
                 let r = match site {
-                    Site::Main => handle(shared, web, req, peer).await,
+                    Site::Main => handle(shared, web, req, peer, memo).await,
                     Site::Metrics => scrape::answer(&shared, &web, &req),
                     Site::Media => media::answer(&shared, req, peer).await,
                 };

@@ -20,6 +20,7 @@ mod device;
 pub(crate) mod limiter;
 mod listen;
 mod media;
+pub(crate) mod memo;
 pub(crate) mod page;
 pub(crate) mod path;
 pub(crate) mod peers;
@@ -176,40 +177,55 @@ pub fn route_of(path: &str) -> Route {
     }
 }
 
+/// One request of the main site: routed, answered, counted and logged. `memo` is the
+/// connection's (see [`memo`]).
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     web: Arc<Web>,
     req: Request<Incoming>,
     peer: SocketAddr,
+    memo: Arc<memo::Memo>,
 ) -> Response<Body> {
-    let start = Instant::now();
     let route = route_of(req.uri().path());
-    let method = req.method().clone();
-    let cfg = &shared.config;
-    let client = peers::client_ip(
-        &req,
-        peer,
-        &cfg.http_trusted_proxies,
-        cfg.http_trusted_proxy_count,
-    );
-    let response = dispatch(&shared, &web, route, req, client).await;
+    // Media requests are logged at debug level: without it they pay for no clock or address.
+    let quiet = matches!(route, Route::Play | Route::Asset | Route::Session);
+    let logged = !quiet || tracing::enabled!(tracing::Level::DEBUG);
+    let start = logged.then(Instant::now);
+    let method = logged.then(|| req.method().clone());
+    let client = logged.then(|| client_of(&shared, &req, peer));
+    let response = dispatch(&shared, &web, route, req, peer, &memo).await;
     let status = response.status().as_u16();
     web.requests.record(route.name(), status);
-    let ms = start.elapsed().as_secs_f64() * 1000.0;
-    if route == Route::Play || route == Route::Asset || route == Route::Session {
-        tracing::debug!(%method, route = route.name(), status, ms, %client, "http");
-    } else {
-        tracing::info!(%method, route = route.name(), status, ms, %client, "http");
+    if let (Some(start), Some(method), Some(client)) = (start, method, client) {
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        if quiet {
+            tracing::debug!(%method, route = route.name(), status, ms, %client, "http");
+        } else {
+            tracing::info!(%method, route = route.name(), status, ms, %client, "http");
+        }
     }
     response
 }
 
+/// The client's address: `peer`, or what the trusted proxies in front say.
+fn client_of(shared: &Shared, req: &Request<Incoming>, peer: SocketAddr) -> IpAddr {
+    let cfg = &shared.config;
+    peers::client_ip(
+        req,
+        peer,
+        &cfg.http_trusted_proxies,
+        cfg.http_trusted_proxy_count,
+    )
+}
+
+/// The answer of `route` to `req` from `peer`.
 async fn dispatch(
     shared: &Arc<Shared>,
     web: &Web,
     route: Route,
     req: Request<Incoming>,
-    client: IpAddr,
+    peer: SocketAddr,
+    memo: &memo::Memo,
 ) -> Response<Body> {
     // Only origin-form targets: an absolute URL names another server.
     if req.uri().scheme().is_some() || req.uri().authority().is_some() {
@@ -230,9 +246,9 @@ async fn dispatch(
             text(StatusCode::OK, "watch service is running")
         }
         Route::Health => text(StatusCode::OK, "ok"),
-        Route::Watch => watch::watch(web, shared, &req, client),
-        Route::Session => play::session_state(web, shared, &req),
-        Route::Play => revoke::play(web, shared, req).await,
+        Route::Watch => watch::watch(web, shared, &req, client_of(shared, &req, peer)),
+        Route::Session => play::session_state(web, shared, &req, memo),
+        Route::Play => revoke::play(web, shared, req, memo).await,
         Route::Asset => {
             let name = &req.uri().path()["/assets/".len()..];
             web.assets

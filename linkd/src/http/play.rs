@@ -4,6 +4,7 @@
 //! `Cache-Control` with `private`, so no shared cache in front keeps gated bytes.
 
 use super::conditional::{self, Reply};
+use super::memo::Memo;
 use super::path::{Kind, StreamFile};
 use super::session::{self, Session};
 use super::{full, sharing, zerocopy, Body, Web};
@@ -56,14 +57,29 @@ impl Gate {
 }
 
 /// Checks the request's session: the link it names (memory), its signature under that
-/// link's key, then the link's state.
-pub fn gate(web: &Web, shared: &Shared, headers: &http::HeaderMap) -> (Gate, Option<i64>) {
+/// link's key (skipped for the value this connection's `memo` verified last under the same
+/// keys and token), then the session's end and the link's state.
+pub fn gate(web: &Web, shared: &Shared, headers: &HeaderMap, memo: &Memo) -> (Gate, Option<i64>) {
     let now = shared.links.now();
-    let Some(claim) = session::from_cookie_header(headers).and_then(session::Claim::parse) else {
+    let Some(value) = session::from_cookie_header(headers) else {
+        return (Gate::Invalid, None);
+    };
+    let epoch = web.sessions.epoch();
+    let recalled = memo.recall(value, epoch);
+    let Some(claim) = recalled.or_else(|| session::Claim::parse(value)) else {
         return (Gate::Invalid, None);
     };
     let checked = shared.links.with_entry(claim.link_id, |e| {
-        let gate = match web.sessions.check(&claim, &e.token, e.expires_at, now) {
+        let verified = if recalled.is_some() && memo.verified_under(&e.token) {
+            session::Sessions::admit(&claim, e.expires_at, now)
+        } else {
+            let s = web.sessions.check(&claim, &e.token, e.expires_at, now);
+            if s.is_some() {
+                memo.keep(value, &claim, epoch, &e.token);
+            }
+            s
+        };
+        let gate = match verified {
             Some(s) => match (e.state(now), e.rules.refusal(s.id)) {
                 (LinkState::Active, None) => Gate::Open(s),
                 (LinkState::Active, Some(Refusal::Kicked)) => Gate::Kicked,
@@ -118,8 +134,13 @@ fn end_session<B>(web: &Web, g: Gate, r: &mut Response<B>) {
 }
 
 /// `GET /play/_session`: the state of this viewer's link, for the player to poll.
-pub fn session_state(web: &Web, shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
-    let (g, expires_at) = gate(web, shared, req.headers());
+pub fn session_state(
+    web: &Web,
+    shared: &Shared,
+    req: &Request<Incoming>,
+    memo: &Memo,
+) -> Response<Body> {
+    let (g, expires_at) = gate(web, shared, req.headers(), memo);
     let mut renewed = None;
     let name = match g {
         Gate::Open(s) => {

@@ -9,6 +9,7 @@
 //! one piece leaves after the link ended. Only this viewer's answer ends: a fetch shared with
 //! viewers of other links goes on for them (see `cache`).
 
+use super::memo::Memo;
 use super::play::{self, Gate};
 use super::{Body, Web};
 use crate::Shared;
@@ -45,8 +46,13 @@ pub async fn link_ended(shared: &Shared, link_id: i64) {
 
 /// `GET|HEAD /play/{path}`: the gate's answer, ended early if the link ends before or while
 /// it is sent.
-pub async fn play(web: &Web, shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
-    let session = match play::gate(web, shared, req.headers()) {
+pub async fn play(
+    web: &Web,
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    memo: &Memo,
+) -> Response<Body> {
+    let session = match play::gate(web, shared, req.headers(), memo) {
         (Gate::Open(s), _) => s,
         (g, _) => return play::refuse(web, g),
     };

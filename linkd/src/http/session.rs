@@ -15,12 +15,15 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
-/// Name of the cookie.
-pub const COOKIE: &str = "watch_session";
-/// Path the cookie is limited to.
-pub const COOKIE_PATH: &str = "/play/";
+mod cookies;
+
+pub(super) use cookies::cookie;
+pub use cookies::{
+    clear_cookie, clear_state_cookie, ended_state, from_cookie_header, set_cookie, state_cookie,
+};
 /// Longest expiry a cookie may claim (a bound on forged or old values; linkd itself issues
 /// [`SESSION_SECS`]).
 pub const MAX_SESSION_SECS: i64 = 30 * 86400;
@@ -38,8 +41,11 @@ pub fn session_end(now: i64, link_expires_at: Option<i64>) -> i64 {
 const PREFIX: &str = "v2.";
 const PAYLOAD_LEN: usize = 28;
 const MAC_LEN: usize = 16;
-/// Exact length of a cookie value: prefix, 38 payload characters, dot, 22 MAC characters.
-pub const VALUE_LEN: usize = 3 + 38 + 1 + 22;
+/// Characters of the base64 payload and of the base64 MAC.
+const BODY_CHARS: usize = 38;
+const TAG_CHARS: usize = 22;
+/// Exact length of a cookie value: prefix, payload, dot, MAC.
+pub const VALUE_LEN: usize = PREFIX.len() + BODY_CHARS + 1 + TAG_CHARS;
 
 /// A verified playback session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +97,24 @@ impl<'a> Claim<'a> {
     }
 }
 
+impl Claim<'static> {
+    /// This claim again for `value`, the cookie value it was parsed from (`memo` keeps
+    /// claims detached from their values).
+    pub(super) fn attach<'b>(&self, value: &'b str) -> Claim<'b> {
+        let body = value
+            .get(PREFIX.len()..PREFIX.len() + BODY_CHARS)
+            .unwrap_or("");
+        Claim { body, ..*self }
+    }
+}
+
+impl Claim<'_> {
+    /// This claim without the value it borrows, to be kept; [`Claim::attach`] gives it back.
+    pub(super) fn detach(&self) -> Claim<'static> {
+        Claim { body: "", ..*self }
+    }
+}
+
 /// Most links' keys kept at once; past it the cache starts afresh (a bound, never reached
 /// by a real link table).
 const MAX_LINK_KEYS: usize = 1 << 16;
@@ -113,6 +137,9 @@ impl Keyring {
 /// Signs and verifies sessions with per-link keys derived from the master keys.
 pub struct Sessions {
     ring: RwLock<Keyring>,
+    /// Bumped by every [`Sessions::install`]: a cookie verified under an earlier epoch is
+    /// checked again (see `memo`).
+    epoch: AtomicU64,
 }
 
 impl Sessions {
@@ -125,6 +152,7 @@ impl Sessions {
                 masters: Vec::new(),
                 links: HashMap::new(),
             }),
+            epoch: AtomicU64::new(0),
         };
         s.install(keys, current);
         s
@@ -154,7 +182,14 @@ impl Sessions {
             ring.master(current).is_some(),
             "the current key is one of the keys"
         );
-        *write(&self.ring) = ring;
+        let mut held = write(&self.ring);
+        *held = ring;
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The number of key installs so far: changes whenever the master keys do.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
     }
 
     /// The ids of the master keys and of the one new sessions are signed with.
@@ -234,13 +269,21 @@ impl Sessions {
         link_expires_at: Option<i64>,
         now: i64,
     ) -> Option<Session> {
-        if now >= claim.expires_at || claim.expires_at > now.saturating_add(MAX_SESSION_SECS) {
-            return None;
-        }
+        let session = Sessions::admit(claim, link_expires_at, now)?;
         let mut mac = self.link_key(claim.key_id, claim.link_id, token)?;
         mac.update(PREFIX.as_bytes());
         mac.update(claim.body.as_bytes());
         mac.verify_truncated_left(&claim.tag).ok()?;
+        Some(session)
+    }
+
+    /// The session of `claim` whose signature is known to hold (it verified before under
+    /// the same keys: see `memo`) if it has not ended at `now` and claims no more than
+    /// [`MAX_SESSION_SECS`] from now; its expiry capped at `link_expires_at`.
+    pub fn admit(claim: &Claim<'_>, link_expires_at: Option<i64>, now: i64) -> Option<Session> {
+        if now >= claim.expires_at || claim.expires_at > now.saturating_add(MAX_SESSION_SECS) {
+            return None;
+        }
         Some(Session {
             link_id: claim.link_id,
             id: claim.id,
@@ -268,67 +311,6 @@ fn derive(master: &Hmac<Sha256>, token: &Token) -> Hmac<Sha256> {
     k.update(token.expose().as_bytes());
     let key = k.finalize().into_bytes();
     Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length")
-}
-
-/// The value of cookie `name` in the `Cookie` headers, if present.
-pub(super) fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value.trim())
-}
-
-/// The value of the `watch_session` cookie, if present.
-pub fn from_cookie_header(headers: &http::HeaderMap) -> Option<&str> {
-    cookie(headers, COOKIE)
-}
-
-/// A `Set-Cookie` value for a cookie under `/play/` with linkd's attributes.
-fn cookie_header(name: &str, value: &str, max_age: i64, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!(
-        "{name}={value}; Path={COOKIE_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
-    )
-}
-
-/// `Set-Cookie` value that stores `value` for `max_age` seconds.
-pub fn set_cookie(value: &str, max_age: i64, secure: bool) -> String {
-    cookie_header(COOKIE, value, max_age, secure)
-}
-
-/// `Set-Cookie` value that deletes the cookie.
-pub fn clear_cookie(secure: bool) -> String {
-    set_cookie("", 0, secure)
-}
-
-/// Name of the cookie that remembers, after the session cookie is cleared, why the link
-/// stopped (`expired` or `disabled`), so the page can say so. It grants nothing.
-pub const STATE_COOKIE: &str = "watch_state";
-
-/// `Set-Cookie` value of [`STATE_COOKIE`].
-pub fn state_cookie(state: &str, secure: bool) -> String {
-    cookie_header(STATE_COOKIE, state, 600, secure)
-}
-
-/// `Set-Cookie` value that forgets [`STATE_COOKIE`] (a newly opened link starts afresh).
-pub fn clear_state_cookie(secure: bool) -> String {
-    cookie_header(STATE_COOKIE, "", 0, secure)
-}
-
-/// The ended state remembered in [`STATE_COOKIE`], if any.
-pub fn ended_state(headers: &http::HeaderMap) -> Option<&'static str> {
-    match cookie(headers, STATE_COOKIE)? {
-        "expired" => Some("expired"),
-        "disabled" => Some("disabled"),
-        "kicked" => Some("kicked"),
-        "rotated" => Some("rotated"),
-        "taken" => Some("taken"),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -456,28 +438,5 @@ mod tests {
             (again.id, again.link_id, again.expires_at),
             (session.id, 42, 1120)
         );
-    }
-
-    #[test]
-    fn cookie_header_parsing() {
-        let mut h = http::HeaderMap::new();
-        h.insert(
-            http::header::COOKIE,
-            "a=b; watch_session=xyz ; c=d".parse().unwrap(),
-        );
-        assert_eq!(from_cookie_header(&h), Some("xyz"));
-        h.insert(http::header::COOKIE, "watch_sessionx=1".parse().unwrap());
-        assert_eq!(from_cookie_header(&h), None);
-    }
-
-    #[test]
-    fn cookie_attributes() {
-        let c = set_cookie("v", 60, true);
-        assert_eq!(
-            c,
-            "watch_session=v; Path=/play/; Max-Age=60; HttpOnly; SameSite=Strict; Secure"
-        );
-        assert!(!set_cookie("v", 60, false).contains("Secure"));
-        assert!(clear_cookie(false).contains("Max-Age=0"));
     }
 }

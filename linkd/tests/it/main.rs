@@ -16,6 +16,7 @@ mod gate;
 mod gate_upstream;
 mod gates;
 mod hostile;
+mod keepalive;
 mod limits;
 mod logs;
 mod media;
