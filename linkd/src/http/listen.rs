@@ -1,12 +1,12 @@
 //! The accept loop both listeners share: connection caps (`conns`), the send timeout, the
-//! header read timeout and head size limit, a back-off when accepting fails (out of file
+//! header read timeout (on each connection's own `timer`) and head size limit, a back-off when accepting fails (out of file
 //! descriptors and the like) instead of a spin, and graceful drain on shutdown.
 
 use super::{
-    conns, handle, media, memo, scrape, zerocopy, Web, HEADER_READ_TIMEOUT, MAX_HEAD_BYTES,
+    conns, handle, media, memo, scrape, timer, zerocopy, Web, HEADER_READ_TIMEOUT, MAX_HEAD_BYTES,
 };
 use crate::Shared;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,7 +40,6 @@ pub(crate) async fn serve(
 ) {
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_buf_size(MAX_HEAD_BYTES.max(8192))
         .keep_alive(true);
@@ -75,7 +74,11 @@ pub(crate) async fn serve(
             }
         });
         let io = conns::SendTimeout::new(zerocopy::ZeroCopy::new(stream), send_timeout);
-        let conn = builder.serve_connection(TokioIo::new(io), service);
+        // Each connection's own timer: one timer entry per connection, not per request.
+        let conn = builder
+            .clone()
+            .timer(timer::ConnTimer::new())
+            .serve_connection(TokioIo::new(io), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {

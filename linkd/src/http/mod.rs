@@ -30,6 +30,7 @@ pub(crate) mod revoke;
 mod scrape;
 pub(crate) mod session;
 pub(crate) mod sharing;
+mod timer;
 pub(crate) mod watch;
 pub(crate) mod zerocopy;
 
