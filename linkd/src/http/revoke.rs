@@ -6,8 +6,10 @@
 //! An answer still awaited looks at its link in the link table (memory) every [`LOOK_EVERY`]
 //! and exactly at the link's expiry; an answer ready at once costs no timer. Its body, in
 //! memory, is handed out in [`PIECE`]s, and the link is looked at again before each, so not
-//! one piece leaves after the link ended. Only this viewer's answer ends: a fetch shared with
-//! viewers of other links goes on for them (see `cache`).
+//! one piece leaves after the link ended. The gate's own look counts for the first piece of
+//! an answer ready at once (it was taken in the same poll), so a one-piece answer from the
+//! cache is handed out as it is. Only this viewer's answer ends: a fetch shared with viewers
+//! of other links goes on for them (see `cache`).
 
 use super::memo::Memo;
 use super::play::{self, Gate};
@@ -18,6 +20,7 @@ use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming, SizeHint};
 use proto::LinkState;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -57,16 +60,28 @@ pub async fn play(
         (g, _) => return play::refuse(web, g),
     };
     let link_id = session.link_id;
-    // Biased: an answer ready on the first poll never starts the watch on its link.
-    let answer = tokio::select! {
-        biased;
-        r = play::play(web, shared, session, req) => r,
-        () = link_ended(shared, link_id) => {
-            tracing::debug!(link_id, "link ended while its answer was awaited");
-            return play::refuse(web, gate_now(shared, link_id));
-        }
-    };
+    let mut answer = std::pin::pin!(play::play(web, shared, session, req));
+    // An answer ready on the first poll (from the cache) starts no watch on its link, and its
+    // first piece needs no second look: the gate looked a moment ago, in this same poll.
+    let (answer, looked) =
+        match std::future::poll_fn(|cx| Poll::Ready(answer.as_mut().poll(cx))).await {
+            Poll::Ready(r) => (r, true),
+            Poll::Pending => {
+                let r = tokio::select! {
+                    biased;
+                    r = &mut answer => r,
+                    () = link_ended(shared, link_id) => {
+                        tracing::debug!(link_id, "link ended while its answer was awaited");
+                        return play::refuse(web, gate_now(shared, link_id));
+                    }
+                };
+                (r, false)
+            }
+        };
     let (parts, body) = answer.into_parts();
+    if looked && body.len() <= PIECE {
+        return Response::from_parts(parts, super::full(body));
+    }
     let shared = shared.clone();
     let plays = move || matches!(look(&shared, link_id), Some((LinkState::Active, _)));
     Response::from_parts(parts, Cut::new(body, plays, link_id).boxed())
