@@ -168,7 +168,7 @@ impl Entry {
 }
 
 /// A caller waiting for an entry's fetch; the last one to leave before the answer cancels it.
-pub(super) struct Waiting(Arc<Entry>);
+pub struct Waiting(Arc<Entry>);
 
 impl Waiting {
     /// The caller that made `entry`, counted in as its first waiter.
@@ -177,7 +177,7 @@ impl Waiting {
     }
 
     /// The answer of the fetch, once it is there.
-    pub(super) async fn outcome(&self) -> Outcome {
+    pub async fn outcome(&self) -> Outcome {
         loop {
             let notified = self.0.left_pending.notified();
             tokio::pin!(notified);

@@ -25,6 +25,7 @@ mod fetch;
 
 use crate::sync::lock;
 use bytes::Bytes;
+pub use entry::Waiting;
 use entry::{Entry, Found};
 use http::{HeaderMap, StatusCode};
 use std::collections::HashMap;
@@ -58,6 +59,15 @@ pub struct Cached {
 
 /// What the fetch of one key produced: an answer, or why there is none (shared by waiters).
 pub type Outcome = Result<Arc<Cached>, Arc<str>>;
+
+/// The first step of a lookup ([`Cache::begin`]).
+pub enum Begun {
+    /// Memory has the answer.
+    Now(Outcome),
+    /// A fetch runs: its answer comes to [`Waiting::outcome`]. Dropping this leaves it (the
+    /// last caller to leave cancels it).
+    Wait(Waiting),
+}
 
 /// Counters of the cache, for `/metrics`.
 #[derive(Default)]
@@ -170,8 +180,8 @@ impl Cache {
         lock(&self.table).used as u64
     }
 
-    /// The answer for `key`: from memory, from a fetch in flight, or from `fetch` (run by at
-    /// most one caller at a time).
+    /// The answer for `key`, waited for (tests; the gate takes the two steps itself).
+    #[cfg(test)]
     pub async fn get<F, Fut>(&self, key: &str, path: &str, fetch: F) -> Outcome
     where
         F: FnOnce() -> Fut,
@@ -180,44 +190,64 @@ impl Cache {
         self.get_at(Instant::now(), key, path, fetch).await
     }
 
-    /// [`Cache::get`] as seen at `now`.
+    /// The answer for `key` without waiting: from memory now, or the fetch to wait for, joined
+    /// while in flight or started with `fetch` (run by at most one caller at a time).
+    pub fn begin<F, Fut>(&self, key: &str, path: &str, fetch: F) -> Begun
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        self.begin_at(Instant::now(), key, path, fetch)
+    }
+
+    /// [`Cache::begin`] as seen at `now`.
+    fn begin_at<F, Fut>(&self, now: Instant, key: &str, path: &str, fetch: F) -> Begun
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        let mut table = lock(&self.table);
+        let found = match table.entries.get(key) {
+            Some(e) => e.lookup(now),
+            None => Found::Replace(None),
+        };
+        match found {
+            Found::Hit(outcome) => {
+                if let Ok(c) = &outcome {
+                    self.count_hit(c);
+                }
+                Begun::Now(outcome)
+            }
+            Found::Stale(c) => {
+                self.count_hit(&c);
+                self.stats.stale.fetch_add(1, Ordering::Relaxed);
+                Begun::Now(Ok(c))
+            }
+            Found::Wait(waiting) => {
+                self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+                Begun::Wait(waiting)
+            }
+            Found::Replace(stale) => {
+                // This caller refreshes; the others get the expired answer meanwhile.
+                self.stats.upstream_fetches.fetch_add(1, Ordering::Relaxed);
+                let (entry, waiting) = fetch::start(&self.table, path, key, stale, fetch());
+                table.replace(key.to_owned(), entry);
+                Begun::Wait(waiting)
+            }
+        }
+    }
+
+    /// [`Cache::begin`] then the wait, as seen at `now` (tests).
+    #[cfg(test)]
     async fn get_at<F, Fut>(&self, now: Instant, key: &str, path: &str, fetch: F) -> Outcome
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
-        let waiting = {
-            let mut table = lock(&self.table);
-            let found = match table.entries.get(key) {
-                Some(e) => e.lookup(now),
-                None => Found::Replace(None),
-            };
-            match found {
-                Found::Hit(outcome) => {
-                    if let Ok(c) = &outcome {
-                        self.count_hit(c);
-                    }
-                    return outcome;
-                }
-                Found::Stale(c) => {
-                    self.count_hit(&c);
-                    self.stats.stale.fetch_add(1, Ordering::Relaxed);
-                    return Ok(c);
-                }
-                Found::Wait(waiting) => {
-                    self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
-                    waiting
-                }
-                Found::Replace(stale) => {
-                    // This caller refreshes; the others get the expired answer meanwhile.
-                    self.stats.upstream_fetches.fetch_add(1, Ordering::Relaxed);
-                    let (entry, waiting) = fetch::start(&self.table, path, key, stale, fetch());
-                    table.replace(key.to_owned(), entry);
-                    waiting
-                }
-            }
-        };
-        waiting.outcome().await
+        match self.begin_at(now, key, path, fetch) {
+            Begun::Now(outcome) => outcome,
+            Begun::Wait(waiting) => waiting.outcome().await,
+        }
     }
 
     fn count_hit(&self, c: &Cached) {

@@ -3,7 +3,8 @@
 //! descriptors and the like) instead of a spin, and graceful drain on shutdown.
 
 use super::{
-    conns, handle, media, memo, scrape, timer, zerocopy, Web, HEADER_READ_TIMEOUT, MAX_HEAD_BYTES,
+    conns, handle, media, memo, scrape, timer, zerocopy, Answer, Web, HEADER_READ_TIMEOUT,
+    MAX_HEAD_BYTES,
 };
 use crate::Shared;
 use hyper_util::rt::TokioIo;
@@ -59,18 +60,15 @@ pub(crate) async fn serve(
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let web = web.clone();
-        let memo = Arc::new(memo::Memo::default());
-        let service = hyper::service::service_fn(move |req| {
-            let shared = shared.clone();
-            let web = web.clone();
-            let memo = memo.clone();
-            async move {
-                let r = match site {
-                    Site::Main => handle(shared, web, req, peer, memo).await,
-                    Site::Metrics => scrape::answer(&shared, &web, &req),
-                    Site::Media => media::answer(&shared, req, peer).await,
-                };
-                Ok::<_, std::convert::Infallible>(r)
+        let memo = memo::Memo::default();
+        let service = hyper::service::service_fn(move |req| match site {
+            Site::Main => handle(&shared, &web, req, peer, &memo),
+            Site::Metrics => Answer::Ready(Some(scrape::answer(&shared, &web, &req))),
+            Site::Media => {
+                let shared = shared.clone();
+                Answer::Later(Box::pin(
+                    async move { media::answer(&shared, req, peer).await },
+                ))
             }
         });
         let io = conns::SendTimeout::new(zerocopy::ZeroCopy::new(stream), send_timeout);

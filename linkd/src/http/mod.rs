@@ -42,8 +42,10 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::Incoming;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// Response bodies: whole buffers or a stream from the origin.
@@ -178,34 +180,95 @@ pub fn route_of(path: &str) -> Route {
     }
 }
 
+/// The future of one request's answer, as the connection holds it: ready at once for nearly
+/// every request, boxed for the few that wait (for the origin, or on the media server's
+/// listener). Small, so that the connection moves and keeps little per request.
+pub(crate) enum Answer {
+    /// Answered already.
+    Ready(Option<Response<Body>>),
+    /// Still to come.
+    Later(std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send>>),
+}
+
+impl Future for Answer {
+    type Output = Result<Response<Body>, std::convert::Infallible>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            // Taken once; hyper never polls an answer again after it is ready.
+            Answer::Ready(r) => Poll::Ready(Ok(r
+                .take()
+                .unwrap_or_else(|| text(StatusCode::INTERNAL_SERVER_ERROR, "internal error")))),
+            Answer::Later(f) => f.as_mut().poll(cx).map(Ok),
+        }
+    }
+}
+
+/// What the access log says of a request, gathered before it is answered.
+struct Seen {
+    route: Route,
+    quiet: bool,
+    /// When it came, its method and client: only for a request that is logged.
+    logged: Option<(Instant, Method, IpAddr)>,
+}
+
+impl Seen {
+    /// Counts the answer `r` and logs it.
+    fn done(self, web: &Web, r: &Response<Body>) {
+        let status = r.status().as_u16();
+        web.requests.record(self.route.name(), status);
+        let Some((start, method, client)) = self.logged else {
+            return;
+        };
+        let (route, ms) = (self.route.name(), start.elapsed().as_secs_f64() * 1000.0);
+        if self.quiet {
+            tracing::debug!(%method, route, status, ms, %client, "http");
+        } else {
+            tracing::info!(%method, route, status, ms, %client, "http");
+        }
+    }
+}
+
 /// One request of the main site: routed, answered, counted and logged. `memo` is the
 /// connection's (see [`memo`]).
-pub(crate) async fn handle(
-    shared: Arc<Shared>,
-    web: Arc<Web>,
+pub(crate) fn handle(
+    shared: &Arc<Shared>,
+    web: &Arc<Web>,
     req: Request<Incoming>,
     peer: SocketAddr,
-    memo: Arc<memo::Memo>,
-) -> Response<Body> {
+    memo: &memo::Memo,
+) -> Answer {
     let route = route_of(req.uri().path());
     // Media requests are logged at debug level: without it they pay for no clock or address.
     let quiet = matches!(route, Route::Play | Route::Asset | Route::Session);
-    let logged = !quiet || tracing::enabled!(tracing::Level::DEBUG);
-    let start = logged.then(Instant::now);
-    let method = logged.then(|| req.method().clone());
-    let client = logged.then(|| client_of(&shared, &req, peer));
-    let response = dispatch(&shared, &web, route, req, peer, &memo).await;
-    let status = response.status().as_u16();
-    web.requests.record(route.name(), status);
-    if let (Some(start), Some(method), Some(client)) = (start, method, client) {
-        let ms = start.elapsed().as_secs_f64() * 1000.0;
-        if quiet {
-            tracing::debug!(%method, route = route.name(), status, ms, %client, "http");
-        } else {
-            tracing::info!(%method, route = route.name(), status, ms, %client, "http");
+    let logged = (!quiet || tracing::enabled!(tracing::Level::DEBUG)).then(|| {
+        (
+            Instant::now(),
+            req.method().clone(),
+            client_of(shared, &req, peer),
+        )
+    });
+    let seen = Seen {
+        route,
+        quiet,
+        logged,
+    };
+    match dispatch(shared, web, route, req, peer, memo) {
+        Answer::Ready(r) => {
+            if let Some(r) = &r {
+                seen.done(web, r);
+            }
+            Answer::Ready(r)
+        }
+        Answer::Later(later) => {
+            let web = web.clone();
+            Answer::Later(Box::pin(async move {
+                let r = later.await;
+                seen.done(&web, &r);
+                r
+            }))
         }
     }
-    response
 }
 
 /// The client's address: `peer`, or what the trusted proxies in front say.
@@ -219,8 +282,34 @@ fn client_of(shared: &Shared, req: &Request<Incoming>, peer: SocketAddr) -> IpAd
     )
 }
 
-/// The answer of `route` to `req` from `peer`.
-async fn dispatch(
+/// The answer of `route` to `req` from `peer`: now, or the future of a `/play` answer that
+/// waits for the origin.
+fn dispatch(
+    shared: &Arc<Shared>,
+    web: &Arc<Web>,
+    route: Route,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    memo: &memo::Memo,
+) -> Answer {
+    if route == Route::Play && is_get_or_head(&req) && origin_form(&req) {
+        return revoke::play(web, shared, req, memo);
+    }
+    Answer::Ready(Some(answer_now(shared, web, route, req, peer, memo)))
+}
+
+/// Whether `req` is a GET or a HEAD.
+fn is_get_or_head(req: &Request<Incoming>) -> bool {
+    req.method() == Method::GET || req.method() == Method::HEAD
+}
+
+/// Whether `req`'s target is in origin form: an absolute URL names another server.
+fn origin_form(req: &Request<Incoming>) -> bool {
+    req.uri().scheme().is_none() && req.uri().authority().is_none()
+}
+
+/// The answer of every request but a `/play` file's.
+fn answer_now(
     shared: &Arc<Shared>,
     web: &Web,
     route: Route,
@@ -228,12 +317,10 @@ async fn dispatch(
     peer: SocketAddr,
     memo: &memo::Memo,
 ) -> Response<Body> {
-    // Only origin-form targets: an absolute URL names another server.
-    if req.uri().scheme().is_some() || req.uri().authority().is_some() {
+    if !origin_form(&req) {
         return text(StatusCode::BAD_REQUEST, "bad request target");
     }
-    let get_or_head = req.method() == Method::GET || req.method() == Method::HEAD;
-    if !get_or_head && route != Route::NotFound {
+    if !is_get_or_head(&req) && route != Route::NotFound {
         let mut r = match route {
             Route::Watch => web.pages.error(page::ErrorPage::MethodNotAllowed),
             _ => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
@@ -249,7 +336,8 @@ async fn dispatch(
         Route::Health => text(StatusCode::OK, "ok"),
         Route::Watch => watch::watch(web, shared, &req, client_of(shared, &req, peer)),
         Route::Session => play::session_state(web, shared, &req, memo),
-        Route::Play => revoke::play(web, shared, req, memo).await,
+        // Answered by `dispatch`; here only if it were ever routed another way.
+        Route::Play => text(StatusCode::BAD_REQUEST, "bad request target"),
         Route::Asset => {
             let name = &req.uri().path()["/assets/".len()..];
             web.assets

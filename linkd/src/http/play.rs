@@ -11,9 +11,10 @@ use super::{full, sharing, zerocopy, Body, Web};
 use crate::cache;
 use crate::links::Refusal;
 use crate::origin::OriginError;
+use crate::viewers::Live;
 use crate::{upstream, Shared};
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::{header, HeaderMap, HeaderValue, Method, Request as HttpRequest, Response, StatusCode};
 use hyper::body::Incoming;
 use proto::LinkState;
 use std::sync::Arc;
@@ -137,7 +138,7 @@ fn end_session<B>(web: &Web, g: Gate, r: &mut Response<B>) {
 pub fn session_state(
     web: &Web,
     shared: &Shared,
-    req: &Request<Incoming>,
+    req: &HttpRequest<Incoming>,
     memo: &Memo,
 ) -> Response<Body> {
     let (g, expires_at) = gate(web, shared, req.headers(), memo);
@@ -178,36 +179,43 @@ pub fn session_state(
     r
 }
 
-/// `GET|HEAD /play/{file}` of a session the gate let through (`revoke::play` checks it):
-/// the shared fetch, then the answer to this request.
-pub async fn play(
-    web: &Web,
-    shared: &Arc<Shared>,
+/// A `/play` request the gate let through, with its file checked and its viewer counted
+/// (`revoke::play` runs the steps: [`Request::start`], the shared fetch, [`Request::answer`]).
+pub struct Request {
     session: Session,
-    req: Request<Incoming>,
-) -> Response<Bytes> {
-    let raw = &req.uri().path()["/play/".len()..];
-    let Ok(file) = StreamFile::parse(raw, req.uri().query()) else {
-        return plain(StatusCode::BAD_REQUEST, "this is not a file of the stream");
-    };
-    let viewer = shared.viewers.touch(session.id, session.link_id);
-    let outcome = fetch(web, &file).await;
-    // Video received while live binds a one-time link to its first session.
-    let video =
-        file.kind != Kind::Playlist && matches!(&outcome, Ok(c) if c.status == StatusCode::OK);
-    if video && !shared.links.bind_once(session.link_id, session.id) {
-        return refusal(web, Gate::Taken);
-    }
-    let r = answer(outcome, req.headers(), req.method() == Method::HEAD);
-    viewer.sent(r.body().len() as u64);
-    r
+    file: StreamFile,
+    viewer: Arc<Live>,
 }
 
-/// The origin's answer for `file`: shared with every caller of the same upstream request,
-/// with linkd's own headers for a whole answer already in place.
-async fn fetch(web: &Web, file: &StreamFile) -> cache::Outcome {
-    web.cache
-        .get(&file.key(), &file.name, || {
+impl Request {
+    /// Checks the file `req` asks for and counts its viewer; `None` for anything but a
+    /// stream file (answered with [`not_a_stream_file`]).
+    pub fn start(
+        shared: &Shared,
+        session: Session,
+        req: &HttpRequest<Incoming>,
+    ) -> Option<Request> {
+        let raw = &req.uri().path()["/play/".len()..];
+        let file = StreamFile::parse(raw, req.uri().query()).ok()?;
+        let viewer = shared.viewers.touch(session.id, session.link_id);
+        Some(Request {
+            session,
+            file,
+            viewer,
+        })
+    }
+
+    /// The link the request plays.
+    pub fn link_id(&self) -> i64 {
+        self.session.link_id
+    }
+
+    /// The origin's answer for the file: memory's now, or the fetch to wait for (shared with
+    /// every caller of the same upstream request), with linkd's own headers for a whole answer
+    /// already in place.
+    pub fn fetch(&self, web: &Web) -> cache::Begun {
+        let file = &self.file;
+        web.cache.begin(&file.key(), &file.name, || {
             // Only a caller that starts the fetch pays for these copies.
             let (origin, name, query) = (web.origin.clone(), file.name.clone(), file.query.clone());
             let kind = file.kind;
@@ -230,7 +238,32 @@ async fn fetch(web: &Web, file: &StreamFile) -> cache::Outcome {
                     })
             }
         })
-        .await
+    }
+
+    /// This request's answer from the shared `outcome`.
+    pub fn answer(
+        &self,
+        web: &Web,
+        shared: &Shared,
+        outcome: cache::Outcome,
+        req: &HttpRequest<Incoming>,
+    ) -> Response<Bytes> {
+        let s = &self.session;
+        // Video received while live binds a one-time link to its first session.
+        let video = self.file.kind != Kind::Playlist
+            && matches!(&outcome, Ok(c) if c.status == StatusCode::OK);
+        if video && !shared.links.bind_once(s.link_id, s.id) {
+            return refusal(web, Gate::Taken);
+        }
+        let r = answer(outcome, req.headers(), req.method() == Method::HEAD);
+        self.viewer.sent(r.body().len() as u64);
+        r
+    }
+}
+
+/// The 400 of a `/play` request for anything but a stream file.
+pub fn not_a_stream_file() -> Response<Body> {
+    plain(StatusCode::BAD_REQUEST, "this is not a file of the stream").map(full)
 }
 
 /// linkd's headers on an answer of a `kind` file: its type, ranges, caching and policies.

@@ -13,14 +13,14 @@
 
 use super::memo::Memo;
 use super::play::{self, Gate};
-use super::{Body, Web};
+use super::{Answer, Body, Web};
+use crate::cache::{self, Begun};
 use crate::Shared;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming, SizeHint};
 use proto::LinkState;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -48,40 +48,63 @@ pub async fn link_ended(shared: &Shared, link_id: i64) {
 }
 
 /// `GET|HEAD /play/{path}`: the gate's answer, ended early if the link ends before or while
-/// it is sent.
-pub async fn play(
-    web: &Web,
-    shared: &Arc<Shared>,
-    req: Request<Incoming>,
-    memo: &Memo,
-) -> Response<Body> {
+/// it is sent. Nearly every answer comes from memory at once; only a request that waits for
+/// the origin gets a (boxed) future of its answer, so the common path never builds, moves or
+/// keeps a large future.
+pub fn play(web: &Arc<Web>, shared: &Arc<Shared>, req: Request<Incoming>, memo: &Memo) -> Answer {
     let session = match play::gate(web, shared, req.headers(), memo) {
         (Gate::Open(s), _) => s,
-        (g, _) => return play::refuse(web, g),
+        (g, _) => return Answer::Ready(Some(play::refuse(web, g))),
     };
-    let link_id = session.link_id;
-    let mut answer = std::pin::pin!(play::play(web, shared, session, req));
-    // An answer ready on the first poll (from the cache) starts no watch on its link, and its
-    // first piece needs no second look: the gate looked a moment ago, in this same poll.
-    let (answer, looked) =
-        match std::future::poll_fn(|cx| Poll::Ready(answer.as_mut().poll(cx))).await {
-            Poll::Ready(r) => (r, true),
-            Poll::Pending => {
-                let r = tokio::select! {
-                    biased;
-                    r = &mut answer => r,
-                    () = link_ended(shared, link_id) => {
-                        tracing::debug!(link_id, "link ended while its answer was awaited");
-                        return play::refuse(web, gate_now(shared, link_id));
-                    }
-                };
-                (r, false)
-            }
-        };
-    let (parts, body) = answer.into_parts();
-    if looked && body.len() <= PIECE {
-        return Response::from_parts(parts, super::full(body));
+    let Some(one) = play::Request::start(shared, session, &req) else {
+        return Answer::Ready(Some(play::not_a_stream_file()));
+    };
+    match one.fetch(web) {
+        // From memory: no watch on the link, and the gate's look a moment ago stands for the
+        // first piece.
+        Begun::Now(outcome) => {
+            let answer = one.answer(web, shared, outcome, &req);
+            Answer::Ready(Some(if answer.body().len() <= PIECE {
+                answer.map(super::full)
+            } else {
+                cut(shared, one.link_id(), answer)
+            }))
+        }
+        Begun::Wait(waiting) => Answer::Later(Box::pin(awaited(
+            web.clone(),
+            shared.clone(),
+            one,
+            waiting,
+            req,
+        ))),
     }
+}
+
+/// The answer of request `one` from the fetch it waits for, or its link's 403 if the link
+/// ends first.
+async fn awaited(
+    web: Arc<Web>,
+    shared: Arc<Shared>,
+    one: play::Request,
+    waiting: cache::Waiting,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let link_id = one.link_id();
+    let outcome = tokio::select! {
+        biased;
+        outcome = waiting.outcome() => outcome,
+        () = link_ended(&shared, link_id) => {
+            tracing::debug!(link_id, "link ended while its answer was awaited");
+            return play::refuse(&web, gate_now(&shared, link_id));
+        }
+    };
+    let answer = one.answer(&web, &shared, outcome, &req);
+    cut(&shared, link_id, answer)
+}
+
+/// `answer` with a body that ends when link `link_id` does.
+fn cut(shared: &Arc<Shared>, link_id: i64, answer: Response<Bytes>) -> Response<Body> {
+    let (parts, body) = answer.into_parts();
     let shared = shared.clone();
     let plays = move || matches!(look(&shared, link_id), Some((LinkState::Active, _)));
     Response::from_parts(parts, Cut::new(body, plays, link_id).boxed())
