@@ -86,15 +86,7 @@ async fn a_remembered_cookie_still_meets_tampering_kicks_key_and_link_rotation()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remembered_cookie_ends_with_its_session_and_its_link() {
-    let clock = linkd::Clock::manual(1_800_000_000);
-    let c2 = clock.clone();
-    let origin = FakeOrigin::start(Behaviour::default()).await;
-    let base = origin.base_url();
-    let (_d, l) = Linkd::start(move |c| {
-        c.mediamtx_hls_base_url = base;
-        c.clock = c2;
-    })
-    .await;
+    let (_d, l, _origin, clock) = crate::common::scene::on_manual_clock().await;
     let (_, token, _) = l.new_link(&["2h"]).await;
     let cookie = l.open(&token).await;
     let mut conn = Conn::open(l.addr).await;

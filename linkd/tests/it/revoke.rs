@@ -114,15 +114,7 @@ fn session_cookie(a: &common::Answer) -> Option<(String, i64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_session_poll_renews_a_short_cookie_that_follows_extend_and_ends_with_the_page() {
-    let clock = linkd::Clock::manual(1_800_000_000);
-    let c2 = clock.clone();
-    let origin = FakeOrigin::start(Behaviour::default()).await;
-    let base = origin.base_url();
-    let (_d, l) = Linkd::start(move |c| {
-        c.mediamtx_hls_base_url = base;
-        c.clock = c2;
-    })
-    .await;
+    let (_d, l, _origin, clock) = crate::common::scene::on_manual_clock().await;
     let session = l.url("/play/_session");
 
     // A 30 s link: the cookie never lives past it, the poll renews it up to it.

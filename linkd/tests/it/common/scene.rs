@@ -21,6 +21,21 @@ pub async fn with_viewer(b: Behaviour) -> (tempfile::TempDir, Linkd, FakeOrigin,
     (dir, l, origin, cookie)
 }
 
+/// linkd in a new temp dir in front of a fake origin, on a manual clock at 1,800,000,000 that
+/// the test moves.
+pub async fn on_manual_clock() -> (tempfile::TempDir, Linkd, FakeOrigin, linkd::Clock) {
+    let clock = linkd::Clock::manual(1_800_000_000);
+    let c2 = clock.clone();
+    let origin = FakeOrigin::start(Behaviour::default()).await;
+    let base = origin.base_url();
+    let (dir, l) = Linkd::start(move |c| {
+        c.mediamtx_hls_base_url = base;
+        c.clock = c2;
+    })
+    .await;
+    (dir, l, origin, clock)
+}
+
 impl Linkd {
     /// linkd in a new temp dir in front of the origin at `base`, probing it every 200 ms.
     pub async fn start_before(base: String) -> (tempfile::TempDir, Linkd) {
