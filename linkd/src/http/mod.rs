@@ -205,14 +205,14 @@ impl Future for Answer {
 }
 
 /// What the access log says of a request, gathered before it is answered.
-struct Seen {
+struct Access {
     route: Route,
     quiet: bool,
     /// When it came, its method and client: only for a request that is logged.
     logged: Option<(Instant, Method, IpAddr)>,
 }
 
-impl Seen {
+impl Access {
     /// Counts the answer `r` and logs it.
     fn done(self, web: &Web, r: &Response<Body>) {
         let status = r.status().as_u16();
@@ -248,7 +248,7 @@ pub(crate) fn handle(
             client_of(shared, &req, peer),
         )
     });
-    let seen = Seen {
+    let access = Access {
         route,
         quiet,
         logged,
@@ -256,7 +256,7 @@ pub(crate) fn handle(
     match dispatch(shared, web, route, req, peer, memo) {
         Answer::Ready(r) => {
             if let Some(r) = &r {
-                seen.done(web, r);
+                access.done(web, r);
             }
             Answer::Ready(r)
         }
@@ -264,7 +264,7 @@ pub(crate) fn handle(
             let web = web.clone();
             Answer::Later(Box::pin(async move {
                 let r = later.await;
-                seen.done(&web, &r);
+                access.done(&web, &r);
                 r
             }))
         }
