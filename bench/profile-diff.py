@@ -36,8 +36,8 @@ def report(d: Path, sort: str) -> str:
     return r.stdout
 
 
-def costs(d: Path) -> tuple[dict[str, float], dict[str, float]]:
-    """(per binary, per function) CPU time per request in microseconds."""
+def costs(d: Path) -> tuple[float, dict[str, float], dict[str, float]]:
+    """CPU time per request in microseconds: in all, per binary and per function."""
     us = us_per_request(d)
     dsos, syms = {}, {}
     for line in report(d, "dso").splitlines():
@@ -49,7 +49,7 @@ def costs(d: Path) -> tuple[dict[str, float], dict[str, float]]:
         if m:
             key = f"{m.group(3)[:80]}  ({m.group(2)})"
             syms[key] = syms.get(key, 0.0) + float(m.group(1)) / 100 * us
-    return dsos, syms
+    return us, dsos, syms
 
 
 def table(title: str, a: dict[str, float], b: dict[str, float], keys: list[str]) -> None:
@@ -65,10 +65,11 @@ def main() -> None:
     ap.add_argument("b", type=Path)
     ap.add_argument("-n", type=int, default=20, help="functions listed each way (20)")
     args = ap.parse_args()
-    (da, sa), (db, sb) = costs(args.a), costs(args.b)
-    print(f"A {args.a}: {us_per_request(args.a):.2f} us per request")
-    print(f"B {args.b}: {us_per_request(args.b):.2f} us per request")
-    table("per binary", da, db, sorted(set(da) | set(db), key=lambda k: -max(da.get(k, 0), db.get(k, 0))))
+    (ua, da, sa), (ub, db, sb) = costs(args.a), costs(args.b)
+    print(f"A {args.a}: {ua:.2f} us per request")
+    print(f"B {args.b}: {ub:.2f} us per request")
+    binaries = sorted(set(da) | set(db), key=lambda k: -max(da.get(k, 0), db.get(k, 0)))
+    table("per binary", da, db, binaries)
     order = sorted(set(sa) | set(sb), key=lambda k: sb.get(k, 0) - sa.get(k, 0))
     table("functions costing B more", sa, sb, order[::-1][: args.n])
     table("functions costing A more", sa, sb, order[: args.n])
