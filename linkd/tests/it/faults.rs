@@ -285,10 +285,13 @@ async fn sigterm_lets_a_blocking_reload_finish_within_the_grace_period() {
 async fn a_hung_origin_does_not_delay_shutdown() {
     let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/live/stream", hung.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
     let held = tokio::spawn(async move {
         let mut conns = Vec::new();
         while let Ok((c, _)) = hung.accept().await {
             conns.push(c);
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
     });
     let (_dir, l) = Linkd::start(move |c| {
@@ -297,8 +300,15 @@ async fn a_hung_origin_does_not_delay_shutdown() {
         c.shutdown_grace = Duration::from_secs(1);
     })
     .await;
-    // Let the probe get stuck on the silent origin.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for(
+        "the probe is stuck on the silent origin",
+        Duration::from_secs(5),
+        || {
+            let n = accepted.load(std::sync::atomic::Ordering::SeqCst);
+            async move { n >= 1 }
+        },
+    )
+    .await;
     let t = Instant::now();
     l.stop().await.unwrap();
     assert!(

@@ -4,7 +4,7 @@
 use crate::common;
 use crate::common::origin::{Behaviour, FakeOrigin};
 use crate::common::scene::{in_front_of, with_viewer};
-use crate::common::{get, wait_for, Linkd};
+use crate::common::{get, sample, wait_for, Linkd};
 use std::time::{Duration, Instant};
 
 /// linkd in front of a fake LL-HLS origin, and one viewer's playback cookie.
@@ -222,18 +222,8 @@ async fn many_viewers_cost_one_upstream_fetch_per_part_and_per_blocking_playlist
             "{viewers} viewers: part fetched more than once"
         );
     }
-    let m = get(&format!("http://{}/metrics", l.metrics.unwrap()), None)
-        .await
-        .unwrap();
-    assert_eq!(m.status, 200);
-    let text = m.body_text();
-    let value = |name: &str| -> u64 {
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(name))
-            .unwrap_or_else(|| panic!("{name} in {text}"));
-        line.rsplit(' ').next().unwrap().parse().unwrap()
-    };
+    let text = l.metrics_page().await;
+    let value = |name: &str| sample(&text, name);
     assert!(
         value("tempstream_coalesced_waiters_total") + value("tempstream_cache_hits_total") >= 198
     );

@@ -2,7 +2,7 @@
 //! connections over the caps get a 503 and are closed, and `X-Forwarded-For` is believed
 //! only from trusted proxies.
 
-use crate::common::{get, request, wait_for, Linkd};
+use crate::common::{get, request, sample, wait_for, Linkd};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -101,7 +101,7 @@ async fn connections_over_the_caps_get_a_503_and_are_closed() {
     })
     .await;
     let mut kept = hold(&l, 2).await;
-    let before = metrics(&l).await;
+    let before = l.metrics_page().await;
     let refused = answer_of_new_connection(&l).await;
     assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
     assert!(
@@ -109,15 +109,15 @@ async fn connections_over_the_caps_get_a_503_and_are_closed() {
         "{refused}"
     );
     assert!(refused.contains("connection: close"), "{refused}");
-    let after = metrics(&l).await;
+    let after = l.metrics_page().await;
     let refusals = |m: &str| {
-        metric(
+        sample(
             m,
             "tempstream_http_connections_refused_total{cap=\"client\"}",
         )
     };
     assert_eq!(refusals(&after), refusals(&before) + 1, "{after}");
-    assert_eq!(metric(&after, "tempstream_http_connections"), 2, "{after}");
+    assert_eq!(sample(&after, "tempstream_http_connections"), 2, "{after}");
     // A place that frees up is taken again.
     kept.pop();
     wait_for(
@@ -150,20 +150,6 @@ async fn connections_over_the_caps_get_a_503_and_are_closed() {
     })
     .await;
     l.stop().await.unwrap();
-}
-
-async fn metrics(l: &Linkd) -> String {
-    get(&format!("http://{}/metrics", l.metrics.unwrap()), None)
-        .await
-        .unwrap()
-        .body_text()
-}
-
-/// The value of the sample `name` (with its labels) in a metrics page.
-fn metric(page: &str, name: &str) -> u64 {
-    page.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing in {page}"))
 }
 
 /// 25 bad tokens, each with another forged `X-Forwarded-For`; the statuses.

@@ -5,7 +5,6 @@
 
 use crate::common;
 use crate::common::origin::{Behaviour, FakeOrigin};
-use crate::common::scene::in_front_of;
 use crate::common::{get, Linkd};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
@@ -211,11 +210,18 @@ async fn a_body_being_sent_stops_within_a_second_of_off_and_only_for_that_link()
     l.stop().await.unwrap();
 }
 
-/// linkd in front of a frozen LL-HLS origin, with the URL of a blocking reload it will hold.
+/// linkd (with metrics) in front of a frozen LL-HLS origin, with the URL of a blocking reload
+/// it will hold.
 async fn frozen_ll() -> (tempfile::TempDir, Linkd, FakeOrigin, String) {
-    let (d, l, origin) = in_front_of(Behaviour {
+    let origin = FakeOrigin::start(Behaviour {
         low_latency: true,
         ..Default::default()
+    })
+    .await;
+    let base = origin.base_url();
+    let (d, l) = Linkd::start(move |c| {
+        c.mediamtx_hls_base_url = base;
+        c.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
     })
     .await;
     origin.freeze(true);
@@ -236,7 +242,11 @@ async fn a_held_blocking_reload_ends_at_off_and_the_shared_fetch_goes_on_for_oth
     let a_wait = tokio::spawn(async move { get(&u1, Some(&a)).await });
     origin.until_held().await;
     let b_wait = tokio::spawn(async move { get(&u2, Some(&b)).await });
-    tokio::time::sleep(Duration::from_millis(100)).await; // b joins the held fetch
+    common::wait_for("b joins the held fetch", Duration::from_secs(5), || async {
+        let page = l.metrics_page().await;
+        common::sample(&page, "tempstream_coalesced_waiters_total") >= 1
+    })
+    .await;
 
     assert_eq!(l.linkctl(&["off", &a_id.to_string()]).await.code, 0);
     let off = Instant::now();

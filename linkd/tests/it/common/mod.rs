@@ -69,6 +69,14 @@ impl Linkd {
         format!("http://{}{path}", self.addr)
     }
 
+    /// linkd's metrics page (started with a `metrics_addr`).
+    pub async fn metrics_page(&self) -> String {
+        let addr = self.metrics.expect("linkd started with metrics_addr");
+        let r = get(&format!("http://{addr}/metrics"), None).await.unwrap();
+        assert_eq!(r.status, 200);
+        r.body_text()
+    }
+
     /// Stops linkd and waits for `run` to return.
     pub async fn stop(mut self) -> Result<(), linkd::Error> {
         self.running.stop().await
@@ -186,6 +194,13 @@ where
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The value of the sample `name` (with its labels, if it has any) in a metrics page.
+pub fn sample(page: &str, name: &str) -> u64 {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing in {page}"))
 }
 
 /// An HTTP answer.
