@@ -2,16 +2,18 @@
 //! `HTTP_MAX_CONNECTIONS_PER_CLIENT` per client (an IPv4 address or an IPv6 /64; trusted
 //! proxies are exempt, since all their clients arrive through them). A connection over a
 //! limit gets a 503 and is closed. [`SendTimeout`] cuts a client that stops reading its
-//! answers (`HTTP_SEND_TIMEOUT`, at most 60 s without progress).
+//! answers (`HTTP_SEND_TIMEOUT`, at most 60 s without progress). A connection whose answer
+//! was cut short ends with a reset ([`Reset`]).
 
 use super::peers::{client_key, TrustedProxies};
+use super::revoke::Cutoff;
 use crate::sync::lock;
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -25,6 +27,47 @@ pub enum Refusal {
     Total,
     /// This client has `HTTP_MAX_CONNECTIONS_PER_CLIENT` open.
     Client,
+}
+
+/// What a connection's answers tell its task and its socket: the link whose answer is being
+/// sent in pieces, and whether the connection must close with a reset (`SO_LINGER` 0, see
+/// `zerocopy::ZeroCopy`) so that the kernel drops what it still holds for the client (up to a
+/// send buffer, megabytes on a fast path) instead of delivering it after the link ended.
+#[derive(Clone, Default)]
+pub struct Reset(Arc<ResetState>);
+
+#[derive(Default)]
+struct ResetState {
+    asked: AtomicBool,
+    /// The link whose answer is being sent in pieces; 0 for none (link ids start at 1).
+    sending: AtomicI64,
+}
+
+impl Reset {
+    /// Asks for the reset.
+    pub fn ask(&self) {
+        self.0.asked.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the reset was asked for.
+    pub fn asked(&self) -> bool {
+        self.0.asked.load(Ordering::Relaxed)
+    }
+
+    /// An answer of link `link_id` is being sent in pieces (`None`: no longer).
+    pub fn sending(&self, link_id: Option<i64>) {
+        self.0
+            .sending
+            .store(link_id.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// The link whose answer is being sent in pieces, if any.
+    pub fn sent_for(&self) -> Option<i64> {
+        match self.0.sending.load(Ordering::Relaxed) {
+            0 => None,
+            id => Some(id),
+        }
+    }
 }
 
 /// Open connections, in all and per client.
@@ -142,31 +185,41 @@ pub async fn refuse(mut stream: tokio::net::TcpStream, why: Refusal) {
 }
 
 /// A connection whose writes fail once they have made no progress for `limit`: a client
-/// that stops reading (or pipelines requests and never reads the answers) is cut.
+/// that stops reading (or pipelines requests and never reads the answers) is cut. With a
+/// [`Cutoff`], a write that waits also fails once the link of the answer under way ended.
 pub struct SendTimeout<S> {
     io: S,
     limit: Duration,
     stall: Option<Pin<Box<Sleep>>>,
     stalled: bool,
+    cutoff: Option<Cutoff>,
 }
 
 impl<S> SendTimeout<S> {
     /// Wraps `io`.
-    pub fn new(io: S, limit: Duration) -> Self {
+    pub fn new(io: S, limit: Duration, cutoff: Option<Cutoff>) -> Self {
         SendTimeout {
             io,
             limit,
             stall: None,
             stalled: false,
+            cutoff,
         }
     }
 
     /// After a write made progress (`Ready`), forgets the stall; while it is `Pending`,
-    /// fails it once `limit` has passed since it stopped.
+    /// fails it once `limit` has passed since it stopped, or once the link of the answer
+    /// under way ended.
     fn watch<T>(&mut self, cx: &mut Context<'_>, r: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
         if r.is_ready() {
             self.stalled = false;
             return r;
+        }
+        if self.cutoff.as_mut().is_some_and(|c| c.poll_ended(cx)) {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the link of the answer under way ended",
+            )));
         }
         let deadline = Instant::now() + self.limit;
         let stall = self

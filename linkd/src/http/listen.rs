@@ -3,7 +3,7 @@
 //! descriptors and the like) instead of a spin, and graceful drain on shutdown.
 
 use super::{
-    conns, handle, media, memo, scrape, timer, zerocopy, Answer, Web, HEADER_READ_TIMEOUT,
+    conns, handle, media, revoke, scrape, timer, zerocopy, Answer, Conn, Web, HEADER_READ_TIMEOUT,
     MAX_HEAD_BYTES,
 };
 use crate::Shared;
@@ -60,9 +60,11 @@ pub(crate) async fn serve(
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let web = web.clone();
-        let memo = memo::Memo::default();
+        let per_conn = Conn::default();
+        let reset = per_conn.reset.clone();
+        let cutoff = revoke::Cutoff::new(reset.clone(), shared.clone());
         let service = hyper::service::service_fn(move |req| match site {
-            Site::Main => handle(&shared, &web, req, peer, &memo),
+            Site::Main => handle(&shared, &web, req, peer, &per_conn),
             Site::Metrics => Answer::Ready(Some(scrape::answer(&shared, &web, &req))),
             Site::Media => {
                 let shared = shared.clone();
@@ -71,7 +73,8 @@ pub(crate) async fn serve(
                 ))
             }
         });
-        let io = conns::SendTimeout::new(zerocopy::ZeroCopy::new(stream), send_timeout);
+        let io = zerocopy::ZeroCopy::new(stream, reset);
+        let io = conns::SendTimeout::new(io, send_timeout, Some(cutoff));
         // Each connection's own timer: one timer entry per connection, not per request.
         let conn = builder
             .clone()

@@ -229,14 +229,22 @@ impl Access {
     }
 }
 
-/// One request of the main site: routed, answered, counted and logged. `memo` is the
-/// connection's (see [`memo`]).
+/// What one connection of the main site keeps across its requests.
+#[derive(Default)]
+pub(crate) struct Conn {
+    /// The playback cookie it verified last.
+    pub memo: memo::Memo,
+    /// Asked for by an answer cut short: the connection then ends with a reset.
+    pub reset: conns::Reset,
+}
+
+/// One request of the main site on connection `conn`: routed, answered, counted and logged.
 pub(crate) fn handle(
     shared: &Arc<Shared>,
     web: &Arc<Web>,
     req: Request<Incoming>,
     peer: SocketAddr,
-    memo: &memo::Memo,
+    conn: &Conn,
 ) -> Answer {
     let route = route_of(req.uri().path());
     // Media requests are logged at debug level: without it they pay for no clock or address.
@@ -253,7 +261,7 @@ pub(crate) fn handle(
         quiet,
         logged,
     };
-    match dispatch(shared, web, route, req, peer, memo) {
+    match dispatch(shared, web, route, req, peer, conn) {
         Answer::Ready(r) => {
             if let Some(r) = &r {
                 access.done(web, r);
@@ -290,12 +298,12 @@ fn dispatch(
     route: Route,
     req: Request<Incoming>,
     peer: SocketAddr,
-    memo: &memo::Memo,
+    conn: &Conn,
 ) -> Answer {
     if route == Route::Play && is_get_or_head(&req) && origin_form(&req) {
-        return revoke::play(web, shared, req, memo);
+        return revoke::play(web, shared, req, conn);
     }
-    Answer::Ready(Some(answer_now(shared, web, route, req, peer, memo)))
+    Answer::Ready(Some(answer_now(shared, web, route, req, peer, &conn.memo)))
 }
 
 /// Whether `req` is a GET or a HEAD.

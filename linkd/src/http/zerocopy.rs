@@ -13,6 +13,7 @@
 //! buffer is only looked up while hyper holds the `Bytes` it comes from, so its mapping
 //! cannot be dropped during the lookup and the `sendfile` that follows.
 
+use super::conns::Reset;
 use crate::sync::{read, write};
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -162,15 +163,22 @@ fn find(buf: &[u8]) -> Option<(RawFd, usize)> {
 /// `tcp_nopush`), and uncorked when hyper flushes the answer: the head and the body leave in
 /// full-sized packets. Without it each page run that `sendfile` moves is pushed as a packet
 /// of its own (the socket is `TCP_NODELAY`), which costs more per byte than the copy it saves.
+///
+/// Dropped after [`Reset::ask`], it closes the socket with a reset.
 pub struct ZeroCopy {
     io: TcpStream,
     corked: bool,
+    reset: Reset,
 }
 
 impl ZeroCopy {
-    /// Wraps `io`.
-    pub fn new(io: TcpStream) -> ZeroCopy {
-        ZeroCopy { io, corked: false }
+    /// Wraps `io`; `reset` is the connection's.
+    pub fn new(io: TcpStream, reset: Reset) -> ZeroCopy {
+        ZeroCopy {
+            io,
+            corked: false,
+            reset,
+        }
     }
 
     /// Corks or uncorks the socket (a failure only costs packet sizes).
@@ -179,16 +187,7 @@ impl ZeroCopy {
             return;
         }
         let v: libc::c_int = on.into();
-        // SAFETY: setsockopt on our own socket with a pointer to a live int of its size.
-        unsafe {
-            libc::setsockopt(
-                self.io.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_CORK,
-                (&v as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        set_option(&self.io, libc::IPPROTO_TCP, libc::TCP_CORK, &v);
         self.corked = on;
     }
 
@@ -223,6 +222,34 @@ impl ZeroCopy {
 }
 
 /// Reads go straight to the socket.
+impl Drop for ZeroCopy {
+    fn drop(&mut self) {
+        if self.reset.asked() {
+            // Linger on, for no time: the close that follows sends a reset and drops the
+            // send queue (a failure leaves an ordinary close).
+            let now = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            set_option(&self.io, libc::SOL_SOCKET, libc::SO_LINGER, &now);
+        }
+    }
+}
+
+/// Sets socket option `name` at `level` of `io` to `value` (best effort).
+fn set_option<T>(io: &TcpStream, level: libc::c_int, name: libc::c_int, value: &T) {
+    // SAFETY: setsockopt on a socket we own, with a pointer to a live value of its size.
+    unsafe {
+        libc::setsockopt(
+            io.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        );
+    }
+}
+
 impl AsyncRead for ZeroCopy {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -316,6 +343,51 @@ mod tests {
         v != 0
     }
 
+    /// A connection closed after [`Reset::ask`] drops what the kernel still holds for the
+    /// client; closed without it, everything written arrives.
+    #[tokio::test]
+    async fn an_asked_reset_drops_what_is_still_queued() {
+        for ask in [false, true] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let client = tokio::net::TcpSocket::new_v4().unwrap();
+            client.set_recv_buffer_size(64 * 1024).unwrap();
+            let mut c = client
+                .connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (s, _) = listener.accept().await.unwrap();
+            let reset = Reset::default();
+            let io = ZeroCopy::new(s, reset.clone());
+            // The client reads nothing yet: fill its buffer and the sender's.
+            let mut written = 0;
+            while let Ok(n) = io.io.try_write(&[b'x'; 64 * 1024]) {
+                written += n;
+            }
+            if ask {
+                reset.ask();
+            }
+            drop(io);
+            let mut got = 0;
+            let mut buf = vec![0u8; 64 * 1024];
+            let ended = loop {
+                match c.read(&mut buf).await {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => got += n,
+                    Err(e) => break Err(e.kind()),
+                }
+            };
+            if ask {
+                assert!(
+                    got < written,
+                    "{got} of {written} bytes arrived after a reset"
+                );
+                assert_eq!(ended, Err(io::ErrorKind::ConnectionReset));
+            } else {
+                assert_eq!((got, ended), (written, Ok(())));
+            }
+        }
+    }
+
     /// An answer with a memory-file body is written corked and leaves when hyper flushes;
     /// an answer without one is never corked (no extra system calls for it).
     #[tokio::test]
@@ -329,7 +401,7 @@ mod tests {
             got
         });
         let (s, _) = listener.accept().await.unwrap();
-        let mut io = ZeroCopy::new(s);
+        let mut io = ZeroCopy::new(s, Reset::default());
         io.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
         assert!(!corked(&io.io), "a heap buffer does not cork");
         let body = Bytes::from_owner(map(&pattern(MIN_LEN * 2)).unwrap());
@@ -373,7 +445,7 @@ mod tests {
         let expected = [head.clone(), body.clone(), head.clone()].concat();
         let sender = tokio::spawn(async move {
             let (s, _) = listener.accept().await.unwrap();
-            let mut io = ZeroCopy::new(s);
+            let mut io = ZeroCopy::new(s, Reset::default());
             let mut parts = vec![head.clone(), body.slice(..), head];
             while !parts.is_empty() {
                 let slices: Vec<IoSlice<'_>> = parts.iter().map(|b| IoSlice::new(b)).collect();
