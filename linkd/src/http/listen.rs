@@ -7,6 +7,7 @@ use super::{
     MAX_HEAD_BYTES,
 };
 use crate::Shared;
+use futures::FutureExt;
 use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -81,12 +82,7 @@ pub(crate) async fn serve(
             .timer(timer::ConnTimer::new())
             .serve_connection(TokioIo::new(io), service);
         let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "http connection ended with an error");
-            }
-            drop(permit);
-        });
+        tokio::spawn(connection_task(conn, permit));
     }
     drop(listener);
     if tokio::time::timeout(grace, graceful.shutdown())
@@ -121,6 +117,22 @@ where
     }
 }
 
+/// The task of one connection: serves it, then gives its place under the caps back (drops
+/// `permit`). A combinator rather than an `async` block, which would keep the connection
+/// twice, as captured and as awaited: 2,256 bytes per connection instead of 1,096.
+fn connection_task<C, E, P>(conn: C, permit: P) -> impl Future<Output = ()>
+where
+    C: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    conn.map(move |served| {
+        if let Err(e) = served {
+            tracing::debug!(error = %e, "http connection ended with an error");
+        }
+        drop(permit);
+    })
+}
+
 /// Logs refused connections: one warning per 10 s however many are refused.
 fn warn_refused(
     refused: &mut (u64, Option<Instant>),
@@ -143,6 +155,27 @@ fn warn_refused(
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A connection's task holds the connection once, and lets its permit go when it ends.
+    #[tokio::test]
+    async fn a_connection_task_holds_its_connection_once() {
+        let conn = async {
+            let state = [7u8; 4096];
+            tokio::task::yield_now().await;
+            std::hint::black_box(state);
+            Ok::<(), std::io::Error>(())
+        };
+        let held = std::mem::size_of_val(&conn);
+        let permit = Arc::new(());
+        let task = connection_task(conn, permit.clone());
+        let size = std::mem::size_of_val(&task);
+        assert!(
+            size < held + 64,
+            "{size} bytes for a {held}-byte connection"
+        );
+        task.await;
+        assert_eq!(Arc::strong_count(&permit), 1, "the permit is given back");
+    }
 
     /// A listener whose every accept fails at once (as with EMFILE) is asked again only after
     /// a pause: over 300 ms that is a handful of tries, not a busy loop of millions.
