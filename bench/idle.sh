@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # idle.sh - memory per idle connection: linkd and nginx, in one run, on 127.0.0.1.
 #
-#   bench/idle.sh [-n "1000 10000"]
+#   bench/idle.sh [-n "1000 10000"] [-H]
 #
 # For each count N and each server: start it fresh, read its RSS, hold N keep-alive
 # connections that were each served once (linkd: `/play/part.mp4` of a real session through
@@ -9,16 +9,24 @@
 # disk), read its RSS again. Prints RSS at rest, RSS with N connections and kB per connection.
 # linkd runs with HTTP_MAX_CONNECTIONS_PER_CLIENT raised (all connections come from one
 # address here). Env: BASE_PORT (default 18500; uses the next 5 ports), SERVER_CPU (0).
+# -H: instead, a heap profile of linkd holding the first count of connections: linkd built
+# with the system allocator (feature `system-allocator`, in target/heap) runs under heaptrack,
+# and bench/heap-sites.py prints the allocation sites that hold the most at the peak, in bytes
+# per connection (needs heaptrack: apt install heaptrack).
 # Results go to target/bench/idle-DATE/.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 source "$here/lib.sh"
 
-counts="1000 10000"
-while getopts "n:" o; do
-  case $o in n) counts=$OPTARG ;; *) sed -n '2,14p' "$0"; exit 2 ;; esac
+counts="1000 10000"; heap=0
+while getopts "n:H" o; do
+  case $o in n) counts=$OPTARG ;; H) heap=1 ;; *) sed -n '2,16p' "$0"; exit 2 ;; esac
 done
+if ((heap)); then
+  for t in heaptrack heaptrack_print; do command -v "$t" > /dev/null || die "$t is missing (apt install heaptrack)"; done
+  counts=${counts%% *}
+fi
 BASE_PORT=${BASE_PORT:-18500}; SCPU=${SERVER_CPU:-0}
 NGX=$((BASE_PORT)); UP=$((BASE_PORT + 1)); LINKD=$((BASE_PORT + 2)); MET=$((BASE_PORT + 3))
 for p in $NGX $UP $LINKD $MET; do port_free "$p" || die "port $p is in use (set BASE_PORT)"; done
@@ -32,9 +40,16 @@ res=$root/target/bench/idle-$(date -u +%Y%m%d-%H%M%S); mkdir -p "$res"
 state=$(mktemp -d); chmod a+rx "$state"; started=()
 cleanup() { local p; for p in "${started[@]}"; do stop_pid "$p"; done; rm -rf "$state"; }
 trap cleanup EXIT
-say "building linkd (release)"
-(cd "$root" && cargo build --release --locked -q -p linkd --bins)
-bin=$root/target/release
+if ((heap)); then
+  say "building linkd with the system allocator (release, target/heap)"
+  (cd "$root" && CARGO_TARGET_DIR=$root/target/heap \
+    cargo build --release --locked -q -p linkd --bins --features system-allocator)
+  bin=$root/target/heap/release; wrap=(heaptrack -o "$res/heap")
+else
+  say "building linkd (release)"
+  (cd "$root" && cargo build --release --locked -q -p linkd --bins)
+  bin=$root/target/release; wrap=()
+fi
 bash "$here/payloads.sh" "$state/www"; chmod -R a+rX "$state/www"
 
 # nginx NAME PORT LOCATION: nginx serving $state/www at LOCATION; sets ret=MASTER,WORKER.
@@ -70,7 +85,7 @@ linkd_on() {
     RPC_SOCKET=$dir/linkd.sock MEDIAMTX_HLS_BASE_URL=http://127.0.0.1:$UP/live/stream \
     COOKIE_SECURE=false LOG_LEVEL=warn METRICS_ADDR=127.0.0.1:$MET \
     HTTP_MAX_CONNECTIONS=100000 HTTP_MAX_CONNECTIONS_PER_CLIENT=100000 \
-    taskset -c "$SCPU" "$bin/linkd" > "$dir/linkd.log" 2>&1 &
+    taskset -c "$SCPU" "${wrap[@]}" "$bin/linkd" > "$dir/linkd.log" 2>&1 &
   pid=$!; started+=("$pid")
   for ((i = 0; i < 200; i++)); do
     curl -fs "http://127.0.0.1:$LINKD/healthz" > /dev/null 2>&1 && { ret=$pid; return 0; }
@@ -96,6 +111,28 @@ row() {
 }
 
 nginx_on upstream "$UP" /live/stream/; up=$ret
+
+# heap_profile N: linkd under heaptrack holds N connections, then stops; prints its peak's sites.
+heap_profile() {
+  local n=$1 hpid lpid c k i f
+  linkd_on; hpid=$ret; c=$(cookie)
+  curl -fs -H "Cookie: $c" -o /dev/null "http://127.0.0.1:$LINKD/play/part.mp4"
+  for k in $(children "$hpid"); do [[ $(cat "/proc/$k/comm" 2> /dev/null) == linkd ]] && lpid=$k; done
+  [[ -n ${lpid:-} ]] || die "no linkd under heaptrack"
+  python3 "$here/idle.py" 127.0.0.1 "$LINKD" /play/part.mp4 "$n" "$lpid" "$c" > "$res/idle.json"
+  kill -TERM "$lpid"
+  for ((i = 0; i < 600; i++)); do [[ -d /proc/$hpid ]] || break; sleep 0.1; done
+  [[ -d /proc/$hpid ]] && die "heaptrack did not finish within 60 s"
+  f=$(ls "$res"/heap.*); say "heap profile: $f"
+  heaptrack_print -f "$f" --print-peaks 0 --print-allocators 0 --print-temporary 0 \
+    --flamegraph-cost-type peak -F "$res/heap.stacks" > /dev/null
+  python3 "$here/heap-sites.py" "$res/heap.stacks" "$n" 14 | tee "$res/heap.txt"
+}
+if ((heap)); then
+  heap_profile "$counts"
+  echo "results: $res"
+  exit 0
+fi
 printf 'server\tconns\trest_kb\tloaded_kb\topen\n' > "$res/idle.tsv"
 for n in $counts; do
   nginx_on static "$NGX" /play/; ngx=$ret

@@ -7,14 +7,22 @@ use clap::Parser;
 use linkd::Config;
 use std::process::ExitCode;
 
-#[cfg(all(target_os = "linux", not(target_env = "musl")))]
+#[cfg(all(
+    target_os = "linux",
+    not(target_env = "musl"),
+    not(feature = "system-allocator")
+))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's settings, read at its first allocation (`_RJEM_MALLOC_CONF` in the environment
 /// overrides them): one background thread hands pages freed for a second back to the system,
 /// so the footprint follows the load down. Why jemalloc: see the `memory` module.
-#[cfg(all(target_os = "linux", not(target_env = "musl")))]
+#[cfg(all(
+    target_os = "linux",
+    not(target_env = "musl"),
+    not(feature = "system-allocator")
+))]
 #[allow(non_upper_case_globals)]
 #[export_name = "_rjem_malloc_conf"]
 pub static malloc_conf: &u8 =
