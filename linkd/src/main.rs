@@ -7,26 +7,26 @@ use clap::Parser;
 use linkd::Config;
 use std::process::ExitCode;
 
+/// The allocator: jemalloc on Linux with glibc, unless the `system-allocator` feature asks for
+/// the system's (for heap profilers that follow `malloc`). Why jemalloc: see the `memory` module.
 #[cfg(all(
     target_os = "linux",
     not(target_env = "musl"),
     not(feature = "system-allocator")
 ))]
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+mod allocator {
+    #[global_allocator]
+    static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// jemalloc's settings, read at its first allocation (`_RJEM_MALLOC_CONF` in the environment
-/// overrides them): one background thread hands pages freed for a second back to the system,
-/// so the footprint follows the load down. Why jemalloc: see the `memory` module.
-#[cfg(all(
-    target_os = "linux",
-    not(target_env = "musl"),
-    not(feature = "system-allocator")
-))]
-#[allow(non_upper_case_globals)]
-#[export_name = "_rjem_malloc_conf"]
-pub static malloc_conf: &u8 =
-    &b"background_thread:true,max_background_threads:1,dirty_decay_ms:1000,muzzy_decay_ms:0\0"[0];
+    /// jemalloc's settings, read at its first allocation (`_RJEM_MALLOC_CONF` in the
+    /// environment overrides them): one background thread hands pages freed for a second back
+    /// to the system, so the footprint follows the load down.
+    #[allow(non_upper_case_globals)]
+    #[export_name = "_rjem_malloc_conf"]
+    pub static malloc_conf: &u8 =
+        &b"background_thread:true,max_background_threads:1,dirty_decay_ms:1000,muzzy_decay_ms:0\0"
+            [0];
+}
 
 /// tempstream's link daemon: watch page, gated HLS proxy and the link API.
 #[derive(Parser)]
